@@ -1,0 +1,3 @@
+"""medsweep: Hydra-configured sweeps of cross-validated clinical ML models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,70 @@
+"""Metrics a clinician expects, computed on one fold's out-of-fold predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+from sklearn.preprocessing import label_binarize
+
+CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "f1",
+                          "sensitivity", "specificity", "brier")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+# Metrics where lower is better; every other metric is better higher.
+LOWER_IS_BETTER = {"brier", "rmse", "mae"}
+
+
+def primary_metric(task: str) -> str:
+    return "roc_auc" if task == "classification" else "rmse"
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list) -> dict[str, float]:
+    """Binary: the positive class is classes[1]. Multiclass: macro averages, one-vs-rest ROC-AUC."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(classes)[np.argmax(proba, axis=1)]
+    cm = skm.confusion_matrix(y_true, y_pred, labels=classes)
+    tp = np.diag(cm)
+    fn = cm.sum(axis=1) - tp
+    fp = cm.sum(axis=0) - tp
+    tn = cm.sum() - tp - fn - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall, spec = tp / (tp + fn), tn / (tn + fp)
+    out = {"balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
+           "accuracy": skm.accuracy_score(y_true, y_pred)}
+    if len(classes) == 2:
+        pos, p = classes[1], proba[:, 1]
+        out.update(
+            roc_auc=skm.roc_auc_score(y_true == pos, p),
+            pr_auc=skm.average_precision_score(y_true == pos, p),
+            f1=skm.f1_score(y_true, y_pred, pos_label=pos),
+            sensitivity=recall[1],
+            specificity=recall[0],  # of the negative class
+            brier=skm.brier_score_loss(y_true == pos, p),
+        )
+    else:
+        onehot = label_binarize(y_true, classes=classes)
+        out.update(
+            roc_auc=skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes),
+            pr_auc=skm.average_precision_score(onehot, proba, average="macro"),
+            f1=skm.f1_score(y_true, y_pred, labels=classes, average="macro"),
+            sensitivity=float(np.nanmean(recall)),
+            specificity=float(np.nanmean(spec)),
+            # Multiclass Brier: mean over patients of the squared error summed over classes.
+            brier=float(np.mean(np.sum((proba - onehot) ** 2, axis=1))),
+        )
+    return {k: float(out[k]) for k in CLASSIFICATION_METRICS}
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    return {"rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
+            "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+            "r2": float(skm.r2_score(y_true, y_pred))}
+
+
+def summarize_folds(per_fold: list[dict[str, float]]) -> dict[str, dict]:
+    """{metric: {"mean", "std", "folds"}} over folds (std: population std over folds)."""
+    names = per_fold[0].keys()
+    out = {}
+    for name in names:
+        values = [f[name] for f in per_fold]
+        out[name] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "folds": values}
+    return out

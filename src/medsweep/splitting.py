@@ -1,0 +1,40 @@
+"""Cross-validation folds: stratified for classification, grouped by patient wherever there is one."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+from medsweep.data import Dataset, DataError
+
+
+def make_splitter(task: str, folds: int, seed: int, grouped: bool):
+    if task == "classification":
+        cls = StratifiedGroupKFold if grouped else StratifiedKFold
+    else:
+        cls = GroupKFold if grouped else KFold
+    return cls(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def check_folds(data: Dataset, folds: int) -> None:
+    """Fail early, with the numbers, when a fold could not hold every class."""
+    units = data.groups if data.groups is not None else data.y.index.to_series()
+    what = "patients" if data.groups is not None else "rows"
+    if data.task == "classification":
+        per_class = units.groupby(data.y.to_numpy()).nunique()
+        smallest, count = per_class.idxmin(), int(per_class.min())
+        if count < folds:
+            raise DataError(f"trainer.folds={folds} but class {smallest!r} of {data.target!r} has only "
+                            f"{count} {what}: every test fold needs one; use trainer.folds<={max(count, 2)}"
+                            + (" or more data" if count < 2 else ""))
+    elif units.nunique() < folds:
+        raise DataError(f"trainer.folds={folds} but the data has only {units.nunique()} {what}; "
+                        f"use trainer.folds<={units.nunique()}")
+
+
+def split(data: Dataset, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train indices, test indices) per fold; no patient is ever on both sides."""
+    check_folds(data, folds)
+    grouped = data.groups is not None
+    splitter = make_splitter(data.task, folds, seed, grouped)
+    return list(splitter.split(data.X, data.y, groups=data.groups if grouped else None))

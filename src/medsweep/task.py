@@ -1,0 +1,144 @@
+"""One job: config -> data -> cross-validation -> final model -> files in the job's directory.
+
+:func:`run_job` is what ``train.py`` calls; it works on any composed config, with or without Hydra.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+import traceback
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+import medsweep
+from medsweep.data import load_dataset
+from medsweep.estimators import EPOCH_MEANING, UNUSED_TRAINER_SETTINGS, cpu_share
+from medsweep.metrics import LOWER_IS_BETTER, primary_metric
+from medsweep.outputs import (HISTORY_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, write_csv,
+                              write_json)
+from medsweep.persistence import save_model
+from medsweep.schema import check_config
+from medsweep.splitting import make_splitter
+from medsweep.training import TrainSettings, cross_validate, fit_final
+
+log = logging.getLogger("medsweep")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version(), "medsweep": medsweep.__version__}
+    for dist in ("scikit-learn", "hydra-core", "numpy", "pandas", "skops"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _hydra_job() -> dict:
+    """Output directory, job number and overrides when running under Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    hc = HydraConfig.get()
+    return {"output_dir": hc.runtime.output_dir, "job_num": hc.job.get("num"),
+            "overrides": list(hc.overrides.task)}
+
+
+def _base_record(cfg: DictConfig, job: dict) -> dict:
+    return {"model": cfg.model.name, "estimator": cfg.estimator.name, "task": cfg.data.task,
+            "primary_metric": primary_metric(cfg.data.task),
+            "folds": cfg.trainer.folds, "epochs": cfg.trainer.epochs, "batch_size": cfg.trainer.batch_size,
+            "seed": cfg.seed, "job_num": job.get("job_num"), "overrides": job.get("overrides", [])}
+
+
+def train_and_write(cfg: DictConfig, out_dir: Path, record: dict) -> dict:
+    """Train as configured and write history, predictions, model and metrics to ``out_dir``."""
+    data = load_dataset(cfg.data, cfg.get("data_dir"))
+    label = "SYNTHETIC cohort (not real patients)" if data.info["synthetic"] else f"real data ({data.info['source']})"
+    log.info("Data %r: %s, %d rows x %d columns%s", cfg.data.name, label, data.info["rows"], data.info["columns"],
+             f", from {data.info['path']}" if data.info["path"] else "")
+    if data.info["dropped_rows_missing_target"]:
+        log.warning("Dropped %d rows whose target %r is missing", data.info["dropped_rows_missing_target"],
+                    data.target)
+    log.info("Features used (%d): %s", data.X.shape[1], ", ".join(data.X.columns))
+    for column, reason in data.excluded.items():
+        log.info("Not a feature: %r (%s)", column, reason)
+
+    spec = OmegaConf.to_container(cfg.estimator, resolve=True)
+    trainer = cfg.trainer
+    for setting in UNUSED_TRAINER_SETTINGS[spec["name"]]:
+        log.warning("trainer.%s=%s is not used by estimator %r (it is fitted in one go)"
+                    if setting == "epochs" else "trainer.%s=%s is not used by estimator %r",
+                    setting, trainer[setting], spec["name"])
+    if spec["name"] in EPOCH_MEANING:
+        log.info("Epoch for %s: %s", spec["name"], EPOCH_MEANING[spec["name"]])
+
+    settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
+                             n_threads=cpu_share())
+    splitter = type(make_splitter(data.task, trainer.folds, cfg.seed, data.groups is not None)).__name__
+    log.info("Cross-validation: %d folds, %s, %d %s, seed %d", trainer.folds, splitter, data.n_groups,
+             "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)
+    cv = cross_validate(data, spec, trainer.folds, settings)
+    for name, m in cv.metrics.items():
+        log.info("%-17s %.4f ± %.4f  folds: %s", name, m["mean"], m["std"], ", ".join(f"{v:.4f}" for v in m["folds"]))
+
+    write_csv(out_dir / HISTORY_FILE, cv.history)
+    write_csv(out_dir / PREDICTIONS_FILE, cv.predictions)
+    save_model(fit_final(data, spec, settings), out_dir / MODEL_FILE)
+
+    primary = record["primary_metric"]
+    return {
+        **record,
+        "status": "completed",
+        "greater_is_better": primary not in LOWER_IS_BETTER,
+        "metrics": cv.metrics,
+        "n_samples": int(len(data.y)), "n_features": int(data.X.shape[1]), "n_groups": data.n_groups,
+        "splitter": splitter,
+        "classes": [str(c) for c in data.classes] if data.classes is not None else None,
+        "data": data.info,
+        "features": {"used": list(data.X.columns), "excluded": data.excluded},
+        "unused_settings": [f"trainer.{s}" for s in UNUSED_TRAINER_SETTINGS[spec["name"]]],
+        "n_threads": settings.n_threads,
+    }
+
+
+def run_job(cfg: DictConfig, out_dir: Optional[Path] = None) -> float:
+    """Run one job and return the mean of its primary metric (what Hydra sweepers optimise).
+
+    A failure is recorded in ``metrics.json`` (status, error, type) and the log (full traceback),
+    then re-raised so that Hydra marks the job failed.
+    """
+    started, tic = _now(), time.perf_counter()
+    job = _hydra_job()
+    out_dir = Path(out_dir or job.get("output_dir") or ".")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record = _base_record(cfg, job)
+    try:
+        check_config(cfg)
+        result = train_and_write(cfg, out_dir, record)
+    except Exception as exc:
+        log.error("Job failed: %s: %s\n%s", type(exc).__name__, exc, traceback.format_exc())
+        write_json(out_dir / METRICS_FILE, {**record, "status": "failed", "error": str(exc),
+                                            "error_type": type(exc).__name__, "started_at": started,
+                                            "finished_at": _now(),
+                                            "duration_s": round(time.perf_counter() - tic, 3),
+                                            "versions": _versions()})
+        raise
+    result.update(started_at=started, finished_at=_now(), duration_s=round(time.perf_counter() - tic, 3),
+                  versions=_versions())
+    write_json(out_dir / METRICS_FILE, result)
+    primary = result["metrics"][result["primary_metric"]]["mean"]
+    log.info("Done: %s = %.4f (mean over %d folds) -> %s", result["primary_metric"], primary,
+             cfg.trainer.folds, out_dir)
+    return float(primary)

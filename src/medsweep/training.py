@@ -1,0 +1,170 @@
+"""Where a fold is trained: preprocessing and estimator fitted on the training side only, epoch by epoch
+for iterative estimators, then scored on the held-out side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from medsweep.data import Dataset
+from medsweep.estimators import make_estimator
+from medsweep.metrics import (classification_metrics, primary_metric, regression_metrics,
+                              summarize_folds)
+from medsweep.preprocess import make_preprocessor
+from medsweep.splitting import split
+
+
+@dataclass
+class TrainSettings:
+    epochs: int
+    batch_size: int
+    seed: int
+    n_threads: int = 1
+
+
+@dataclass
+class CVResult:
+    metrics: dict            # {metric: {"mean", "std", "folds"}}
+    predictions: pd.DataFrame  # out-of-fold, one row per sample
+    history: pd.DataFrame    # fold, epoch, train_loss, validation metric
+    n_folds: int
+
+
+def _train_loss(task: str, y: np.ndarray, out: np.ndarray, classes: Optional[list]) -> float:
+    if task == "classification":
+        return float(skm.log_loss(y, out, labels=classes))
+    return float(skm.mean_squared_error(y, out))
+
+
+def _val_score(task: str, y: np.ndarray, out: np.ndarray, classes: Optional[list]) -> float:
+    if task == "classification":
+        if len(classes) == 2:
+            return float(skm.roc_auc_score(np.asarray(y) == classes[1], out[:, 1]))
+        return float(skm.roc_auc_score(y, out, multi_class="ovr", average="macro", labels=classes))
+    return float(np.sqrt(skm.mean_squared_error(y, out)))
+
+
+def _output(model: Any, task: str, X: Any) -> np.ndarray:
+    return model.predict_proba(X) if task == "classification" else model.predict(X)
+
+
+class _History:
+    """Training loss and validation metric after each epoch, when there is a validation side."""
+
+    def __init__(self, task: str, classes: Optional[list], y_train: np.ndarray, y_val: Optional[np.ndarray]):
+        self.task, self.classes, self.y_train, self.y_val = task, classes, y_train, y_val
+        self.rows: list[dict] = []
+
+    def record(self, epoch: int, out_train: np.ndarray, out_val: np.ndarray) -> None:
+        self.rows.append({"epoch": epoch,
+                          "train_loss": _train_loss(self.task, self.y_train, out_train, self.classes),
+                          "val_" + primary_metric(self.task): _val_score(self.task, self.y_val, out_val,
+                                                                         self.classes)})
+
+
+def fit_model(spec: Any, X: pd.DataFrame, y: pd.Series, task: str, classes: Optional[list],
+              settings: TrainSettings, X_val: Optional[pd.DataFrame] = None,
+              y_val: Optional[pd.Series] = None) -> tuple[Any, list[dict]]:
+    """Fit preprocessing + estimator on (X, y) only. With a validation set, also return the training loss
+    and the validation metric after every epoch (one row for estimators fitted in one go)."""
+    name = spec["name"]
+    estimator = make_estimator(spec, task, settings.seed, settings.epochs,
+                               min(settings.batch_size, len(y)), settings.n_threads)
+    pre = make_preprocessor(X)
+    y_arr = y.to_numpy()
+    validate = X_val is not None
+    history = _History(task, classes, y_arr, y_val.to_numpy() if validate else None)
+
+    if name == "mlp":
+        model = _fit_mlp_epochs(estimator, pre, X, y_arr, task, classes, settings.epochs,
+                                X_val, history)
+        return model, history.rows
+
+    pipeline = Pipeline([("preprocess", pre), ("estimator", estimator)]).fit(X, y_arr)
+    if validate:
+        Xt, Xv = pipeline[:-1].transform(X), pipeline[:-1].transform(X_val)
+        if name == "hist_gbdt":
+            staged = "staged_predict_proba" if task == "classification" else "staged_predict"
+            stages = zip(getattr(estimator, staged)(Xt), getattr(estimator, staged)(Xv))
+            for epoch, (out_train, out_val) in enumerate(stages, start=1):
+                history.record(epoch, out_train, out_val)
+        else:
+            history.record(1, _output(estimator, task, Xt), _output(estimator, task, Xv))
+    return pipeline, history.rows
+
+
+def _fit_mlp_epochs(estimator, pre, X, y, task, classes, epochs, X_val, history) -> Any:
+    """partial_fit once per epoch. A regression target is standardised (fitted on this fold) so that
+    Adam's default step size suits any target scale; the returned model maps predictions back."""
+    Xt = pre.fit_transform(X, y)
+    Xv = pre.transform(X_val) if X_val is not None else None
+    pipeline = Pipeline([("preprocess", pre), ("estimator", estimator)])
+    if task == "classification":
+        for epoch in range(1, epochs + 1):
+            estimator.partial_fit(Xt, y, classes=np.asarray(classes))
+            if Xv is not None:
+                history.record(epoch, estimator.predict_proba(Xt), estimator.predict_proba(Xv))
+        return pipeline
+    scaler = StandardScaler().fit(y.reshape(-1, 1))
+    y_scaled = scaler.transform(y.reshape(-1, 1)).ravel()
+    model = TransformedTargetRegressor(regressor=pipeline, transformer=scaler)
+    # The attributes TransformedTargetRegressor.fit would set: training is done epoch by epoch here.
+    model.regressor_, model.transformer_, model._training_dim = pipeline, scaler, 1
+
+    def unscaled(Z: np.ndarray) -> np.ndarray:
+        return scaler.inverse_transform(estimator.predict(Z).reshape(-1, 1)).ravel()
+
+    for epoch in range(1, epochs + 1):
+        estimator.partial_fit(Xt, y_scaled)
+        if Xv is not None:
+            history.record(epoch, unscaled(Xt), unscaled(Xv))
+    return model
+
+
+# BLAS runs single-threaded inside a job: the matrices here are small, so threads buy little, while
+# idle OpenBLAS threads spinning beside OpenMP (hist_gbdt) slowed a job 40x on 2 cores, and a fixed
+# thread count keeps MLP numbers bit-identical whatever the launcher's n_jobs.
+_one_blas_thread = threadpool_limits.wrap(limits=1, user_api="blas")
+
+
+@_one_blas_thread
+def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings) -> CVResult:
+    """k-fold cross-validation of ``spec`` on ``data``: per-fold metrics, out-of-fold predictions, history."""
+    splits = split(data, folds, settings.seed)
+    per_fold, histories, predictions = [], [], []
+    for fold, (train_idx, test_idx) in enumerate(splits):
+        X_tr, y_tr = data.X.iloc[train_idx], data.y.iloc[train_idx]
+        X_te, y_te = data.X.iloc[test_idx], data.y.iloc[test_idx]
+        model, history = fit_model(spec, X_tr, y_tr, data.task, data.classes, settings, X_te, y_te)
+        out = _output(model, data.task, X_te)
+        pred = {"row": test_idx, "patient": data.groups.iloc[test_idx].to_numpy() if data.groups is not None
+                else test_idx, "fold": fold, "y_true": y_te.to_numpy()}
+        if data.task == "classification":
+            per_fold.append(classification_metrics(y_te.to_numpy(), out, data.classes))
+            pred["y_pred"] = np.asarray(data.classes)[np.argmax(out, axis=1)]
+            pred.update({f"proba_{c}": out[:, i] for i, c in enumerate(data.classes)})
+        else:
+            per_fold.append(regression_metrics(y_te.to_numpy(), out))
+            pred["y_pred"] = out
+        predictions.append(pd.DataFrame(pred))
+        histories.append(pd.DataFrame(history).assign(fold=fold))
+    history = pd.concat(histories, ignore_index=True)
+    history = history[["fold"] + [c for c in history.columns if c != "fold"]]
+    predictions_frame = pd.concat(predictions, ignore_index=True).sort_values("row", kind="stable")
+    return CVResult(metrics=summarize_folds(per_fold), predictions=predictions_frame.reset_index(drop=True),
+                    history=history, n_folds=len(splits))
+
+
+@_one_blas_thread
+def fit_final(data: Dataset, spec: Any, settings: TrainSettings) -> Pipeline:
+    """The deployable model: the same pipeline fitted on every row."""
+    model, _ = fit_model(spec, data.X, data.y, data.task, data.classes, settings)
+    return model

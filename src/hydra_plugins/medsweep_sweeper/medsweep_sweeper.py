@@ -13,7 +13,7 @@ from typing import Any, List
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
-from hydra.errors import HydraException
+from hydra.errors import CompactHydraException
 
 from medsweep.schema import config_errors
 
@@ -49,7 +49,7 @@ class MedsweepSweeper(BasicSweeper):
             returns.append(results)
         if failed:
             lines = "\n".join(f"  [{o}] {type(e).__name__}: {e}" for o, e in failed)
-            raise HydraException(f"{len(failed)} of {job_idx} jobs failed:\n{lines}")
+            raise CompactHydraException(f"{len(failed)} of {job_idx} jobs failed:\n{lines}")
         return returns
 
     def _check_all_jobs(self) -> None:
@@ -63,4 +63,4 @@ class MedsweepSweeper(BasicSweeper):
                 if errors:
                     problems.append(f"  [{' '.join(job_overrides)}] " + "; ".join(errors))
         if problems:
-            raise HydraException("Invalid configuration, no job was started:\n" + "\n".join(problems))
+            raise CompactHydraException("Invalid configuration, no job was started:\n" + "\n".join(problems))

@@ -24,7 +24,7 @@ def check_folds(data: Dataset, folds: int) -> None:
         per_class = units.groupby(data.y.to_numpy()).nunique()
         smallest, count = per_class.idxmin(), int(per_class.min())
         if count < folds:
-            raise DataError(f"trainer.folds={folds} but class {smallest!r} of {data.target!r} has only "
+            raise DataError(f"trainer.folds={folds} but class {str(smallest)!r} of {data.target!r} has only "
                             f"{count} {what}: every test fold needs one; use trainer.folds<={max(count, 2)}"
                             + (" or more data" if count < 2 else ""))
     elif units.nunique() < folds:

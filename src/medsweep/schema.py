@@ -97,6 +97,14 @@ ESTIMATOR_SCHEMAS = {
 
 
 @dataclass
+class DebugConfig:
+    # Fault injection, to rehearse failures: the first N attempts of each job raise a transient error.
+    fail_attempts: int = 0
+    # Sleep this long after every epoch, so that a job is slow enough to interrupt or time out.
+    epoch_sleep_s: float = 0.0
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     data: DataConfig = MISSING
@@ -105,6 +113,15 @@ class Config:
     seed: int = 0
     # Folder holding the real files named by each model's `data.file`.
     data_dir: Optional[str] = None
+    # Re-run a failed job up to this many more times (configuration and data errors are not retried).
+    retries: int = 0
+    # Per-job time limit in minutes (null: none).
+    timeout_min: Optional[float] = None
+    # Multirun into an existing hydra.sweep.dir: run only the jobs without a completed result.
+    resume: bool = False
+    # Print the jobs a sweep would run and stop.
+    dry_run: bool = False
+    debug: DebugConfig = field(default_factory=DebugConfig)
 
 
 def register_configs() -> None:
@@ -124,10 +141,6 @@ def _check(errors: list, ok: bool, key: str, value: Any, allowed: str) -> None:
         errors.append(f"{key}={value!r} is not allowed: {allowed}")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def config_errors(cfg: Any) -> list[str]:
     """Every out-of-range value of a composed config, one message each (empty when valid)."""
     errors: list[str] = []
@@ -135,6 +148,11 @@ def config_errors(cfg: Any) -> list[str]:
     _check(errors, t.folds >= 2, "trainer.folds", t.folds, "must be an integer >= 2")
     _check(errors, t.epochs >= 1, "trainer.epochs", t.epochs, "must be an integer >= 1")
     _check(errors, t.batch_size >= 1, "trainer.batch_size", t.batch_size, "must be an integer >= 1")
+    _check(errors, cfg.retries >= 0, "retries", cfg.retries, "must be an integer >= 0")
+    _check(errors, cfg.timeout_min is None or cfg.timeout_min > 0, "timeout_min", cfg.timeout_min,
+           "must be null (no limit) or a number of minutes > 0")
+    _check(errors, cfg.debug.fail_attempts >= 0, "debug.fail_attempts", cfg.debug.fail_attempts, "must be >= 0")
+    _check(errors, cfg.debug.epoch_sleep_s >= 0, "debug.epoch_sleep_s", cfg.debug.epoch_sleep_s, "must be >= 0")
     d = cfg.data
     _check(errors, d.task in TASKS, "data.task", d.task, f"must be one of {', '.join(TASKS)}")
     _check(errors, d.source in EMBEDDED_SOURCES, "data.source", d.source,

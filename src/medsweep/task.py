@@ -6,24 +6,26 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 import traceback
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
 import medsweep
-from medsweep.data import load_dataset
+from medsweep.data import DataError, load_dataset
 from medsweep.estimators import EPOCH_MEANING, UNUSED_TRAINER_SETTINGS, cpu_share
 from medsweep.metrics import LOWER_IS_BETTER, primary_metric
 from medsweep.outputs import (HISTORY_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, write_csv,
                               write_json)
 from medsweep.persistence import save_model
-from medsweep.schema import check_config
+from medsweep.job_control import Deadline, JobTimeout, TransientError, epoch_hook
+from medsweep.schema import ConfigError, check_config
 from medsweep.splitting import make_splitter
 from medsweep.training import TrainSettings, cross_validate, fit_final
 
@@ -55,14 +57,16 @@ def _hydra_job() -> dict:
             "overrides": list(hc.overrides.task)}
 
 
-def _base_record(cfg: DictConfig, job: dict) -> dict:
+def _base_record(cfg: DictConfig, job: dict, out_dir: Path) -> dict:
+    # The job number is its directory's name: a resumed job keeps the number of its first run.
+    job_num = int(out_dir.name) if out_dir.name.isdigit() else job.get("job_num")
     return {"model": cfg.model.name, "estimator": cfg.estimator.name, "task": cfg.data.task,
             "primary_metric": primary_metric(cfg.data.task),
             "folds": cfg.trainer.folds, "epochs": cfg.trainer.epochs, "batch_size": cfg.trainer.batch_size,
-            "seed": cfg.seed, "job_num": job.get("job_num"), "overrides": job.get("overrides", [])}
+            "seed": cfg.seed, "job_num": job_num, "overrides": job.get("overrides", []), "job_dir": str(out_dir)}
 
 
-def train_and_write(cfg: DictConfig, out_dir: Path, record: dict) -> dict:
+def train_and_write(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]] = None) -> dict:
     """Train as configured and write history, predictions, model and metrics to ``out_dir``."""
     data = load_dataset(cfg.data, cfg.get("data_dir"))
     label = "SYNTHETIC cohort (not real patients)" if data.info["synthetic"] else f"real data ({data.info['source']})"
@@ -85,7 +89,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, record: dict) -> dict:
         log.info("Epoch for %s: %s", spec["name"], EPOCH_MEANING[spec["name"]])
 
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
-                             n_threads=cpu_share())
+                             n_threads=cpu_share(), on_epoch=on_epoch)
     splitter = type(make_splitter(data.task, trainer.folds, cfg.seed, data.groups is not None)).__name__
     log.info("Cross-validation: %d folds, %s, %d %s, seed %d", trainer.folds, splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)
@@ -97,11 +101,8 @@ def train_and_write(cfg: DictConfig, out_dir: Path, record: dict) -> dict:
     write_csv(out_dir / PREDICTIONS_FILE, cv.predictions)
     save_model(fit_final(data, spec, settings), out_dir / MODEL_FILE)
 
-    primary = record["primary_metric"]
     return {
-        **record,
-        "status": "completed",
-        "greater_is_better": primary not in LOWER_IS_BETTER,
+        "greater_is_better": primary_metric(data.task) not in LOWER_IS_BETTER,
         "metrics": cv.metrics,
         "n_samples": int(len(data.y)), "n_features": int(data.X.shape[1]), "n_groups": data.n_groups,
         "splitter": splitter,
@@ -113,32 +114,61 @@ def train_and_write(cfg: DictConfig, out_dir: Path, record: dict) -> dict:
     }
 
 
+# Errors that a second attempt would only repeat.
+NOT_RETRIED = (ConfigError, DataError, JobTimeout)
+
+
 def run_job(cfg: DictConfig, out_dir: Optional[Path] = None) -> float:
     """Run one job and return the mean of its primary metric (what Hydra sweepers optimise).
 
-    A failure is recorded in ``metrics.json`` (status, error, type) and the log (full traceback),
-    then re-raised so that Hydra marks the job failed.
+    ``metrics.json`` says "running" while the job runs, then "completed", "failed" (with the error; the
+    full traceback is in the log), "timeout" or "interrupted". A failure is re-raised so that Hydra marks
+    the job failed; transient failures are retried up to ``retries`` times in the same directory.
     """
     started, tic = _now(), time.perf_counter()
     job = _hydra_job()
     out_dir = Path(out_dir or job.get("output_dir") or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = _base_record(cfg, job)
-    try:
-        check_config(cfg)
-        result = train_and_write(cfg, out_dir, record)
-    except Exception as exc:
-        log.error("Job failed: %s: %s\n%s", type(exc).__name__, exc, traceback.format_exc())
-        write_json(out_dir / METRICS_FILE, {**record, "status": "failed", "error": str(exc),
-                                            "error_type": type(exc).__name__, "started_at": started,
-                                            "finished_at": _now(),
+    record = _base_record(cfg, job, out_dir)
+    deadline = Deadline(cfg.get("timeout_min"))
+    max_attempts = 1 + cfg.get("retries", 0)
+    debug = cfg.get("debug") or {"fail_attempts": 0, "epoch_sleep_s": 0}
+    attempt = 0
+
+    def write_status(status: str, **fields: Any) -> None:
+        write_json(out_dir / METRICS_FILE, {**record, **fields, "status": status, "attempts": attempt,
+                                            "started_at": started, "finished_at": _now(),
                                             "duration_s": round(time.perf_counter() - tic, 3),
                                             "versions": _versions()})
-        raise
-    result.update(started_at=started, finished_at=_now(), duration_s=round(time.perf_counter() - tic, 3),
-                  versions=_versions())
-    write_json(out_dir / METRICS_FILE, result)
-    primary = result["metrics"][result["primary_metric"]]["mean"]
-    log.info("Done: %s = %.4f (mean over %d folds) -> %s", result["primary_metric"], primary,
+
+    while True:
+        attempt += 1
+        write_json(out_dir / METRICS_FILE, {**record, "status": "running", "attempts": attempt,
+                                            "pid": os.getpid(), "started_at": started})
+        try:
+            with deadline.enforced():
+                check_config(cfg)
+                if attempt <= debug["fail_attempts"]:
+                    raise TransientError(f"injected failure of attempt {attempt} "
+                                         f"(debug.fail_attempts={debug['fail_attempts']})")
+                result = train_and_write(cfg, out_dir, epoch_hook(deadline, debug["epoch_sleep_s"]))
+            break
+        except KeyboardInterrupt:
+            log.error("Job interrupted")
+            write_status("interrupted", error="interrupted by the user (SIGINT/SIGTERM)",
+                         error_type="KeyboardInterrupt")
+            raise
+        except Exception as exc:
+            log.error("Attempt %d of %d failed: %s: %s\n%s", attempt, max_attempts, type(exc).__name__, exc,
+                      traceback.format_exc())
+            if attempt < max_attempts and not isinstance(exc, NOT_RETRIED):
+                log.warning("Retrying (retries=%d)", max_attempts - 1)
+                continue
+            write_status("timeout" if isinstance(exc, JobTimeout) else "failed", error=str(exc),
+                         error_type=type(exc).__name__)
+            raise
+    write_status("completed", **result)
+    primary = result["metrics"][record["primary_metric"]]["mean"]
+    log.info("Done: %s = %.4f (mean over %d folds) -> %s", record["primary_metric"], primary,
              cfg.trainer.folds, out_dir)
     return float(primary)

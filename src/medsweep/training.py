@@ -4,7 +4,7 @@ for iterative estimators, then scored on the held-out side."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,12 @@ class TrainSettings:
     batch_size: int
     seed: int
     n_threads: int = 1
+    # Called after every epoch (once per fit for estimators fitted in one go): time limits, fault injection.
+    on_epoch: Optional[Callable[[], None]] = None
+
+    def epoch_done(self) -> None:
+        if self.on_epoch is not None:
+            self.on_epoch()
 
 
 @dataclass
@@ -84,11 +90,12 @@ def fit_model(spec: Any, X: pd.DataFrame, y: pd.Series, task: str, classes: Opti
     history = _History(task, classes, y_arr, y_val.to_numpy() if validate else None)
 
     if name == "mlp":
-        model = _fit_mlp_epochs(estimator, pre, X, y_arr, task, classes, settings.epochs,
-                                X_val, history)
+        model = _fit_mlp_epochs(estimator, pre, X, y_arr, task, classes, settings, X_val, history)
         return model, history.rows
 
     pipeline = Pipeline([("preprocess", pre), ("estimator", estimator)]).fit(X, y_arr)
+    for _ in range(settings.epochs if name == "hist_gbdt" else 1):
+        settings.epoch_done()
     if validate:
         Xt, Xv = pipeline[:-1].transform(X), pipeline[:-1].transform(X_val)
         if name == "hist_gbdt":
@@ -101,15 +108,16 @@ def fit_model(spec: Any, X: pd.DataFrame, y: pd.Series, task: str, classes: Opti
     return pipeline, history.rows
 
 
-def _fit_mlp_epochs(estimator, pre, X, y, task, classes, epochs, X_val, history) -> Any:
+def _fit_mlp_epochs(estimator, pre, X, y, task, classes, settings, X_val, history) -> Any:
     """partial_fit once per epoch. A regression target is standardised (fitted on this fold) so that
     Adam's default step size suits any target scale; the returned model maps predictions back."""
     Xt = pre.fit_transform(X, y)
     Xv = pre.transform(X_val) if X_val is not None else None
     pipeline = Pipeline([("preprocess", pre), ("estimator", estimator)])
     if task == "classification":
-        for epoch in range(1, epochs + 1):
+        for epoch in range(1, settings.epochs + 1):
             estimator.partial_fit(Xt, y, classes=np.asarray(classes))
+            settings.epoch_done()
             if Xv is not None:
                 history.record(epoch, estimator.predict_proba(Xt), estimator.predict_proba(Xv))
         return pipeline
@@ -122,8 +130,9 @@ def _fit_mlp_epochs(estimator, pre, X, y, task, classes, epochs, X_val, history)
     def unscaled(Z: np.ndarray) -> np.ndarray:
         return scaler.inverse_transform(estimator.predict(Z).reshape(-1, 1)).ravel()
 
-    for epoch in range(1, epochs + 1):
+    for epoch in range(1, settings.epochs + 1):
         estimator.partial_fit(Xt, y_scaled)
+        settings.epoch_done()
         if Xv is not None:
             history.record(epoch, unscaled(Xt), unscaled(Xv))
     return model

@@ -45,5 +45,5 @@ def read_metrics(job_dir: Path) -> dict | None:
     """A job's metrics.json, or None where it has none (not started, or killed before writing)."""
     try:
         return json.loads((Path(job_dir) / METRICS_FILE).read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None

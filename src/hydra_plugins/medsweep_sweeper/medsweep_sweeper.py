@@ -1,23 +1,39 @@
 """Hydra's basic sweeper, plus what a sweep of medsweep jobs needs from the parent process.
 
-- Every job's config is composed and range-checked before the first job starts, so a bad value
-  (``trainer.folds=1``) stops the sweep before any job directory exists.
-- A failed job does not stop the sweep: later batches still run, and the sweep fails at the end.
+- Every job's config is composed and range-checked before the first job starts (``trainer.folds=1``
+  stops the sweep before any job directory exists); ``dry_run=true`` lists the jobs and stops there.
+- The sweep claims its own directory (two sweeps started in the same second never share one) and
+  records its job list in ``sweep.json``; ``resume=true`` runs only the jobs without a completed result.
+- A failed job does not stop the sweep: later batches still run, and the sweep exits 1 at the end.
+- SIGINT / SIGTERM: no new job starts, running jobs are stopped and recorded as interrupted, no worker
+  process is left behind, and the sweep exits 130 / 143.
+- Progress is shown while jobs run; the summary of the sweep is written at the end, whatever happened.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+from pathlib import Path
 from typing import Any, List
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from hydra.errors import CompactHydraException
+from omegaconf import OmegaConf, read_write
 
 from medsweep.schema import config_errors
 
+from ._interrupt import SweepInterrupted, ignore_signals, signals_interrupt_sweep, stop_children
+from ._jobs import (claim_sweep_dir, describe, mark_interrupted, now, resume_todo, write_sweep_file)
+from ._progress import Progress
+
 log = logging.getLogger(__name__)
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class MedsweepSweeper(BasicSweeper):
@@ -25,42 +41,89 @@ class MedsweepSweeper(BasicSweeper):
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides(self._parse_config() + list(arguments))
-        self.overrides = self.split_arguments(overrides, self.max_batch_size)
-        self._check_all_jobs()
+        jobs = [list(job) for batch in self.split_arguments(overrides, None) for job in batch]
+        configs = self._compose_and_check(jobs)
 
-        from pathlib import Path
+        if self.config.get("dry_run"):
+            print("\n".join(describe(n, o, c) for n, (o, c) in enumerate(zip(jobs, configs))))
+            print(f"dry run: {len(jobs)} jobs would run; nothing was trained and no directory was created.")
+            return []
 
-        from omegaconf import OmegaConf
-
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        resume = bool(self.config.get("resume"))
+        requested = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir = claim_sweep_dir(requested, resume)
+        if sweep_dir != requested:
+            log.warning("%s belongs to another sweep: this sweep writes to %s", requested, sweep_dir)
+        with read_write(self.config.hydra.sweep):
+            self.config.hydra.sweep.dir = str(sweep_dir)
+        todo = resume_todo(sweep_dir, configs) if resume else list(range(len(jobs)))
+        if resume:
+            log.info("Resuming %s: %d of %d jobs to run (%d completed jobs kept as they are)",
+                     sweep_dir, len(todo), len(jobs), len(jobs) - len(todo))
+        info = write_sweep_file(sweep_dir, self.config, jobs)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
-        returns = []
-        failed = []
-        job_idx = 0
-        while not self.is_done():
-            batch = self.get_job_batch()
-            results = self.launcher.launch(batch, initial_job_idx=job_idx)
-            for overrides_of_job, result in zip(batch, results):
-                if result.status == JobStatus.FAILED:
-                    failed.append((" ".join(overrides_of_job), result._return_value))
-            job_idx += len(batch)
-            returns.append(results)
-        if failed:
-            lines = "\n".join(f"  [{o}] {type(e).__name__}: {e}" for o, e in failed)
-            raise CompactHydraException(f"{len(failed)} of {job_idx} jobs failed:\n{lines}")
-        return returns
+        failed, interrupted = [], None
+        progress = Progress(sweep_dir, todo).start()
+        try:
+            with signals_interrupt_sweep():
+                for batch in self._batches(todo):
+                    # Each job is told its directory, so a resumed job lands in its original one.
+                    launch = [jobs[n] + [f"hydra.sweep.dir={_quoted(str(sweep_dir))}", f"hydra.sweep.subdir={n}"]
+                              for n in batch]
+                    results = self.launcher.launch(launch, initial_job_idx=batch[0])
+                    failed += [(n, r) for n, r in zip(batch, results) if r.status == JobStatus.FAILED]
+        except SweepInterrupted as exc:
+            ignore_signals()
+            interrupted = exc
+            stop_children()
+            marked = mark_interrupted(sweep_dir, todo, jobs, f"sweep interrupted by {exc.args[0]}")
+            log.error("Sweep interrupted by %s: %d running job(s) stopped and recorded as interrupted",
+                      exc.args[0], len(marked))
+        finally:
+            progress.stop()
 
-    def _check_all_jobs(self) -> None:
+        status = "interrupted" if interrupted else ("failed" if failed else "completed")
+        write_sweep_file(sweep_dir, self.config, jobs, started_at=info["started_at"], finished_at=now(),
+                         status=status)
+        self._summarize(sweep_dir)
+        if interrupted:
+            sys.exit(interrupted.exit_code)
+        if failed:
+            lines = "\n".join(f"  #{n} [{' '.join(jobs[n])}] {type(r._return_value).__name__}: {r._return_value}"
+                              for n, r in failed)
+            raise CompactHydraException(f"{len(failed)} of {len(todo)} jobs failed (details in each job's "
+                                        f"train.log and metrics.json):\n{lines}")
+        return []
+
+    def _batches(self, nums: list[int]) -> list[list[int]]:
+        size = self.max_batch_size if self.max_batch_size and self.max_batch_size > 0 else len(nums) or 1
+        return [nums[i:i + size] for i in range(0, len(nums), size)]
+
+    def _compose_and_check(self, jobs: list[list[str]]) -> list:
         """Compose and range-check every job's config; raise one error naming each bad job."""
         loader = self.hydra_context.config_loader
-        problems = []
-        for batch in self.overrides:
-            for job_overrides in batch:
-                cfg = loader.load_sweep_config(master_config=self.config, sweep_overrides=list(job_overrides))
-                errors = config_errors(cfg)
-                if errors:
-                    problems.append(f"  [{' '.join(job_overrides)}] " + "; ".join(errors))
+        configs, problems = [], []
+        for job in jobs:
+            cfg = loader.load_sweep_config(master_config=self.config, sweep_overrides=list(job))
+            errors = config_errors(cfg)
+            if errors:
+                problems.append(f"  [{' '.join(job)}] " + "; ".join(errors))
+            configs.append(cfg)
         if problems:
             raise CompactHydraException("Invalid configuration, no job was started:\n" + "\n".join(problems))
+        return configs
+
+    @staticmethod
+    def _summarize(sweep_dir: Path) -> None:
+        """Write the sweep's summary from what the jobs wrote; a summary problem never fails the sweep."""
+        try:
+            from medsweep.summarize import format_leaderboard, summarize_sweep
+        except ImportError:
+            return
+        try:
+            summary = summarize_sweep(sweep_dir)
+            print(format_leaderboard(summary))
+        except Exception as exc:  # noqa: BLE001 - results are on disk already; say so and go on
+            log.warning("Could not write the sweep summary (%s: %s); rebuild it with "
+                        "`python -m medsweep.summarize %s`", type(exc).__name__, exc, sweep_dir)

@@ -1,0 +1,102 @@
+"""Ctrl+C and SIGTERM for a whole sweep: stop starting jobs, stop running ones, leave no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Raised in the sweep's main thread by SIGINT or SIGTERM. A KeyboardInterrupt, so that joblib
+    aborts its workers exactly as it does on Ctrl+C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = EXIT_CODES[signum]
+
+
+@contextmanager
+def signals_interrupt_sweep() -> Iterator[None]:
+    def handler(signum, frame):
+        raise SweepInterrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in EXIT_CODES}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def ignore_signals() -> None:
+    """While cleaning up after an interrupt: a second Ctrl+C must not cut the cleanup short."""
+    for s in EXIT_CODES:
+        signal.signal(s, signal.SIG_IGN)
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (Linux /proc; empty elsewhere)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        found.extend(kids)
+        todo.extend(kids)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead but still listed until reaped
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_resource_tracker(pid: int) -> bool:
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def stop_children(grace_s: float = 3.0) -> list[int]:
+    """SIGINT every descendant process (a job records itself as interrupted), SIGKILL what is left after
+    ``grace_s``; returns the PIDs that were stopped. Resource trackers are left to exit by themselves when
+    this process does: they ignore signals, and they clean up the workers' shared memory."""
+    pids = [p for p in _children(os.getpid()) if not _is_resource_tracker(p)]
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + (grace_s if sig == signal.SIGINT else 2.0)
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.05)
+        pids_left = [p for p in pids if _alive(p)]
+        if not pids_left:
+            break
+    # Reap what we can so no zombie outlives us either.
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    return pids

@@ -1,0 +1,123 @@
+"""A sweep's state on disk: its directory, its job list (sweep.json), which jobs are done, what a resume
+must run, and the record of jobs stopped by an interrupt."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.errors import CompactHydraException
+from omegaconf import DictConfig, OmegaConf
+
+from medsweep.data import DataError, resolve_path
+from medsweep.outputs import METRICS_FILE, read_metrics, write_json
+
+SWEEP_FILE = "sweep.json"
+# Keys that change how a job is run, not what it trains: a resume may change them.
+RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def claim_sweep_dir(path: Path, resume: bool) -> Path:
+    """The directory this sweep owns. Creating sweep.json exclusively is the claim, so two sweeps started
+    in the same second never share a directory: the later one gets ``<dir>-1``, ``<dir>-2``, ..."""
+    if resume:
+        if not (path / SWEEP_FILE).is_file():
+            raise CompactHydraException(
+                f"resume=true: {path} holds no medsweep sweep ({SWEEP_FILE} is missing); "
+                "pass hydra.sweep.dir=<the directory of the sweep to resume>")
+        return path
+    candidate, n = path, 0
+    while True:
+        candidate.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(candidate / SWEEP_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = path.with_name(f"{path.name}-{n}")
+
+
+def write_sweep_file(sweep_dir: Path, config: DictConfig, jobs: list[list[str]], **fields: Any) -> dict:
+    launcher = config.hydra.launcher
+    info = {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "started_at": now(), "finished_at": None, "status": "running",
+        "launcher": str(launcher.get("_target_", "")).rsplit(".", 1)[-1],
+        "n_jobs": launcher.get("n_jobs"),
+        "jobs": [{"num": n, "overrides": list(o), "dir": str(n)} for n, o in enumerate(jobs)],
+        **fields,
+    }
+    write_json(sweep_dir / SWEEP_FILE, info)
+    return info
+
+
+def task_config(cfg: DictConfig) -> dict:
+    """What a job trains, as saved in its .hydra/config.yaml, without the run-control keys."""
+    tree = OmegaConf.to_container(cfg, resolve=False)
+    tree.pop("hydra", None)
+    for key in RUN_CONTROL_KEYS:
+        tree.pop(key, None)
+    return tree
+
+
+def resume_todo(sweep_dir: Path, configs: list[DictConfig]) -> list[int]:
+    """Job numbers without a completed result. Refuses, before anything runs, when a job directory was
+    made with a config other than the one the resume would run."""
+    todo, conflicts = [], []
+    for num, cfg in enumerate(configs):
+        job_dir = sweep_dir / str(num)
+        saved = job_dir / ".hydra" / "config.yaml"
+        if saved.is_file() and task_config(OmegaConf.load(saved)) != task_config(cfg):
+            conflicts.append(num)
+        metrics = read_metrics(job_dir)
+        if not (metrics and metrics.get("status") == "completed"):
+            todo.append(num)
+    if conflicts:
+        raise CompactHydraException(
+            f"resume=true refused: the config of job(s) {', '.join(map(str, conflicts))} in {sweep_dir} differs "
+            "from the one this command would run (see their .hydra/config.yaml); resume with the original "
+            "arguments, or start a new sweep. Nothing was changed.")
+    return todo
+
+
+def mark_interrupted(sweep_dir: Path, nums: list[int], jobs: list[list[str]], reason: str) -> list[int]:
+    """Jobs that had started but not finished get status "interrupted"; finished ones are untouched."""
+    marked = []
+    for num in nums:
+        job_dir = sweep_dir / str(num)
+        if not job_dir.is_dir():
+            continue  # never started
+        metrics = read_metrics(job_dir)
+        if metrics is not None and metrics.get("status") != "running":
+            continue
+        record = {"job_num": num, "overrides": jobs[num], "job_dir": str(job_dir), **(metrics or {})}
+        record.update(status="interrupted", error=reason, error_type="Interrupted", finished_at=now())
+        write_json(job_dir / METRICS_FILE, record)
+        marked.append(num)
+    return marked
+
+
+def describe(num: int, overrides: list[str], cfg: DictConfig) -> str:
+    """One line of a dry run: what the job would train, on what data."""
+    try:
+        path = resolve_path(cfg.data, cfg.get("data_dir"))
+        source = f"file {path}" if path else f"{cfg.data.source}:{cfg.data.name}"
+    except DataError as exc:
+        source = f"error: {exc}"
+    t = cfg.trainer
+    return (f"#{num:<4} {' '.join(overrides) or '(defaults)'}\n"
+            f"       model={cfg.model.name} estimator={cfg.estimator.name} epochs={t.epochs} folds={t.folds} "
+            f"batch_size={t.batch_size} seed={cfg.seed} data={source}")
+
+
+def job_status(job_dir: Path) -> Optional[str]:
+    metrics = read_metrics(job_dir)
+    return metrics.get("status") if metrics else None

@@ -24,6 +24,7 @@ from medsweep.metrics import LOWER_IS_BETTER, primary_metric
 from medsweep.outputs import (HISTORY_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, write_csv,
                               write_json)
 from medsweep.persistence import save_model
+from medsweep.plots import LEARNING_CURVE_FILE, ROC_FILE, plot_learning_curve, plot_roc
 from medsweep.job_control import Deadline, JobTimeout, TransientError, epoch_hook
 from medsweep.schema import ConfigError, check_config
 from medsweep.splitting import make_splitter
@@ -99,6 +100,9 @@ def train_and_write(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[
 
     write_csv(out_dir / HISTORY_FILE, cv.history)
     write_csv(out_dir / PREDICTIONS_FILE, cv.predictions)
+    plot_learning_curve(cv.history, out_dir / LEARNING_CURVE_FILE)
+    if data.task == "classification":
+        plot_roc(cv.predictions, [str(c) for c in data.classes], out_dir / ROC_FILE)
     save_model(fit_final(data, spec, settings), out_dir / MODEL_FILE)
 
     return {

@@ -1,0 +1,222 @@
+"""Plots of one job (learning curve, ROC) and of a whole sweep, written as PNG files.
+
+Agg is selected before pyplot is imported: jobs run in worker processes and on servers without a
+display, where an interactive backend would fail or open windows. Every figure is closed after saving
+(a 1,000-job sweep would otherwise keep 1,000 figures in memory) and written to a temporary name first,
+so a killed job never leaves a half-written PNG.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import auc, roc_curve  # noqa: E402
+
+from medsweep.outputs import atomic_path  # noqa: E402
+
+LEARNING_CURVE_FILE = "learning_curve.png"
+ROC_FILE = "roc.png"
+DPI = 100
+# Job plots have a fixed size so that they line up in report.html.
+JOB_FIGSIZE = (6.4, 4.4)
+# Above this many jobs of one model, plot_sweep shows the best ones only: a bar per job stays readable
+# and rendering stays fast for 1,000-job sweeps (summary.csv and summary.md keep every job).
+MAX_JOBS_PER_MODEL = 40
+MAX_LABEL = 48
+
+
+def _save(fig, path) -> None:
+    try:
+        with atomic_path(Path(path)) as tmp:
+            fig.savefig(tmp, dpi=DPI, format="png")
+    finally:
+        plt.close(fig)
+
+
+def plot_learning_curve(history: pd.DataFrame, path) -> None:
+    """Validation metric per epoch, one line per fold (from history.csv: fold, epoch, train_loss, val_<metric>).
+
+    Estimators fitted in one go have one epoch per fold: markers keep those points visible.
+    """
+    val_cols = [c for c in history.columns if str(c).startswith("val_")]
+    if not val_cols:
+        raise ValueError(f"history has no val_<metric> column: {list(history.columns)}")
+    val = val_cols[0]
+    metric = val[len("val_"):]
+    epochs = history["epoch"].nunique()
+    fig, ax = plt.subplots(figsize=JOB_FIGSIZE)
+    for fold, rows in history.sort_values(["fold", "epoch"]).groupby("fold", sort=True):
+        ax.plot(rows["epoch"], rows[val], marker="o", markersize=4 if epochs > 1 else 8, linewidth=1.2,
+                label=f"fold {fold}")
+    if history["fold"].nunique() > 1 and epochs > 1:
+        mean = history.groupby("epoch")[val].mean()
+        ax.plot(mean.index, mean.values, color="black", linestyle="--", linewidth=2, label="mean over folds")
+    if epochs == 1:
+        # One point per fold: say why there is no curve.
+        ax.set_xticks(sorted(history["epoch"].unique()))
+        ax.set_title(f"Validation {metric} (fitted in one go: one epoch)")
+    else:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(f"Validation {metric} per epoch")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"validation {metric}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _binary_roc(y: np.ndarray, score: np.ndarray):
+    """(fpr, tpr, auc), or None where the fold holds one class only (ROC undefined)."""
+    if y.all() or not y.any():
+        return None
+    fpr, tpr, _ = roc_curve(y, score)
+    return fpr, tpr, auc(fpr, tpr)
+
+
+def _macro_roc(y_true: np.ndarray, proba: np.ndarray, classes: list[str]):
+    """One-vs-rest ROC per class, averaged on a common FPR grid; AUC = mean of per-class AUCs,
+    which is the roc_auc in metrics.json (sklearn's multi_class='ovr', average='macro')."""
+    grid = np.linspace(0, 1, 201)
+    tprs, aucs = [], []
+    for k, cls in enumerate(classes):
+        curve = _binary_roc(y_true == cls, proba[:, k])
+        if curve is None:
+            continue
+        fpr, tpr, a = curve
+        tprs.append(np.interp(grid, fpr, tpr))
+        aucs.append(a)
+    if not aucs:
+        return None
+    tpr = np.mean(tprs, axis=0)
+    tpr[0] = 0.0
+    return grid, tpr, float(np.mean(aucs))
+
+
+def plot_roc(predictions: pd.DataFrame, classes: list[str], path) -> dict[str, float]:
+    """Out-of-fold ROC curve of each fold, its AUC in the legend, plus all folds pooled.
+
+    predictions.csv columns: row, patient, fold, y_true, y_pred, proba_<class>... Binary: the positive
+    class is classes[1]. Multiclass: one macro-averaged one-vs-rest curve per fold (one line per fold
+    stays readable; per-class lines times folds would not). Classification only: raises ValueError
+    when a proba_<class> column is missing (regression jobs have none).
+    Returns the AUCs shown in the legend: {"fold 0": ..., "pooled": ...} (NaN where undefined).
+    """
+    classes = [str(c) for c in classes]
+    cols = [f"proba_{c}" for c in classes]
+    missing = [c for c in cols if c not in predictions.columns]
+    if missing or len(classes) < 2:
+        raise ValueError(f"plot_roc needs proba columns for classes {classes}; missing {missing}")
+    # y_true is read back from CSV as int or str depending on the labels: compare as text.
+    y_all = predictions["y_true"].astype(str).to_numpy()
+    p_all = predictions[cols].to_numpy(dtype=float)
+    binary = len(classes) == 2
+
+    def curve(mask):
+        if binary:
+            return _binary_roc(y_all[mask] == classes[1], p_all[mask, 1])
+        return _macro_roc(y_all[mask], p_all[mask], classes)
+
+    fig, ax = plt.subplots(figsize=JOB_FIGSIZE)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance")
+    folds = predictions["fold"].to_numpy()
+    aucs = {}
+    for fold in sorted(np.unique(folds)):
+        c = curve(folds == fold)
+        aucs[f"fold {fold}"] = c[2] if c else float("nan")
+        if c is None:
+            ax.plot([], [], " ", label=f"fold {fold}: AUC undefined (one class)")
+            continue
+        ax.plot(c[0], c[1], linewidth=1.2, label=f"fold {fold} (AUC = {c[2]:.3f})")
+    pooled = curve(np.ones(len(folds), dtype=bool))
+    aucs["pooled"] = pooled[2] if pooled else float("nan")
+    if pooled is not None:
+        ax.plot(pooled[0], pooled[1], color="black", linewidth=2.2, label=f"all folds pooled (AUC = {pooled[2]:.3f})")
+    what = f"positive class: {classes[1]}" if binary else f"{len(classes)} classes, macro one-vs-rest"
+    ax.set_title(f"Out-of-fold ROC ({what})")
+    ax.set_xlabel("false positive rate (1 - specificity)")
+    ax.set_ylabel("true positive rate (sensitivity)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_aspect("equal", adjustable="box")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    _save(fig, path)
+    return {k: float(v) for k, v in aucs.items()}
+
+
+def short_overrides(overrides: Iterable[str], drop_model: bool = True) -> str:
+    """`estimator.alpha=0.01 trainer.folds=3` -> `alpha=0.01 folds=3`: the last key part is enough to
+    tell jobs of one sweep apart; hydra.* settings are the same for every job."""
+    parts = []
+    for o in overrides:
+        key, _, value = str(o).partition("=")
+        key = key.lstrip("+~")
+        if key.startswith("hydra.") or (drop_model and key == "model"):
+            continue
+        parts.append(f"{key.rsplit('.', 1)[-1]}={value}" if value else key)
+    return " ".join(parts)
+
+
+def _label(row: Mapping) -> str:
+    overrides = row.get("overrides") or []
+    if isinstance(overrides, str):  # summary rows hold them space-joined, as in summary.csv
+        overrides = overrides.split()
+    text = f"#{row['job']} {short_overrides(overrides)}".strip()
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def plot_sweep(rows: list[Mapping], path) -> None:
+    """Primary metric of each job, mean ± std over folds, one panel per model (best job on top).
+
+    rows: summary rows (see medsweep.summarize) with job, overrides, model, status, primary_metric,
+    primary_mean, primary_std, greater_is_better. Jobs without a metric (failed, missing...) are counted
+    in the panel title, not drawn. The figure grows with the number of jobs drawn.
+    """
+    groups: dict[str, list[Mapping]] = {}
+    for row in rows:
+        groups.setdefault(str(row.get("model") or "?"), []).append(row)
+    panels = []
+    for model in sorted(groups):
+        done = [r for r in groups[model] if _finite(r.get("primary_mean"))]
+        higher = all(r.get("greater_is_better", True) is not False for r in done)
+        done.sort(key=lambda r: (-r["primary_mean"] if higher else r["primary_mean"], int(r["job"])))
+        metrics = sorted({str(r.get("primary_metric")) for r in done}) or ["no metric"]
+        panels.append((model, done[:MAX_JOBS_PER_MODEL], len(done), len(groups[model]) - len(done),
+                       "/".join(metrics), higher))
+
+    heights = [0.26 * max(len(p[1]), 1) + 0.9 for p in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights) + 0.4), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (model, shown, n_done, n_other, metric, higher) in zip(axes[:, 0], panels):
+        y = np.arange(len(shown))
+        means = np.array([r["primary_mean"] for r in shown], dtype=float)
+        stds = np.array([r["primary_std"] if _finite(r.get("primary_std")) else 0.0 for r in shown], dtype=float)
+        if len(shown):
+            ax.errorbar(means, y, xerr=stds, fmt="o", color="tab:blue", ecolor="tab:gray", capsize=3,
+                        markersize=5)
+        ax.set_yticks(y, [_label(r) for r in shown], fontsize=8)
+        ax.set_ylim(len(shown) - 0.5 if len(shown) else 0.5, -0.5)  # best on top
+        title = f"{model}: {metric} ({'higher' if higher else 'lower'} is better), mean ± std over folds"
+        if n_done > len(shown):
+            title += f"\nbest {len(shown)} of {n_done} completed jobs shown"
+        if n_other:
+            title += f"\n{n_other} job(s) without a metric (failed, timeout, interrupted or missing)"
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)

@@ -83,9 +83,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[
     spec = OmegaConf.to_container(cfg.estimator, resolve=True)
     trainer = cfg.trainer
     for setting in UNUSED_TRAINER_SETTINGS[spec["name"]]:
-        log.warning("trainer.%s=%s is not used by estimator %r (it is fitted in one go)"
-                    if setting == "epochs" else "trainer.%s=%s is not used by estimator %r",
-                    setting, trainer[setting], spec["name"])
+        log.warning("trainer.%s=%s is not used by estimator %r", setting, trainer[setting], spec["name"])
     if spec["name"] in EPOCH_MEANING:
         log.info("Epoch for %s: %s", spec["name"], EPOCH_MEANING[spec["name"]])
 
@@ -111,6 +109,8 @@ def train_and_write(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[
         "n_samples": int(len(data.y)), "n_features": int(data.X.shape[1]), "n_groups": data.n_groups,
         "splitter": splitter,
         "classes": [str(c) for c in data.classes] if data.classes is not None else None,
+        # With data.positive the target is binarised: class 1 = these values.
+        "positive": OmegaConf.to_container(cfg.data.positive) if cfg.data.get("positive") else None,
         "data": data.info,
         "features": {"used": list(data.X.columns), "excluded": data.excluded},
         "unused_settings": [f"trainer.{s}" for s in UNUSED_TRAINER_SETTINGS[spec["name"]]],

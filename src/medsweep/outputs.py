@@ -8,9 +8,10 @@ import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is slow to import, and the sweep's parent process only reads JSON
+    import pandas as pd
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -36,7 +37,7 @@ def write_json(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def write_csv(path: Path, frame: pd.DataFrame) -> None:
+def write_csv(path: Path, frame: "pd.DataFrame") -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
 

@@ -13,7 +13,6 @@ from typing import Any, Optional
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
-from medsweep.data import DataError, resolve_path
 from medsweep.outputs import METRICS_FILE, read_metrics, write_json
 
 SWEEP_FILE = "sweep.json"
@@ -107,6 +106,8 @@ def mark_interrupted(sweep_dir: Path, nums: list[int], jobs: list[list[str]], re
 
 def describe(num: int, overrides: list[str], cfg: DictConfig) -> str:
     """One line of a dry run: what the job would train, on what data."""
+    from medsweep.data import DataError, resolve_path  # pandas: only a dry run needs it here
+
     try:
         path = resolve_path(cfg.data, cfg.get("data_dir"))
         source = f"file {path}" if path else f"{cfg.data.source}:{cfg.data.name}"

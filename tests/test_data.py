@@ -1,3 +1,6 @@
+import gzip
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -70,5 +73,161 @@ def test_single_class_and_non_numeric_regression_targets_are_refused():
 
 
 def test_positive_values_must_exist_in_the_target():
-    with pytest.raises(DataError, match=r"never occur in target 'y'"):
+    with pytest.raises(DataError, match=r"none of these values occur in target 'y'"):
         prepare(pd.DataFrame({"x": [1.0, 2], "y": ["a", "b"]}), data_cfg(positive=["c"]), {})
+
+
+# --- files a user brings ----------------------------------------------------------------------------
+
+def table(n=30):
+    """A small table with a text column and a patient id repeated over 3 visits."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"pid": [f"P{i // 3:02d}" for i in range(n)], "age": rng.integers(40, 80, n).astype(float),
+                         "sex": rng.choice(["F", "M"], n), "bp": rng.normal(120, 15, n).round(1),
+                         "y": [(i // 3) % 2 for i in range(n)]})
+
+
+def from_file(path, **kw):
+    return load_dataset(data_cfg(path=str(path), **kw))
+
+
+@pytest.mark.parametrize("sep, name", [(",", "t.csv"), (";", "t.csv"), ("\t", "t.tsv"), ("|", "t.data")])
+def test_delimiter_is_detected(tmp_path, sep, name):
+    table().to_csv(tmp_path / name, sep=sep, index=False)
+    d = from_file(tmp_path / name, group="pid")
+    assert list(d.X.columns) == ["age", "sex", "bp"] and d.n_groups == 10
+    assert d.info["source"] == "file" and d.info["rows"] == 30 and d.info["columns"] == 5
+
+
+def test_delimiter_can_be_named(tmp_path):
+    table().to_csv(tmp_path / "t.txt", sep=";", index=False)
+    assert from_file(tmp_path / "t.txt", delimiter="semicolon").X.shape == (30, 4)
+
+
+def test_missing_value_markers_csv_and_parquet_read_the_same(tmp_path):
+    text = "age,sex,bp,y\n50,F,?,0\nNA,M,120,1\n61,,130,0\n70,F,140,1\n"
+    (tmp_path / "t.csv").write_text(text)
+    # A Parquet export that kept the markers as text: they are missing values there too.
+    pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False).to_parquet(tmp_path / "t.parquet")
+    a, b = from_file(tmp_path / "t.csv"), from_file(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(a.X, b.X)
+    assert a.X["bp"].isna().sum() == 1 and a.X["age"].isna().sum() == 1 and a.X["sex"].isna().sum() == 1
+    assert a.X["bp"].dtype == float and b.y.tolist() == a.y.tolist()
+
+
+def test_gzipped_csv_is_read(tmp_path):
+    (tmp_path / "t.csv.gz").write_bytes(gzip.compress(table().to_csv(index=False).encode()))
+    assert from_file(tmp_path / "t.csv.gz").X.shape == (30, 4)
+
+
+def test_latin1_export_is_read(tmp_path):
+    (tmp_path / "t.csv").write_bytes("x,site,y\n1,Bézier,0\n2,Orléans,1\n3,Orléans,0\n".encode("latin-1"))
+    assert from_file(tmp_path / "t.csv").X["site"].tolist() == ["Bézier", "Orléans", "Orléans"]
+
+
+def test_file_is_only_read_and_hashed(tmp_path):
+    table().to_csv(tmp_path / "t.csv", index=False)
+    before = (tmp_path / "t.csv").read_bytes()
+    d = from_file(tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_bytes() == before
+    assert d.info["sha256"] == hashlib.sha256(before).hexdigest() and d.info["path"] == str(tmp_path / "t.csv")
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", b"", r"empty.csv is empty"),
+    ("blank.csv", b"\n\n  \n", r"blank.csv is empty"),
+    ("header.csv", b"x,y\n", r"header.csv has a header but no data rows"),
+    ("binary.csv", bytes(range(256)) * 8, r"binary.csv is not a text table \(binary content\)"),
+    ("book.csv", b"PK\x03\x04" + b"\x00" * 60, r"book.csv is an Excel workbook"),
+    ("ragged.csv", b"x,y\n1,0\n2,1,5\n", r"ragged.csv cannot be read as delimited text .*line 3"),
+    ("text.parquet", b"x,y\n1,0\n", r"text.parquet is named .parquet but is not a Parquet file"),
+    ("cut.parquet", b"PAR1" + b"\x01" * 40, r"cut.parquet is not a readable Parquet file"),
+])
+def test_unreadable_files_name_the_file_and_the_problem(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataError, match=message) as err:
+        from_file(tmp_path / name)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file_and_folder_name_the_setting(tmp_path):
+    with pytest.raises(DataError, match=r"data.path=.*nope.csv: file not found"):
+        from_file(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match=r"is a folder, not a file"):
+        from_file(tmp_path)
+    with pytest.raises(DataError, match=r"data_dir=.* with data.file=x.csv: file not found"):
+        load_dataset(data_cfg(file="x.csv"), data_dir=str(tmp_path))
+
+
+def test_absent_column_suggests_the_close_one():
+    frame = pd.DataFrame({"Outcome": [0, 1], "x": [1.0, 2]})
+    with pytest.raises(DataError, match=r"data.target='outcome'.*did you mean 'Outcome'.*columns are: Outcome, x"):
+        prepare(frame, data_cfg(target="outcome"), {})
+    with pytest.raises(DataError, match=r"data.group='patient' is not a column.*columns are: Outcome, x"):
+        prepare(frame, data_cfg(target="Outcome", group="patient"), {})
+
+
+def test_one_column_read_hints_at_the_delimiter(tmp_path):
+    (tmp_path / "t.csv").write_text("x:y\n1:0\n2:1\n")
+    with pytest.raises(DataError, match=r"read as one column: set data.delimiter"):
+        from_file(tmp_path / "t.csv")
+
+
+def test_empty_target_or_group_column_is_an_error_and_an_empty_feature_is_left_out(caplog):
+    frame = pd.DataFrame({"pid": [np.nan] * 4, "empty": [np.nan] * 4, "x": [1.0, 2, 3, 4], "y": [0, 1, 0, 1]})
+    with pytest.raises(DataError, match=r"data.target='empty' is entirely empty \(all 4 rows missing\)"):
+        prepare(frame, data_cfg(target="empty"), {})
+    with pytest.raises(DataError, match=r"data.group='pid' is entirely empty"):
+        prepare(frame, data_cfg(group="pid"), {})
+    with caplog.at_level("WARNING", logger="medsweep"):
+        d = prepare(frame.drop(columns="pid"), data_cfg(), {})
+    assert list(d.X.columns) == ["x"] and d.excluded["empty"] == "entirely empty"
+    assert "'empty' is entirely empty" in caplog.text
+
+
+def test_rows_without_a_patient_are_refused():
+    frame = pd.DataFrame({"pid": ["a", None, "b", "b"], "x": [1.0, 2, 3, 4], "y": [0, 1, 0, 1]})
+    with pytest.raises(DataError, match=r"data.group='pid' is missing in 1 row\(s\) \(first: data row 2\)"):
+        prepare(frame, data_cfg(group="pid"), {})
+
+
+def test_group_pattern_written_for_another_column_is_not_applied():
+    """parkinsons' pattern (for `name`) with data.group=subject_id, as for the UPDRS file."""
+    frame = pd.DataFrame({"subject_id": [1, 1, 2, 2], "x": [1.0, 2, 3, 4], "y": [0.5, 1.5, 2.5, 3.5]})
+    d = prepare(frame, data_cfg(task="regression", group="subject_id", group_pattern=r"^(.*)_\d+$"), {})
+    assert d.groups.tolist() == ["1", "1", "2", "2"]
+    frame["subject_id"] = ["s_1", "s_2", "t", "t"]  # matches some ids only: a wrong pattern or wrong ids
+    with pytest.raises(DataError, match=r"does not match 2 value\(s\) of column 'subject_id', e.g. 't'"):
+        prepare(frame, data_cfg(task="regression", group="subject_id", group_pattern=r"^(.*)_\d+$"), {})
+
+
+def test_regression_target_names_the_first_non_number():
+    frame = pd.DataFrame({"x": [1.0, 2, 3], "y": ["1.5", "n/a", "2"]})
+    with pytest.raises(DataError, match=r"not numeric \('n/a' in data row 2\).*data.na_values"):
+        prepare(frame, data_cfg(task="regression"), {})
+    frame["y"] = [1.5, np.nan, 2]
+    assert prepare(frame, data_cfg(task="regression"), {}).y.tolist() == [1.5, 2.0]
+
+
+def test_measurement_as_classification_target_and_positive_with_regression_are_refused():
+    frame = pd.DataFrame({"x": np.arange(30.0), "y": np.linspace(10.3, 40.7, 30)})
+    with pytest.raises(DataError, match=r"30 distinct decimal values.*use data.task=regression"):
+        prepare(frame, data_cfg(), {})
+    with pytest.raises(DataError, match=r"data.positive=\[1\].*data.task=regression"):
+        prepare(frame, data_cfg(task="regression", positive=[1]), {})
+
+
+def test_positive_turns_a_multiclass_target_into_binary():
+    frame = pd.DataFrame({"x": [1.0, 2, 3, 4, 5], "num": [0, 1, 2, 4, 0]})
+    d = prepare(frame, data_cfg(target="num", positive=[1, 2, 3, 4]), {})
+    assert d.y.tolist() == [0, 1, 1, 1, 0] and d.classes == [0, 1]  # no num=3 here: a warning, not an error
+    with pytest.raises(DataError, match=r"single class \(1\) in all 3 rows \(data.positive"):
+        prepare(frame.iloc[1:4], data_cfg(target="num", positive=[1, 2, 3, 4]), {})
+
+
+def test_row_numbers_are_identifiers_but_measurements_are_not():
+    n = 40
+    frame = pd.DataFrame({"record": np.arange(101, 101 + n), "age": np.arange(40, 40 + n) % 23 + 50,
+                          "x": np.linspace(0, 1, n), "y": [0, 1] * (n // 2)})
+    d = prepare(frame, data_cfg(), {})
+    assert list(d.X.columns) == ["age", "x"] and "row numbers" in d.excluded["record"]

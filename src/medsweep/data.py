@@ -6,7 +6,11 @@ groups, and a record of where the rows came from and which columns were left out
 
 from __future__ import annotations
 
+import csv
+import difflib
+import gzip
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +18,8 @@ from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger("medsweep")
 
 
 class DataError(ValueError):
@@ -69,13 +75,120 @@ def _load_sklearn(name: str) -> pd.DataFrame:
     raise DataError(f"data.name={name!r} has no bundled scikit-learn dataset: choose breast_cancer or diabetes")
 
 
+# Delimiters tried when data.delimiter is not set, in order of preference on a tie.
+DELIMITERS = (",", ";", "\t", "|")
+# Names for delimiters that Hydra's override syntax makes awkward (data.delimiter=; does not parse).
+DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|", "space": " "}
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_HEAD_BYTES = 1 << 16
+_PARQUET_MAGIC, _GZIP_MAGIC = b"PAR1", b"\x1f\x8b"
+_ZIP_MAGIC, _OLE_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"   # .xlsx (and any zip); old .xls
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _sniff_delimiter(lines: list[str]) -> str:
+    """The candidate that splits every sampled line into the same number (> 1) of fields, the most
+    fields winning; ',' when none does (a one-column or ragged file then fails with a clear message)."""
+    def score(candidate: str) -> tuple[bool, int]:
+        widths = [len(row) for row in csv.reader(lines, delimiter=candidate) if row]
+        return len(set(widths)) == 1 and widths[0] > 1, widths[0] if widths else 0
+
+    return max(DELIMITERS, key=score)
+
+
+def _text_head(path: Path, head: bytes) -> tuple[list[str], Optional[str]]:
+    """The first lines of a (possibly gzipped) text file, for sniffing; refuses binary content."""
+    compression = None
+    if head.startswith(_GZIP_MAGIC):
+        compression = "gzip"
+        try:
+            with gzip.open(path, "rb") as f:
+                head = f.read(_HEAD_BYTES)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"data file {path} is a damaged gzip file ({_one_line(exc)})") from None
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC):
+        raise DataError(f"data file {path} is an Excel workbook or ZIP archive, not a table: "
+                        "save it as CSV (or Parquet) and point data.path at that")
+    # NUL bytes and other control characters do not occur in CSV text (UTF-8 or Latin-1).
+    controls = sum(b < 32 and b not in (9, 10, 13) for b in head)
+    if b"\x00" in head or controls > 0.01 * len(head):
+        raise DataError(f"data file {path} is not a text table (binary content): allowed are CSV or other "
+                        "delimited text (UTF-8 or Latin-1) and Parquet")
+    lines = head.decode("utf-8", errors="replace").splitlines()
+    if len(head) == _HEAD_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut off
+    if not any(line.strip() for line in lines):
+        raise DataError(f"data file {path} is empty: it needs a header row and at least one data row")
+    return lines[:50], compression
+
+
 def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> pd.DataFrame:
-    """Read a CSV/TSV/delimited text file or a Parquet file; the file is only read."""
-    if path.suffix.lower() in (".parquet", ".pq"):
+    """Read a CSV/TSV/delimited text file or a Parquet file; the file is only read.
+
+    Every problem reading it (empty, binary, not Parquet, ragged rows, ...) is a :class:`DataError`
+    naming the file and what is wrong.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise DataError(f"data file {path} cannot be opened: {exc.strerror or _one_line(exc)}") from None
+    if not head.strip():
+        raise DataError(f"data file {path} is empty: it needs a header row and at least one data row")
+
+    if head.startswith(_PARQUET_MAGIC):
+        frame = _read_parquet(path)
+        return _missing_markers_to_nan(frame, na_values)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        raise DataError(f"data file {path} is named {path.suffix} but is not a Parquet file "
+                        "(no PAR1 header): rename it to .csv if it is text, or export it again as Parquet")
+
+    lines, compression = _text_head(path, head)
+    sep = DELIMITER_NAMES.get(delimiter, delimiter) if delimiter else _sniff_delimiter(lines)
+    kwargs = dict(sep=sep, na_values=list(na_values), keep_default_na=True, compression=compression,
+                  engine="python" if len(sep) > 1 else "c")
+    try:
+        try:
+            frame = pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+        except UnicodeDecodeError:
+            # Spreadsheet exports on Windows are often cp1252/Latin-1, which decodes any byte.
+            log.warning("Data file %s is not UTF-8 text: read as Latin-1", path)
+            frame = pd.read_csv(path, encoding="latin-1", **kwargs)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"data file {path} is empty: it needs a header row and at least one data row"
+                        ) from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        raise DataError(f"data file {path} cannot be read as delimited text with delimiter {sep!r} "
+                        f"({_one_line(exc)}); set data.delimiter (comma, semicolon, tab, pipe) if that is "
+                        "not the file's delimiter") from None
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
         return pd.read_parquet(path)
-    # sep=None lets the python engine sniff the delimiter (comma, semicolon, tab, ...).
-    return pd.read_csv(path, sep=delimiter, engine="python" if delimiter is None else "c",
-                       na_values=list(na_values), keep_default_na=True)
+    except ImportError:
+        raise DataError(f"data file {path} is Parquet, which needs pyarrow: pip install pyarrow") from None
+    except (OSError, ValueError, TypeError) as exc:  # pyarrow's errors derive from these
+        raise DataError(f"data file {path} is not a readable Parquet file ({_one_line(exc)})") from None
+
+
+def _missing_markers_to_nan(frame: pd.DataFrame, na_values: list) -> pd.DataFrame:
+    """What read_csv does for text: data.na_values become missing, and a text column whose other values
+    are all numbers becomes numeric, so that a Parquet copy of a CSV export trains the same."""
+    markers = [str(v) for v in na_values]
+    frame = frame.copy()
+    for c in frame.columns:
+        col = frame[c]
+        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+            continue
+        col = col.where(~col.astype(str).isin(markers) & col.notna())
+        numbers = pd.to_numeric(col, errors="coerce")
+        frame[c] = numbers if numbers.notna().sum() == col.notna().sum() and col.notna().any() else col
+    return frame
 
 
 def resolve_path(data_cfg: Any, data_dir: Optional[str]) -> Optional[Path]:
@@ -90,14 +203,29 @@ def resolve_path(data_cfg: Any, data_dir: Optional[str]) -> Optional[Path]:
     return None
 
 
+def _setting(data_cfg: Any, data_dir: Optional[str]) -> str:
+    """The override that chose the file, for messages."""
+    if data_cfg.get("path"):
+        return f"data.path={data_cfg.path}"
+    return f"data_dir={data_dir} with data.file={data_cfg.file}"
+
+
 def load_frame(data_cfg: Any, data_dir: Optional[str] = None) -> tuple[pd.DataFrame, dict]:
     """The raw table and where it came from."""
     path = resolve_path(data_cfg, data_dir)
     if path is not None:
+        if path.is_dir():
+            raise DataError(f"{_setting(data_cfg, data_dir)}: {path.resolve()} is a folder, not a file; "
+                            "point data.path at a CSV or Parquet file")
         if not path.is_file():
-            raise DataError(f"data file not found: {path}")
+            where = "" if path.is_absolute() else f" (looked for {path.resolve()})"
+            raise DataError(f"{_setting(data_cfg, data_dir)}: file not found{where}; check the path "
+                            "(a relative path is relative to the folder train.py is run from)")
         frame = read_table(path, data_cfg.na_values, data_cfg.get("delimiter"))
-        info = {"source": "file", "synthetic": False, "path": str(path.resolve()), "sha256": _sha256_of_file(path)}
+        if frame.shape[0] == 0:
+            raise DataError(f"data file {path} has a header but no data rows")
+        info = {"source": "file", "synthetic": False, "path": str(path.resolve()),
+                "sha256": _sha256_of_file(path)}
     elif data_cfg.source == "sklearn":
         frame = _load_sklearn(data_cfg.name)
         info = {"source": "sklearn", "synthetic": False, "path": None}
@@ -112,35 +240,86 @@ def load_frame(data_cfg: Any, data_dir: Optional[str] = None) -> tuple[pd.DataFr
     return frame, info
 
 
+def _not_a_column(key: str, name: str, columns: list[str]) -> DataError:
+    """`key` names a column the data lacks: say which exist, and the likely intended one."""
+    close = difflib.get_close_matches(name, columns, n=1) or [c for c in columns if c.lower() == name.lower()]
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    if len(columns) == 1:
+        hint += "; the file was read as one column: set data.delimiter if it uses another delimiter"
+    return DataError(f"{key}={name!r} is not a column of the data{hint}; columns are: {', '.join(columns)}")
+
+
 def _patients(frame: pd.DataFrame, column: str, pattern: Optional[str]) -> pd.Series:
-    ids = frame[column].astype(str)
+    values = frame[column]
+    if values.isna().all():
+        raise DataError(f"data.group={column!r} is entirely empty: it must name the patient of every row "
+                        "(or set data.group=null if each row is a different patient)")
+    if values.isna().any():
+        rows = values.index[values.isna()]
+        raise DataError(f"data.group={column!r} is missing in {len(rows)} row(s) "
+                        f"(first: data row {rows[0] + 1}): every row needs its patient, or its rows could "
+                        "sit on both sides of a fold")
+    # Whole-number ids read as floats (1.0) are shown as written (1).
+    if pd.api.types.is_float_dtype(values) and (values % 1 == 0).all():
+        values = values.astype("int64")
+    ids = values.astype(str)
     if not pattern:
         return ids
     regex = re.compile(pattern)
     extracted = ids.map(lambda s: (m := regex.match(s)) and (m.group(1) if m.groups() else m.group(0)))
     bad = ids[extracted.isna()]
+    if len(bad) == len(ids):
+        # A model's pattern written for another id column (parkinsons: `name`) when the user points
+        # data.group at a plain patient column: the column already is the patient.
+        log.warning("data.group_pattern=%r matches no value of column %r (e.g. %r): its values are used "
+                    "as the patient ids as they are", pattern, column, ids.iloc[0])
+        return ids
     if len(bad):
         raise DataError(f"data.group_pattern={pattern!r} does not match {len(bad)} value(s) of column "
-                        f"{column!r}, e.g. {bad.iloc[0]!r}")
+                        f"{column!r}, e.g. {bad.iloc[0]!r}: fix the pattern or those ids")
     return extracted
 
 
 def _binarize(y: pd.Series, positive: list, target: str) -> pd.Series:
     """1 where the target is one of the positive values, 0 elsewhere."""
+    shown = sorted(y.unique().tolist(), key=str)
     if pd.api.types.is_numeric_dtype(y):
         try:
             wanted = [float(p) for p in positive]
         except (TypeError, ValueError):
-            raise DataError(f"data.positive={positive} does not match numeric target {target!r}") from None
+            raise DataError(f"data.positive={positive} does not match numeric target {target!r}: "
+                            f"its values are {shown}") from None
         values = y.astype(float)
     else:
         wanted, values = [str(p) for p in positive], y.astype(str)
     present = set(values.unique())
-    missing = [p for p in wanted if p not in present]
+    missing = [p for p, w in zip(positive, wanted) if w not in present]
+    if len(missing) == len(wanted):
+        raise DataError(f"data.positive={positive}: none of these values occur in target {target!r}; "
+                        f"its values are {shown}")
     if missing:
-        raise DataError(f"data.positive={positive}: value(s) {missing} never occur in target {target!r}; "
-                        f"its values are {sorted(present, key=str)}")
+        # A file may lack one severity grade (Cleveland num=3, say): not an error, but worth a line.
+        log.warning("data.positive value(s) %s never occur in target %r (values: %s)", missing, target, shown)
     return values.isin(wanted).astype(int).rename(target)
+
+
+def _numeric_target(y: pd.Series, target: str) -> pd.Series:
+    if not pd.api.types.is_numeric_dtype(y):
+        bad = y[pd.to_numeric(y, errors="coerce").isna()]
+        raise DataError(f"data.target={target!r} is not numeric ({bad.iloc[0]!r} in data row "
+                        f"{bad.index[0] + 1}), but data.task=regression needs numbers: add that value to "
+                        "data.na_values if it marks a missing value, or use data.task=classification")
+    return y.astype(float)
+
+
+def _is_row_number(col: pd.Series) -> bool:
+    """Whole numbers, one per row, counting up without gaps (an exported index, a record number)."""
+    values = col.dropna()
+    if len(col) < 20 or len(values) < len(col) or pd.api.types.is_bool_dtype(col):
+        return False
+    if not pd.api.types.is_numeric_dtype(col) or (values % 1 != 0).any():
+        return False
+    return values.nunique() == len(values) and values.max() - values.min() == len(values) - 1
 
 
 def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
@@ -149,34 +328,45 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
     frame = frame.set_axis(columns, axis=1)
     target, group = data_cfg.target, data_cfg.get("group")
     if target not in frame.columns:
-        raise DataError(f"data.target={target!r} is not a column of the data; columns are: {', '.join(columns)}")
+        raise _not_a_column("data.target", target, columns)
     if group and group not in frame.columns:
-        raise DataError(f"data.group={group!r} is not a column of the data; columns are: {', '.join(columns)}")
+        raise _not_a_column("data.group", group, columns)
+    if group == target:
+        raise DataError(f"data.group={group!r} is also data.target: the patient column must be another "
+                        "column")
     unknown = [c for c in data_cfg.drop if c not in frame.columns]
     if unknown:
         raise DataError(f"data.drop names column(s) {unknown} that the data does not have; "
                         f"columns are: {', '.join(columns)}")
+    task = data_cfg.task
+    if task == "regression" and data_cfg.get("positive"):
+        raise DataError(f"data.positive={list(data_cfg.positive)} turns a target into classes, but "
+                        "data.task=regression: set data.positive=null, or data.task=classification")
 
     missing_target = frame[target].isna()
-    if missing_target.any():
-        frame = frame.loc[~missing_target].reset_index(drop=True)
+    if missing_target.all():
+        raise DataError(f"data.target={target!r} is entirely empty (all {len(frame)} rows missing): "
+                        "choose the column that holds the outcome")
+    # The original index is kept until the end, so that messages give the row of the file.
+    frame = frame.loc[~missing_target]
     info = {**info, "dropped_rows_missing_target": int(missing_target.sum())}
 
     y = frame[target]
-    task = data_cfg.task
     classes = None
     if task == "classification":
         if data_cfg.get("positive"):
             y = _binarize(y, list(data_cfg.positive), target)
+        elif (pd.api.types.is_float_dtype(y) and (y % 1 != 0).any() and y.nunique() > 20):
+            raise DataError(f"data.target={target!r} holds {y.nunique()} distinct decimal values (e.g. "
+                            f"{y.iloc[0]!r}), a measurement rather than classes: use data.task=regression, "
+                            "or data.positive=[...] to say which values count as positive")
         classes = sorted(y.unique().tolist())
         if len(classes) < 2:
-            raise DataError(f"data.target={target!r} has a single class ({classes[0]!r}): "
-                            "classification needs at least two")
+            positive = f" (data.positive={list(data_cfg.positive)})" if data_cfg.get("positive") else ""
+            raise DataError(f"data.target={target!r} has a single class ({classes[0]!r}) in all {len(y)} "
+                            f"rows{positive}: classification needs at least two")
     else:
-        if not pd.api.types.is_numeric_dtype(y):
-            raise DataError(f"data.target={target!r} is not numeric (e.g. {y.iloc[0]!r}), "
-                            "but data.task=regression needs numbers; use data.task=classification")
-        y = y.astype(float)
+        y = _numeric_target(y, target)
 
     groups = _patients(frame, group, data_cfg.get("group_pattern")) if group else None
 
@@ -190,19 +380,30 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
             continue
         col = frame[c]
         if col.isna().all():
+            # Not an error: a column never filled in says nothing, and the other columns can still train.
+            log.warning("Column %r is entirely empty: left out of the features", c)
             excluded[c] = "entirely empty"
+        elif pd.api.types.is_datetime64_any_dtype(col) or isinstance(col.dtype, pd.PeriodDtype):
+            excluded[c] = "date/time (not used as a feature)"
         elif not pd.api.types.is_numeric_dtype(col) and col.nunique() == len(col):
             excluded[c] = "identifier (a distinct value in every row)"
+        elif _is_row_number(col):
+            excluded[c] = "identifier (row numbers: a distinct whole number in every row, without gaps)"
     X = frame[[c for c in frame.columns if c not in excluded]]
     if X.shape[1] == 0:
-        raise DataError("no feature column is left after removing the target, patient id and dropped columns")
-    # Text columns as plain object arrays with NaN, which every scikit-learn transformer accepts.
-    text = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        raise DataError("no feature column is left after removing the target, patient id, dropped, empty and "
+                        f"identifier columns; excluded: {', '.join(excluded)}")
+    # Plain numpy dtypes for scikit-learn: numbers (nullable Int64 and booleans too) as float with NaN,
+    # text as object arrays with NaN.
+    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
+    text = [c for c in X.columns if c not in numeric]
+    X = X.astype({**{c: "float64" for c in numeric}, **{c: object for c in text}})
     if text:
-        X = X.astype({c: object for c in text})
         X[text] = X[text].where(X[text].notna(), np.nan)
-    return Dataset(X=X, y=y.reset_index(drop=True), groups=groups, task=task, target=target,
-                   classes=classes, info=info, excluded=excluded)
+    if groups is not None:
+        groups = groups.reset_index(drop=True)
+    return Dataset(X=X.reset_index(drop=True), y=y.reset_index(drop=True), groups=groups, task=task,
+                   target=target, classes=classes, info=info, excluded=excluded)
 
 
 def load_dataset(data_cfg: Any, data_dir: Optional[str] = None) -> Dataset:

@@ -1,6 +1,9 @@
 """Entry point: `python train.py [-m] model=... estimator=... trainer.folds=...` (see README)."""
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from medsweep.schema import register_configs
@@ -10,9 +13,15 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    from medsweep.task import run_job
+    from medsweep.task import USER_ERRORS, run_job
 
-    return run_job(cfg)
+    try:
+        return run_job(cfg)
+    except USER_ERRORS as exc:
+        # A single run ends with the one-line message; the traceback is in the job's train.log.
+        if HydraConfig.get().mode == RunMode.RUN:
+            raise CompactHydraException(f"{type(exc).__name__}: {exc}") from None
+        raise
 
 
 if __name__ == "__main__":

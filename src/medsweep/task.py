@@ -118,8 +118,17 @@ def train_and_write(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[
     }
 
 
-# Errors that a second attempt would only repeat.
-NOT_RETRIED = (ConfigError, DataError, JobTimeout)
+def _to_log_file(text: str) -> None:
+    """The full traceback goes to the job's log file; the console gets the one-line error."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, text.rstrip(), None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+# Errors in what the user asked for (one-line messages); with a timeout, errors a retry would repeat.
+USER_ERRORS = (ConfigError, DataError)
+NOT_RETRIED = (*USER_ERRORS, JobTimeout)
 
 
 def run_job(cfg: DictConfig, out_dir: Optional[Path] = None) -> float:
@@ -163,8 +172,8 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None) -> float:
                          error_type="KeyboardInterrupt")
             raise
         except Exception as exc:
-            log.error("Attempt %d of %d failed: %s: %s\n%s", attempt, max_attempts, type(exc).__name__, exc,
-                      traceback.format_exc())
+            log.error("Attempt %d of %d failed: %s: %s", attempt, max_attempts, type(exc).__name__, exc)
+            _to_log_file(traceback.format_exc())
             if attempt < max_attempts and not isinstance(exc, NOT_RETRIED):
                 log.warning("Retrying (retries=%d)", max_attempts - 1)
                 continue

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn import metrics as skm
-from sklearn.preprocessing import label_binarize
 
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "f1",
                           "sensitivity", "specificity", "brier")
@@ -19,6 +17,10 @@ def primary_metric(task: str) -> str:
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list) -> dict[str, float]:
     """Binary: the positive class is classes[1]. Multiclass: macro averages, one-vs-rest ROC-AUC."""
+    # scikit-learn is imported here, not at the top: the sweep summary reads this module's constants.
+    from sklearn import metrics as skm
+    from sklearn.preprocessing import label_binarize
+
     y_true = np.asarray(y_true)
     y_pred = np.asarray(classes)[np.argmax(proba, axis=1)]
     cm = skm.confusion_matrix(y_true, y_pred, labels=classes)
@@ -55,6 +57,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list)
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    from sklearn import metrics as skm
+
     return {"rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
             "mae": float(skm.mean_absolute_error(y_true, y_pred)),
             "r2": float(skm.r2_score(y_true, y_pred))}

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import platform
@@ -37,6 +38,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@functools.lru_cache(maxsize=1)
 def _versions() -> dict:
     out = {"python": platform.python_version(), "medsweep": medsweep.__version__}
     for dist in ("scikit-learn", "hydra-core", "numpy", "pandas", "skops"):

@@ -93,11 +93,14 @@ def fit_model(spec: Any, X: pd.DataFrame, y: pd.Series, task: str, classes: Opti
         model = _fit_mlp_epochs(estimator, pre, X, y_arr, task, classes, settings, X_val, history)
         return model, history.rows
 
-    pipeline = Pipeline([("preprocess", pre), ("estimator", estimator)]).fit(X, y_arr)
+    # What Pipeline.fit does, keeping the transformed training fold for the history.
+    Xt = pre.fit_transform(X, y_arr)
+    estimator.fit(Xt, y_arr)
+    pipeline = Pipeline([("preprocess", pre), ("estimator", estimator)])
     for _ in range(settings.epochs if name == "hist_gbdt" else 1):
         settings.epoch_done()
     if validate:
-        Xt, Xv = pipeline[:-1].transform(X), pipeline[:-1].transform(X_val)
+        Xv = pre.transform(X_val)
         if name == "hist_gbdt":
             staged = "staged_predict_proba" if task == "classification" else "staged_predict"
             stages = zip(getattr(estimator, staged)(Xt), getattr(estimator, staged)(Xv))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, List
@@ -65,6 +66,7 @@ class MedsweepSweeper(BasicSweeper):
         info = write_sweep_file(sweep_dir, self.config, jobs)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
+        self._cap_workers(len(todo))
         failed, interrupted = [], None
         progress = Progress(sweep_dir, todo).start()
         try:
@@ -97,6 +99,21 @@ class MedsweepSweeper(BasicSweeper):
             raise CompactHydraException(f"{len(failed)} of {len(todo)} jobs failed (details in each job's "
                                         f"train.log and metrics.json):\n{lines}")
         return []
+
+    def _cap_workers(self, n_todo: int) -> None:
+        """Never more joblib workers than cores or jobs. Jobs are CPU-bound: a worker beyond the cores only
+        adds its start-up (~3 s of imports) and time-slicing, and an idle one its spawn."""
+        joblib_kwargs = getattr(self.launcher, "joblib", None)  # JoblibLauncher's Parallel(**kwargs)
+        if not isinstance(joblib_kwargs, dict) or n_todo == 0:
+            return
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        requested = joblib_kwargs.get("n_jobs") or -1
+        effective = cores + 1 + requested if requested < 0 else requested  # joblib: -1 = all cores
+        workers = max(1, min(effective, cores, n_todo))
+        if effective > cores:
+            log.info("hydra.launcher.n_jobs=%s but this machine has %d cores: running %d jobs at a time",
+                     requested, cores, workers)
+        joblib_kwargs["n_jobs"] = workers
 
     def _batches(self, nums: list[int]) -> list[list[int]]:
         size = self.max_batch_size if self.max_batch_size and self.max_batch_size > 0 else len(nums) or 1

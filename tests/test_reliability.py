@@ -175,3 +175,13 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path):
             raise KeyboardInterrupt
     assert json.loads(path.read_text()) == {"status": "completed"}
     assert os.listdir(tmp_path) == ["metrics.json"]
+
+
+@pytest.mark.parametrize("folds", ["3", "40"])
+def test_end_of_sweep_callbacks_run_after_success_and_failure(tmp_path, folds):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "-m", "model=parkinsons", *FAST,
+                           f"trainer.folds={folds}", "+hydra.callbacks.probe._target_=callback_probe.RecordSweepEnd",
+                           f"hydra.sweep.dir={tmp_path}"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == (0 if folds == "3" else 1), proc.stderr
+    assert (tmp_path / "callback_ran").read_text() == "on_multirun_end\n"

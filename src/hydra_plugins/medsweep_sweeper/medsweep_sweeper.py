@@ -7,7 +7,8 @@
 - A failed job does not stop the sweep: later batches still run, and the sweep exits 1 at the end.
 - SIGINT / SIGTERM: no new job starts, running jobs are stopped and recorded as interrupted, no worker
   process is left behind, and the sweep exits 130 / 143.
-- Progress is shown while jobs run; the summary of the sweep is written at the end, whatever happened.
+- Progress is shown while jobs run; the summary of the sweep is written and the end-of-sweep callbacks
+  run at the end, whatever happened.
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ class MedsweepSweeper(BasicSweeper):
         write_sweep_file(sweep_dir, self.config, jobs, started_at=info["started_at"], finished_at=now(),
                          status=status)
         self._summarize(sweep_dir)
+        if interrupted or failed:
+            # Hydra calls on_multirun_end only when the sweep returns normally: call it here, so users'
+            # end-of-sweep callbacks run after failures and interrupts too.
+            self.hydra_context.callbacks.on_multirun_end(config=self.config,
+                                                         config_name=self.config.hydra.job.config_name)
         if interrupted:
             sys.exit(interrupted.exit_code)
         if failed:

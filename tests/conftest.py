@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,12 @@ def needs_shared_data(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} is absent: the real public datasets live in ../shared/data beside the repo")
     return path
+
+
+def wait_for(predicate, timeout: float = 120.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False

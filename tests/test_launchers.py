@@ -5,11 +5,9 @@ not installed is skipped with the reason; `pip install -e ".[dev]"` installs all
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,8 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from conftest import ROOT, run_train
+from conftest import ROOT, run_train, wait_for
+from hydra_plugins.medsweep_sweeper._interrupt import alive, descendants
 
 pytestmark = pytest.mark.slow
 
@@ -100,36 +99,10 @@ def test_ray_local_cluster_sweep_matches_joblib(tmp_path, joblib_sweep):
     assert_same_as_joblib(tmp_path, joblib_sweep)
 
 
-def _descendants(pid):
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        kids = parents.get(todo.pop(), [])
-        found += kids
-        todo += kids
-    return found
 
 
-def _alive(pid):
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
-def _wait_for(predicate, timeout=120.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the sweep's processes through /proc (Linux)")
@@ -142,16 +115,16 @@ def test_submitit_local_failed_jobs_do_not_stop_others_and_sigint_stops_the_swee
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: [status(tmp_path / str(n)) for n in range(4)]
+        assert wait_for(lambda: [status(tmp_path / str(n)) for n in range(4)]
                          == ["completed", "running", "failed", "failed"])
-        workers = _descendants(proc.pid)
+        workers = descendants(proc.pid)
         assert workers
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     finally:
         proc.kill()
     assert proc.returncode == 130
-    assert _wait_for(lambda: not any(_alive(p) for p in workers), timeout=5), "submitit processes left behind"
+    assert wait_for(lambda: not any(alive(p) for p in workers), timeout=5), "submitit processes left behind"
     assert [status(tmp_path / str(n)) for n in range(4)] == ["completed", "interrupted", "failed", "failed"]
     failed = metrics_of(tmp_path / "2")
     assert failed["error_type"] == "DataError" and "trainer.folds=40" in failed["error"]

@@ -3,7 +3,7 @@ for iterative estimators, then scored on the held-out side."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np

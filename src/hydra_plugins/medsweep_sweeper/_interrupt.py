@@ -41,7 +41,7 @@ def ignore_signals() -> None:
         signal.signal(s, signal.SIG_IGN)
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every descendant of ``pid`` (Linux /proc; empty elsewhere)."""
     parents: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -58,7 +58,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -80,7 +80,7 @@ def stop_children(grace_s: float = 3.0) -> list[int]:
     """SIGINT every descendant process (a job records itself as interrupted), SIGKILL what is left after
     ``grace_s``; returns the PIDs that were stopped. Resource trackers are left to exit by themselves when
     this process does: they ignore signals, and they clean up the workers' shared memory."""
-    pids = [p for p in _children(os.getpid()) if not _is_resource_tracker(p)]
+    pids = [p for p in descendants(os.getpid()) if not _is_resource_tracker(p)]
     for sig in (signal.SIGINT, signal.SIGKILL):
         for pid in pids:
             try:
@@ -88,9 +88,9 @@ def stop_children(grace_s: float = 3.0) -> list[int]:
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + (grace_s if sig == signal.SIGINT else 2.0)
-        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        while time.monotonic() < deadline and any(alive(p) for p in pids):
             time.sleep(0.05)
-        pids_left = [p for p in pids if _alive(p)]
+        pids_left = [p for p in pids if alive(p)]
         if not pids_left:
             break
     # Reap what we can so no zombie outlives us either.

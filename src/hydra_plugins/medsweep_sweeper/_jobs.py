@@ -3,7 +3,6 @@ must run, and the record of jobs stopped by an interrupt."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import datetime, timezone

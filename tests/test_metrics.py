@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import make_scorer, recall_score, roc_auc_score
+from sklearn.metrics import balanced_accuracy_score, f1_score, make_scorer, recall_score, roc_auc_score
 from sklearn.model_selection import cross_validate as sk_cross_validate
 from sklearn.pipeline import Pipeline
 
@@ -53,6 +53,9 @@ def test_multiclass_uses_macro_averages_and_one_vs_rest_auc():
     assert m["accuracy"] == pytest.approx(4 / 6)
     assert m["sensitivity"] == pytest.approx(m["balanced_accuracy"])
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"))
+    y_pred = np.array(["a", "b", "c"])[proba.argmax(axis=1)]
+    assert m["f1"] == pytest.approx(f1_score(y, y_pred, average="macro"))
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, y_pred))
     assert 0 < m["brier"] < 2
 
 

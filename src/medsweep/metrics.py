@@ -23,6 +23,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list)
 
     y_true = np.asarray(y_true)
     y_pred = np.asarray(classes)[np.argmax(proba, axis=1)]
+    # Every count-based metric comes from one confusion matrix (as scikit-learn defines them, with 0 where
+    # a ratio is undefined), rather than from one re-validating scikit-learn call each.
     cm = skm.confusion_matrix(y_true, y_pred, labels=classes)
     tp = np.diag(cm)
     fn = cm.sum(axis=1) - tp
@@ -30,28 +32,28 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list)
     tn = cm.sum() - tp - fn - fp
     with np.errstate(invalid="ignore", divide="ignore"):
         recall, spec = tp / (tp + fn), tn / (tn + fp)
-    out = {"balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
-           "accuracy": skm.accuracy_score(y_true, y_pred)}
+        f1 = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
+    out = {"balanced_accuracy": np.nanmean(recall), "accuracy": tp.sum() / cm.sum()}
     if len(classes) == 2:
         pos, p = classes[1], proba[:, 1]
         out.update(
             roc_auc=skm.roc_auc_score(y_true == pos, p),
             pr_auc=skm.average_precision_score(y_true == pos, p),
-            f1=skm.f1_score(y_true, y_pred, pos_label=pos),
+            f1=f1[1],
             sensitivity=recall[1],
             specificity=recall[0],  # of the negative class
-            brier=skm.brier_score_loss(y_true == pos, p),
+            brier=np.mean((p - (y_true == pos)) ** 2),
         )
     else:
         onehot = label_binarize(y_true, classes=classes)
         out.update(
             roc_auc=skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes),
             pr_auc=skm.average_precision_score(onehot, proba, average="macro"),
-            f1=skm.f1_score(y_true, y_pred, labels=classes, average="macro"),
-            sensitivity=float(np.nanmean(recall)),
-            specificity=float(np.nanmean(spec)),
+            f1=np.mean(f1),
+            sensitivity=np.nanmean(recall),
+            specificity=np.nanmean(spec),
             # Multiclass Brier: mean over patients of the squared error summed over classes.
-            brier=float(np.mean(np.sum((proba - onehot) ** 2, axis=1))),
+            brier=np.mean(np.sum((proba - onehot) ** 2, axis=1)),
         )
     return {k: float(out[k]) for k in CLASSIFICATION_METRICS}
 

@@ -231,3 +231,9 @@ def test_row_numbers_are_identifiers_but_measurements_are_not():
                           "x": np.linspace(0, 1, n), "y": [0, 1] * (n // 2)})
     d = prepare(frame, data_cfg(), {})
     assert list(d.X.columns) == ["age", "x"] and "row numbers" in d.excluded["record"]
+
+
+def test_each_sample_keeps_its_source_row_after_rows_without_target_are_dropped():
+    frame = pd.DataFrame({"x": [1.0, 2, 3, 4, 5], "y": [0, 1, np.nan, 0, 1]})
+    d = prepare(frame, data_cfg(), {})
+    assert d.rows.tolist() == [0, 1, 3, 4]

@@ -39,6 +39,12 @@ class Dataset:
     info: dict = field(default_factory=dict)
     # Columns that are not features, with the reason.
     excluded: dict = field(default_factory=dict)
+    # Each sample's 0-based data row in the source (rows without a target are skipped, not renumbered).
+    rows: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        if self.rows is None:
+            self.rows = np.arange(len(self.y))
 
     @property
     def n_groups(self) -> int:
@@ -349,6 +355,7 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
                         "choose the column that holds the outcome")
     # The original index is kept until the end, so that messages give the row of the file.
     frame = frame.loc[~missing_target]
+    source_rows = np.flatnonzero(~missing_target.to_numpy())
     info = {**info, "dropped_rows_missing_target": int(missing_target.sum())}
 
     y = frame[target]
@@ -403,7 +410,7 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
     if groups is not None:
         groups = groups.reset_index(drop=True)
     return Dataset(X=X.reset_index(drop=True), y=y.reset_index(drop=True), groups=groups, task=task,
-                   target=target, classes=classes, info=info, excluded=excluded)
+                   target=target, classes=classes, info=info, excluded=excluded, rows=source_rows)
 
 
 def load_dataset(data_cfg: Any, data_dir: Optional[str] = None) -> Dataset:

@@ -157,8 +157,9 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
         X_te, y_te = data.X.iloc[test_idx], data.y.iloc[test_idx]
         model, history = fit_model(spec, X_tr, y_tr, data.task, data.classes, settings, X_te, y_te)
         out = _output(model, data.task, X_te)
-        pred = {"row": test_idx, "patient": data.groups.iloc[test_idx].to_numpy() if data.groups is not None
-                else test_idx, "fold": fold, "y_true": y_te.to_numpy()}
+        rows = data.rows[test_idx]
+        pred = {"row": rows, "patient": data.groups.iloc[test_idx].to_numpy() if data.groups is not None
+                else rows, "fold": fold, "y_true": y_te.to_numpy()}
         if data.task == "classification":
             per_fold.append(classification_metrics(y_te.to_numpy(), out, data.classes))
             pred["y_pred"] = np.asarray(data.classes)[np.argmax(out, axis=1)]

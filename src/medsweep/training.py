@@ -142,7 +142,7 @@ def _fit_mlp_epochs(estimator, pre, X, y, task, classes, settings, X_val, histor
 
 
 # BLAS runs single-threaded inside a job: the matrices here are small, so threads buy little, while
-# idle OpenBLAS threads spinning beside OpenMP (hist_gbdt) slowed a job 40x on 2 cores, and a fixed
+# idle OpenBLAS threads spinning beside OpenMP (hist_gbdt) slowed a job 30x on 2 cores, and a fixed
 # thread count keeps MLP numbers bit-identical whatever the launcher's n_jobs.
 _one_blas_thread = threadpool_limits.wrap(limits=1, user_api="blas")
 

@@ -98,7 +98,7 @@ def compare(repeat: int) -> dict:
     from _compose import compose_jobs
 
     from medsweep.data import load_dataset
-    from medsweep.estimators import cpu_share
+    from medsweep.cpu import cpu_share
     from medsweep.task import run_job
     from medsweep.training import TrainSettings, cross_validate, fit_final
 

@@ -237,3 +237,24 @@ def test_each_sample_keeps_its_source_row_after_rows_without_target_are_dropped(
     frame = pd.DataFrame({"x": [1.0, 2, 3, 4, 5], "y": [0, 1, np.nan, 0, 1]})
     d = prepare(frame, data_cfg(), {})
     assert d.rows.tolist() == [0, 1, 3, 4]
+
+
+def test_a_pattern_matching_no_recording_id_is_refused_not_turned_into_one_patient_per_row():
+    frame = pd.DataFrame({"name": ["S01-1", "S01-2", "S02-1", "S02-2"], "x": [1.0, 2, 3, 4], "y": [1, 1, 0, 0]})
+    with pytest.raises(DataError, match="group_pattern"):
+        prepare(frame, data_cfg(group="name", group_pattern=r"^(.*)_\d+$"), {})
+
+
+def test_only_na_values_mark_missing_cells(tmp_path):
+    path = tmp_path / "smoking.csv"
+    path.write_text("smoking,x,y\nNone,1,0\nCurrent,2,1\n?,3,0\nFormer,4,1\nNone,5,0\n")
+    d = load_dataset(data_cfg(path=str(path)))
+    assert d.X.smoking.tolist()[:2] == ["None", "Current"] and pd.isna(d.X.smoking[2])
+
+
+def test_dates_and_ids_with_gaps_are_not_features():
+    frame = pd.DataFrame({"visit_date": [f"2020-01-0{i % 9 + 1}" for i in range(10)],
+                          "rid": [f"r{i}" for i in range(9)] + [np.nan], "x": np.arange(10.0), "y": [0, 1] * 5})
+    d = prepare(frame, data_cfg(), {})
+    assert list(d.X.columns) == ["x"]
+    assert d.excluded["visit_date"].startswith("date") and d.excluded["rid"].startswith("identifier")

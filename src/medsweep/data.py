@@ -154,7 +154,9 @@ def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> 
 
     lines, compression = _text_head(path, head)
     sep = DELIMITER_NAMES.get(delimiter, delimiter) if delimiter else _sniff_delimiter(lines)
-    kwargs = dict(sep=sep, na_values=list(na_values), keep_default_na=True, compression=compression,
+    # Only data.na_values mark missing cells (pandas' own list would also swallow real categories like
+    # "None"), so CSV and Parquet copies of a table read the same.
+    kwargs = dict(sep=sep, na_values=list(na_values), keep_default_na=False, compression=compression,
                   engine="python" if len(sep) > 1 else "c")
     try:
         try:
@@ -246,6 +248,23 @@ def load_frame(data_cfg: Any, data_dir: Optional[str] = None) -> tuple[pd.DataFr
     return frame, info
 
 
+def _is_date_text(col: pd.Series) -> bool:
+    """Text that reads as dates (CSV files carry dates as text), judged on the first 1,000 filled rows."""
+    if pd.api.types.is_numeric_dtype(col):
+        return False
+    values = col.dropna().astype(str).head(1000)  # a sample: parsing dates value by value is slow
+    if values.empty or not values.str.contains(r"\d").all():
+        return False
+    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def _is_identifier_text(col: pd.Series) -> bool:
+    """A distinct text value in every row that has one (a few missing ids do not make it a feature)."""
+    filled = int(col.notna().sum())
+    return filled >= 0.5 * len(col) and col.nunique() == filled
+
+
 def _not_a_column(key: str, name: str, columns: list[str]) -> DataError:
     """`key` names a column the data lacks: say which exist, and the likely intended one."""
     close = difflib.get_close_matches(name, columns, n=1) or [c for c in columns if c.lower() == name.lower()]
@@ -274,9 +293,11 @@ def _patients(frame: pd.DataFrame, column: str, pattern: Optional[str]) -> pd.Se
     regex = re.compile(pattern)
     extracted = ids.map(lambda s: (m := regex.match(s)) and (m.group(1) if m.groups() else m.group(0)))
     bad = ids[extracted.isna()]
-    if len(bad) == len(ids):
+    if len(bad) == len(ids) and ids.nunique() < len(ids):
         # A model's pattern written for another id column (parkinsons: `name`) when the user points
-        # data.group at a plain patient column: the column already is the patient.
+        # data.group at a plain patient column, which repeats per patient: it already is the patient.
+        # A column unique per row is a recording id the pattern should have cut: refusing it keeps a
+        # patient's recordings from landing on both sides of a fold.
         log.warning("data.group_pattern=%r matches no value of column %r (e.g. %r): its values are used "
                     "as the patient ids as they are", pattern, column, ids.iloc[0])
         return ids
@@ -390,10 +411,11 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
             # Not an error: a column never filled in says nothing, and the other columns can still train.
             log.warning("Column %r is entirely empty: left out of the features", c)
             excluded[c] = "entirely empty"
-        elif pd.api.types.is_datetime64_any_dtype(col) or isinstance(col.dtype, pd.PeriodDtype):
+        elif (pd.api.types.is_datetime64_any_dtype(col) or isinstance(col.dtype, pd.PeriodDtype)
+              or _is_date_text(col)):
             excluded[c] = "date/time (not used as a feature)"
-        elif not pd.api.types.is_numeric_dtype(col) and col.nunique() == len(col):
-            excluded[c] = "identifier (a distinct value in every row)"
+        elif not pd.api.types.is_numeric_dtype(col) and _is_identifier_text(col):
+            excluded[c] = "identifier (a distinct value in every row that has one)"
         elif _is_row_number(col):
             excluded[c] = "identifier (row numbers: a distinct whole number in every row, without gaps)"
     X = frame[[c for c in frame.columns if c not in excluded]]

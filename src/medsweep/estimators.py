@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
@@ -22,14 +21,6 @@ UNUSED_TRAINER_SETTINGS = {
     "hist_gbdt": ("batch_size",),
     "mlp": (),
 }
-
-
-def cpu_share() -> int:
-    """Threads this job may use: what the launcher gave its worker (loky sets OMP_NUM_THREADS), else all."""
-    try:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    except (KeyError, ValueError):
-        return os.cpu_count() or 1
 
 
 def make_estimator(spec: Any, task: str, seed: int, epochs: int, batch_size: int, n_threads: int) -> Any:

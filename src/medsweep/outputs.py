@@ -17,6 +17,7 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
 MODEL_FILE = "model.skops"
+SWEEP_FILE = "sweep.json"  # in the sweep directory, written by the sweeper: command, times, job list
 
 
 @contextmanager

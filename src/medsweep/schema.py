@@ -38,7 +38,9 @@ class DataConfig:
     group_pattern: Optional[str] = None
     drop: List[str] = field(default_factory=list)
     positive: Optional[List[Any]] = None
-    na_values: List[str] = field(default_factory=lambda: ["?", "NA", ""])
+    # Cells read as missing in text files (and in text columns of Parquet files); nothing else is.
+    na_values: List[str] = field(default_factory=lambda: ["", "?", "NA", "N/A", "n/a", "NaN", "nan", "NULL",
+                                                          "null", "#N/A"])
     delimiter: Optional[str] = None
     # Seed of the synthetic cohort; separate from the training seed so that `seed=0,1,2` varies the
     # splits and the estimator, not the patients.

@@ -19,14 +19,16 @@ def make_splitter(task: str, folds: int, seed: int, grouped: bool):
 def check_folds(data: Dataset, folds: int) -> None:
     """Fail early, with the numbers, when a fold could not hold every class."""
     units = data.groups if data.groups is not None else data.y.index.to_series()
-    what = "patients" if data.groups is not None else "rows"
+    what = what_of(data)
     if data.task == "classification":
         per_class = units.groupby(data.y.to_numpy()).nunique()
         smallest, count = per_class.idxmin(), int(per_class.min())
+        if count < 2:
+            raise DataError(f"class {str(smallest)!r} of {data.target!r} has a single {what[:-1]}: "
+                            "cross-validation needs at least 2 per class; merge it with data.positive or add data")
         if count < folds:
             raise DataError(f"trainer.folds={folds} but class {str(smallest)!r} of {data.target!r} has only "
-                            f"{count} {what}: every test fold needs one; use trainer.folds<={max(count, 2)}"
-                            + (" or more data" if count < 2 else ""))
+                            f"{count} {what}: every test fold needs one; use trainer.folds<={count}")
     elif units.nunique() < folds:
         raise DataError(f"trainer.folds={folds} but the data has only {units.nunique()} {what}; "
                         f"use trainer.folds<={units.nunique()}")
@@ -37,4 +39,18 @@ def split(data: Dataset, folds: int, seed: int) -> list[tuple[np.ndarray, np.nda
     check_folds(data, folds)
     grouped = data.groups is not None
     splitter = make_splitter(data.task, folds, seed, grouped)
-    return list(splitter.split(data.X, data.y, groups=data.groups if grouped else None))
+    splits = list(splitter.split(data.X, data.y, groups=data.groups if grouped else None))
+    if data.task == "classification":
+        # Grouping can leave a class out of a test fold even with enough patients per class.
+        y = data.y.to_numpy()
+        for fold, (_, test) in enumerate(splits):
+            absent = [c for c in data.classes if not (y[test] == c).any()]
+            if absent:
+                raise DataError(f"with trainer.folds={folds} and seed={seed}, test fold {fold} holds no "
+                                f"{what_of(data)} of class(es) {[str(c) for c in absent]} of {data.target!r}: "
+                                "use fewer folds or another seed")
+    return splits
+
+
+def what_of(data: Dataset) -> str:
+    return "patients" if data.groups is not None else "rows"

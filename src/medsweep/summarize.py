@@ -24,10 +24,9 @@ import pandas as pd
 import yaml
 
 from medsweep.metrics import LOWER_IS_BETTER
-from medsweep.outputs import METRICS_FILE, atomic_path, write_json
+from medsweep.outputs import METRICS_FILE, SWEEP_FILE, atomic_path, write_json
 from medsweep.plots import LEARNING_CURVE_FILE, ROC_FILE, plot_sweep, short_overrides
 
-SWEEP_FILE = "sweep.json"
 OPTUNA_FILE = "optimization_results.yaml"
 SUMMARY_FILES = ("summary.csv", "summary.json", "summary.md", "summary.png", "report.html")
 STATUSES = ("completed", "failed", "timeout", "interrupted", "missing")
@@ -75,9 +74,9 @@ def _list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:
     directories with their .hydra/overrides.yaml (sweeps from before sweep.json)."""
     try:
         sweep = json.loads((sweep_dir / SWEEP_FILE).read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):  # ValueError: claimed, but the sweep died before writing it
         sweep = None
-    if sweep is not None:
+    if sweep:
         jobs = [{"num": int(j["num"]), "dir": str(j.get("dir", j["num"])), "overrides": j.get("overrides")}
                 for j in sweep.get("jobs") or []]
     else:

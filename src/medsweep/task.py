@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 import medsweep
 from medsweep.data import DataError, load_dataset
-from medsweep.estimators import EPOCH_MEANING, UNUSED_TRAINER_SETTINGS, cpu_share
+from medsweep.cpu import cpu_share
+from medsweep.estimators import EPOCH_MEANING, UNUSED_TRAINER_SETTINGS
 from medsweep.metrics import LOWER_IS_BETTER, primary_metric
 from medsweep.outputs import (HISTORY_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, write_csv,
                               write_json)

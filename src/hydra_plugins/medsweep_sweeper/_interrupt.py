@@ -76,27 +76,40 @@ def _is_resource_tracker(pid: int) -> bool:
         return False
 
 
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _wait_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if alive(p)]
+
+
 def stop_children(grace_s: float = 3.0) -> list[int]:
     """SIGINT every descendant process (a job records itself as interrupted), SIGKILL what is left after
-    ``grace_s``; returns the PIDs that were stopped. Resource trackers are left to exit by themselves when
-    this process does: they ignore signals, and they clean up the workers' shared memory."""
-    pids = [p for p in descendants(os.getpid()) if not _is_resource_tracker(p)]
-    for sig in (signal.SIGINT, signal.SIGKILL):
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + (grace_s if sig == signal.SIGINT else 2.0)
-        while time.monotonic() < deadline and any(alive(p) for p in pids):
-            time.sleep(0.05)
-        pids_left = [p for p in pids if alive(p)]
-        if not pids_left:
-            break
+    ``grace_s`` (looked up again: a pool may have started a process meanwhile); returns the PIDs stopped.
+    Resource trackers are left to exit by themselves when this process does: they ignore signals, and
+    they clean up the workers' shared memory."""
+    def ours() -> list[int]:
+        return [p for p in descendants(os.getpid()) if not _is_resource_tracker(p)]
+
+    pids = ours()
+    _signal_all(pids, signal.SIGINT)
+    left = _wait_gone(pids, grace_s)
+    late = [p for p in ours() if p not in pids]
+    if left or late:
+        _signal_all(left + late, signal.SIGKILL)
+        _wait_gone(left + late, 2.0)
     # Reap what we can so no zombie outlives us either.
-    for pid in pids:
+    for pid in pids + late:
         try:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
-    return pids
+    return pids + late

@@ -3,18 +3,17 @@ must run, and the record of jobs stopped by an interrupt."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
 
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
-from medsweep.outputs import METRICS_FILE, read_metrics, write_json
+from medsweep.outputs import METRICS_FILE, SWEEP_FILE, read_metrics, write_json
 
-SWEEP_FILE = "sweep.json"
 # Keys that change how a job is run, not what it trains: a resume may change them.
 RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug")
 
@@ -43,18 +42,35 @@ def claim_sweep_dir(path: Path, resume: bool) -> Path:
             candidate = path.with_name(f"{path.name}-{n}")
 
 
-def write_sweep_file(sweep_dir: Path, config: DictConfig, jobs: list[list[str]], **fields: Any) -> dict:
+def _job_overrides(overrides: list[str]) -> list[str]:
+    """A job's overrides as recorded: without `resume` and `dry_run`, which describe the command, not the job."""
+    return [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ("resume", "dry_run")]
+
+
+def start_sweep_file(sweep_dir: Path, config: DictConfig, jobs: list[list[str]], resume: bool) -> dict:
+    """Write sweep.json as the sweep starts. A resume keeps the first run's command and start, and adds
+    itself to `resumes`."""
     launcher = config.hydra.launcher
+    command, started = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), now()
     info = {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "started_at": now(), "finished_at": None, "status": "running",
+        "command": command, "started_at": started, "finished_at": None, "status": "running",
         "launcher": str(launcher.get("_target_", "")).rsplit(".", 1)[-1],
         "n_jobs": launcher.get("n_jobs"),
-        "jobs": [{"num": n, "overrides": list(o), "dir": str(n)} for n, o in enumerate(jobs)],
-        **fields,
+        "jobs": [{"num": n, "overrides": _job_overrides(o), "dir": str(n)} for n, o in enumerate(jobs)],
     }
+    if resume:
+        try:
+            first = json.loads((sweep_dir / SWEEP_FILE).read_text())
+        except ValueError:  # written by a sweep killed before it got this far
+            first = {}
+        info.update(command=first.get("command", command), started_at=first.get("started_at", started),
+                    resumes=[*first.get("resumes", []), {"command": command, "started_at": started}])
     write_json(sweep_dir / SWEEP_FILE, info)
     return info
+
+
+def finish_sweep_file(sweep_dir: Path, info: dict, status: str) -> None:
+    write_json(sweep_dir / SWEEP_FILE, {**info, "finished_at": now(), "status": status})
 
 
 def task_config(cfg: DictConfig) -> dict:
@@ -116,8 +132,3 @@ def describe(num: int, overrides: list[str], cfg: DictConfig) -> str:
     return (f"#{num:<4} {' '.join(overrides) or '(defaults)'}\n"
             f"       model={cfg.model.name} estimator={cfg.estimator.name} epochs={t.epochs} folds={t.folds} "
             f"batch_size={t.batch_size} seed={cfg.seed} data={source}")
-
-
-def job_status(job_dir: Path) -> Optional[str]:
-    metrics = read_metrics(job_dir)
-    return metrics.get("status") if metrics else None

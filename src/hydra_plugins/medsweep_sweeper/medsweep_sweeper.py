@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any, List
@@ -27,10 +26,12 @@ from hydra.core.utils import JobStatus
 from hydra.errors import CompactHydraException
 from omegaconf import OmegaConf, open_dict, read_write
 
+from medsweep.cpu import usable_cores
 from medsweep.schema import config_errors
 
 from ._interrupt import SweepInterrupted, ignore_signals, signals_interrupt_sweep, stop_children
-from ._jobs import (claim_sweep_dir, describe, mark_interrupted, now, resume_todo, write_sweep_file)
+from ._jobs import (claim_sweep_dir, describe, finish_sweep_file, mark_interrupted, resume_todo,
+                    start_sweep_file)
 from ._progress import Progress
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class MedsweepSweeper(BasicSweeper):
         if resume:
             log.info("Resuming %s: %d of %d jobs to run (%d completed jobs kept as they are)",
                      sweep_dir, len(todo), len(jobs), len(jobs) - len(todo))
-        info = write_sweep_file(sweep_dir, self.config, jobs)
+        info = start_sweep_file(sweep_dir, self.config, jobs, resume)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
         self._cap_workers(len(todo))
@@ -89,8 +90,7 @@ class MedsweepSweeper(BasicSweeper):
             progress.stop()
 
         status = "interrupted" if interrupted else ("failed" if failed else "completed")
-        write_sweep_file(sweep_dir, self.config, jobs, started_at=info["started_at"], finished_at=now(),
-                         status=status)
+        finish_sweep_file(sweep_dir, info, status)
         self._summarize(sweep_dir)
         if interrupted or failed:
             # Hydra calls on_multirun_end only when the sweep returns normally: call it here, so users'
@@ -112,7 +112,7 @@ class MedsweepSweeper(BasicSweeper):
         joblib_kwargs = getattr(self.launcher, "joblib", None)  # JoblibLauncher's Parallel(**kwargs)
         if not isinstance(joblib_kwargs, dict) or n_todo == 0:
             return
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = usable_cores()
         requested = joblib_kwargs.get("n_jobs") or -1
         effective = cores + 1 + requested if requested < 0 else requested  # joblib: -1 = all cores
         workers = max(1, min(effective, cores, n_todo))

@@ -112,6 +112,9 @@ def test_signal_stops_the_sweep_keeps_finished_work_and_resume_completes_it(tmp_
     assert [status(tmp_path / str(n)) for n in range(4)] == ["completed"] * 4
     assert {n: digest(tmp_path / str(n)) for n in (0, 2)} == finished, "a completed job was rewritten"
     assert metrics_of(tmp_path / "1")["job_num"] == 1
+    sweep = json.loads((tmp_path / "sweep.json").read_text())
+    assert "resume=true" not in sweep["command"] and "resume=true" in sweep["resumes"][0]["command"]
+    assert sweep["status"] == "completed" and not any("resume" in o for j in sweep["jobs"] for o in j["overrides"])
 
 
 def test_resume_with_a_changed_config_is_refused_before_anything_changes(tmp_path):

@@ -7,6 +7,7 @@ import json
 import os
 import uuid
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -18,6 +19,11 @@ HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
 MODEL_FILE = "model.skops"
 SWEEP_FILE = "sweep.json"  # in the sweep directory, written by the sweeper: command, times, job list
+
+
+def now() -> str:
+    """The time stamps written into metrics.json and sweep.json: UTC, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @contextmanager

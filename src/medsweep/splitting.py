@@ -8,12 +8,14 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, Str
 from medsweep.data import Dataset, DataError
 
 
-def make_splitter(task: str, folds: int, seed: int, grouped: bool):
+def splitter_class(task: str, grouped: bool) -> type:
     if task == "classification":
-        cls = StratifiedGroupKFold if grouped else StratifiedKFold
-    else:
-        cls = GroupKFold if grouped else KFold
-    return cls(n_splits=folds, shuffle=True, random_state=seed)
+        return StratifiedGroupKFold if grouped else StratifiedKFold
+    return GroupKFold if grouped else KFold
+
+
+def make_splitter(task: str, folds: int, seed: int, grouped: bool):
+    return splitter_class(task, grouped)(n_splits=folds, shuffle=True, random_state=seed)
 
 
 def check_folds(data: Dataset, folds: int) -> None:

@@ -11,7 +11,6 @@ import os
 import platform
 import time
 import traceback
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -19,24 +18,20 @@ from typing import Any, Callable, Optional
 from omegaconf import DictConfig, OmegaConf
 
 import medsweep
-from medsweep.data import DataError, load_dataset
 from medsweep.cpu import cpu_share
+from medsweep.data import DataError, load_dataset
 from medsweep.estimators import EPOCH_MEANING, UNUSED_TRAINER_SETTINGS
+from medsweep.job_control import Deadline, JobTimeout, TransientError, epoch_hook
 from medsweep.metrics import LOWER_IS_BETTER, primary_metric
-from medsweep.outputs import (HISTORY_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, write_csv,
+from medsweep.outputs import (HISTORY_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, now, write_csv,
                               write_json)
 from medsweep.persistence import save_model
 from medsweep.plots import LEARNING_CURVE_FILE, ROC_FILE, plot_learning_curve, plot_roc
-from medsweep.job_control import Deadline, JobTimeout, TransientError, epoch_hook
 from medsweep.schema import ConfigError, check_config
-from medsweep.splitting import make_splitter
+from medsweep.splitting import splitter_class
 from medsweep.training import TrainSettings, cross_validate, fit_final
 
 log = logging.getLogger("medsweep")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,7 +87,7 @@ def train_and_write(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[
 
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
                              n_threads=cpu_share(), on_epoch=on_epoch)
-    splitter = type(make_splitter(data.task, trainer.folds, cfg.seed, data.groups is not None)).__name__
+    splitter = splitter_class(data.task, data.groups is not None).__name__
     log.info("Cross-validation: %d folds, %s, %d %s, seed %d", trainer.folds, splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)
     cv = cross_validate(data, spec, trainer.folds, settings)
@@ -141,7 +136,7 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None) -> float:
     full traceback is in the log), "timeout" or "interrupted". A failure is re-raised so that Hydra marks
     the job failed; transient failures are retried up to ``retries`` times in the same directory.
     """
-    started, tic = _now(), time.perf_counter()
+    started, tic = now(), time.perf_counter()
     job = _hydra_job()
     out_dir = Path(out_dir or job.get("output_dir") or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +148,7 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None) -> float:
 
     def write_status(status: str, **fields: Any) -> None:
         write_json(out_dir / METRICS_FILE, {**record, **fields, "status": status, "attempts": attempt,
-                                            "started_at": started, "finished_at": _now(),
+                                            "started_at": started, "finished_at": now(),
                                             "duration_s": round(time.perf_counter() - tic, 3),
                                             "versions": _versions()})
 

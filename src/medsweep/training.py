@@ -41,7 +41,6 @@ class CVResult:
     metrics: dict            # {metric: {"mean", "std", "folds"}}
     predictions: pd.DataFrame  # out-of-fold, one row per sample
     history: pd.DataFrame    # fold, epoch, train_loss, validation metric
-    n_folds: int
 
 
 def _train_loss(task: str, y: np.ndarray, out: np.ndarray, classes: Optional[list]) -> float:
@@ -173,7 +172,7 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     history = history[["fold"] + [c for c in history.columns if c != "fold"]]
     predictions_frame = pd.concat(predictions, ignore_index=True).sort_values("row", kind="stable")
     return CVResult(metrics=summarize_folds(per_fold), predictions=predictions_frame.reset_index(drop=True),
-                    history=history, n_folds=len(splits))
+                    history=history)
 
 
 @_one_blas_thread

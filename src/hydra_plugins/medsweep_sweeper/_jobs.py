@@ -6,20 +6,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
-from medsweep.outputs import METRICS_FILE, SWEEP_FILE, read_metrics, write_json
+from medsweep.outputs import METRICS_FILE, SWEEP_FILE, now, read_metrics, write_json
 
 # Keys that change how a job is run, not what it trains: a resume may change them.
 RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug")
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def claim_sweep_dir(path: Path, resume: bool) -> Path:

@@ -13,26 +13,27 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import sys
 from pathlib import Path
 from typing import Any, List
 
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from hydra.errors import CompactHydraException
-from omegaconf import OmegaConf, open_dict, read_write
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from medsweep.cpu import usable_cores
 from medsweep.schema import config_errors
 
+from ._compose import SweepConfigLoader
 from ._interrupt import SweepInterrupted, ignore_signals, signals_interrupt_sweep, stop_children
 from ._jobs import (claim_sweep_dir, describe, finish_sweep_file, mark_interrupted, resume_todo,
                     start_sweep_file)
 from ._progress import Progress
+from ._warm_workers import start_warm_workers
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,20 @@ def _quoted(value: str) -> str:
 
 
 class MedsweepSweeper(BasicSweeper):
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        # The launcher (and through it every worker) composes jobs with our loader: one composition per
+        # distinct config-group choice per process instead of one per job.
+        hydra_context = HydraContext(config_loader=SweepConfigLoader(hydra_context.config_loader),
+                                     callbacks=hydra_context.callbacks)
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides(self._parse_config() + list(arguments))
         jobs = [list(job) for batch in self.split_arguments(overrides, None) for job in batch]
+        if not self.config.get("dry_run"):
+            start_warm_workers(self._workers(len(jobs)))  # imports in the background while we compose
         configs = self._compose_and_check(jobs)
 
         if self.config.get("dry_run"):
@@ -106,46 +116,36 @@ class MedsweepSweeper(BasicSweeper):
                                         f"train.log and metrics.json):\n{lines}")
         return []
 
-    def _cap_workers(self, n_todo: int) -> None:
-        """Never more joblib workers than cores or jobs. Jobs are CPU-bound: a worker beyond the cores only
-        adds its start-up (~3 s of imports) and time-slicing, and an idle one its spawn."""
+    def _workers(self, n_jobs: int) -> int:
+        """Joblib workers for ``n_jobs`` jobs: never more than cores or jobs (0 for other launchers). Jobs
+        are CPU-bound: a worker beyond the cores only adds its start-up and time-slicing."""
         joblib_kwargs = getattr(self.launcher, "joblib", None)  # JoblibLauncher's Parallel(**kwargs)
-        if not isinstance(joblib_kwargs, dict) or n_todo == 0:
-            return
+        if not isinstance(joblib_kwargs, dict) or n_jobs == 0:
+            return 0
         cores = usable_cores()
         requested = joblib_kwargs.get("n_jobs") or -1
         effective = cores + 1 + requested if requested < 0 else requested  # joblib: -1 = all cores
-        workers = max(1, min(effective, cores, n_todo))
-        if effective > cores:
+        return max(1, min(effective, cores, n_jobs))
+
+    def _cap_workers(self, n_todo: int) -> None:
+        workers = self._workers(n_todo)
+        if not workers:
+            return
+        requested = self.launcher.joblib.get("n_jobs") or -1
+        if requested > usable_cores():
             log.info("hydra.launcher.n_jobs=%s but this machine has %d cores: running %d jobs at a time",
-                     requested, cores, workers)
-        joblib_kwargs["n_jobs"] = workers
+                     requested, usable_cores(), workers)
+        self.launcher.joblib["n_jobs"] = workers
 
     def _batches(self, nums: list[int]) -> list[list[int]]:
         size = self.max_batch_size if self.max_batch_size and self.max_batch_size > 0 else len(nums) or 1
         return [nums[i:i + size] for i in range(0, len(nums), size)]
 
     def _compose_and_check(self, jobs: list[list[str]]) -> list:
-        """Compose and range-check every job's config; raise one error naming each bad job.
-
-        Hydra composes a config in ~80 ms; jobs that choose the same config-group options share one
-        composition and differ only by value overrides, applied the way Hydra applies them. That keeps a
-        check (and a dry run) of hundreds of jobs within seconds. The worker still composes its own job.
-        """
-        loader = self.hydra_context.config_loader
-        parser = OverridesParser.create(config_loader=loader)
-        composed: dict = {}
+        """Compose and range-check every job's config; raise one error naming each bad job."""
         configs, problems = [], []
         for job in jobs:
-            parsed = parser.parse_overrides(job)
-            groups = [o for o in parsed if loader.repository.group_exists(o.key_or_group)]
-            values = [o for o in parsed if o not in groups]
-            key = tuple(o.input_line for o in groups)
-            if key not in composed:
-                composed[key] = loader.load_sweep_config(master_config=self.config, sweep_overrides=list(key))
-            cfg = copy.deepcopy(composed[key])
-            with read_write(cfg), open_dict(cfg.hydra):
-                ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, job)
             errors = config_errors(cfg)
             if errors:
                 problems.append(f"  [{' '.join(job)}] " + "; ".join(errors))

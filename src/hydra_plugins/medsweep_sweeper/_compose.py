@@ -1,0 +1,76 @@
+"""Compose a sweep's job configs without composing the same config twice.
+
+Hydra composes every job of a sweep from scratch (~70 ms: read the YAML files, build the defaults list,
+merge). Jobs of one sweep mostly differ in values (``seed=3``, ``trainer.folds=10``), not in which
+config-group options they use (``model=als``). This loader composes each distinct choice of group options
+once per process, then applies the job's value overrides and records its overrides exactly as Hydra's
+``load_sweep_config`` does (same config, same ``hydra.overrides``, same ``override_dirname``; checked
+against Hydra in tests/test_compose.py). It is handed to the launcher in place of Hydra's loader, so the
+workers of any launcher use it too.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import uuid
+from typing import Any, List
+
+from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+# Per process: (loader token, group overrides) -> composed config. Workers keep it between jobs.
+_COMPOSED: dict[tuple, DictConfig] = {}
+
+
+class SweepConfigLoader:
+    """Hydra's ConfigLoader with ``load_sweep_config`` composing each group choice once per process."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+        self._token = uuid.uuid4().hex  # one sweep's cache entries, whatever process they land in
+
+    def __getstate__(self) -> dict:
+        return {"_loader": self._loader, "_token": self._token}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_loader", "_token"):
+            raise AttributeError(name)
+        return getattr(self._loader, name)
+
+    def _needs_composing(self, override: Override) -> bool:
+        # Hydra's own rule (defaults_list.Overrides): a group override unless the value is a dict.
+        # The search path decides where groups are found, so it is part of the composition too.
+        if override.key_or_group.startswith("hydra.searchpath"):
+            return True
+        return self._loader.repository.group_exists(override.key_or_group) and not isinstance(override.value(), dict)
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: List[str]) -> DictConfig:
+        parser = OverridesParser.create(config_loader=self._loader)
+        master_lines = list(OmegaConf.to_container(master_config.hydra.overrides.hydra))
+        every = parser.parse_overrides(master_lines + list(sweep_overrides))
+        mine = every[len(master_lines):]
+        groups = [o.input_line for o in mine if self._needs_composing(o)]
+        key = (self._token, tuple(groups))
+        if key not in _COMPOSED:
+            _COMPOSED[key] = self._loader.load_sweep_config(master_config, groups)
+        cfg = copy.deepcopy(_COMPOSED[key])
+
+        # What Hydra's _load_configuration_impl does after composing, for the value overrides.
+        ConfigLoaderImpl._apply_overrides_to_config([o for o in mine if not self._needs_composing(o)], cfg)
+        task = [o for o in every if not o.is_hydra_override()]
+        cfg.hydra.overrides.hydra = [o.input_line for o in every if o.is_hydra_override()]
+        cfg.hydra.overrides.task = [o.input_line for o in task]
+        with open_dict(cfg.hydra):
+            for name in cfg.hydra.job.env_copy:
+                cfg.hydra.job.env_set[name] = os.environ[name]
+        dirname = cfg.hydra.job.config.override_dirname
+        cfg.hydra.job.override_dirname = get_overrides_dirname(
+            overrides=task, kv_sep=dirname.kv_sep, item_sep=dirname.item_sep, exclude_keys=dirname.exclude_keys)
+        OmegaConf.copy_cache(from_config=master_config, to_config=cfg)
+        return cfg

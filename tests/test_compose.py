@@ -1,0 +1,69 @@
+"""The sweep's config loader (composes each group choice once) gives exactly the configs Hydra gives."""
+
+import pickle
+
+import pytest
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from hydra_plugins.medsweep_sweeper._compose import SweepConfigLoader
+from tests.conftest import ROOT
+
+MASTER = ["hydra.launcher.n_jobs=2", "seed=0,1", "model=als,parkinsons"]
+JOBS = [
+    ["seed=0", "model=als"],
+    ["seed=1", "model=als"],  # same group choice as the first: composed once, values differ
+    ["model=parkinsons", "estimator=mlp", "estimator.alpha=0.01", "trainer.folds=3", "trainer.epochs=2"],
+    ["estimator=random_forest", "model=breast_cancer", "estimator.n_estimators=7", "data.na_values=[NA,'?']",
+     "hydra.sweep.dir='/tmp/a b'", "hydra.sweep.subdir=4"],
+    ["model=diabetes", "hydra.job.config.override_dirname.exclude_keys=[seed]", "seed=5", "timeout_min=0.5"],
+    ["model=als", "~debug", "+note=first try", "data_dir=/data"],
+    ["hydra/job_logging=disabled", "model=alzheimers"],
+]
+
+
+@pytest.fixture
+def loaders():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        hydra_loader = GlobalHydra.instance().config_loader()
+        master = hydra_loader.load_configuration("train", MASTER, run_mode=RunMode.MULTIRUN)
+        yield hydra_loader, SweepConfigLoader(hydra_loader), master
+    GlobalHydra.instance().clear()
+
+
+@pytest.mark.parametrize("job", JOBS, ids=lambda job: " ".join(job))
+def test_each_job_config_is_what_hydra_composes(loaders, job):
+    hydra_loader, ours, master = loaders
+    expected = hydra_loader.load_sweep_config(master, list(job))
+    got = ours.load_sweep_config(master, list(job))
+    assert OmegaConf.to_yaml(got) == OmegaConf.to_yaml(expected)  # hydra node included, interpolations kept
+    assert OmegaConf.to_yaml(got, resolve=False) == OmegaConf.to_yaml(expected, resolve=False)
+    assert got.hydra.overrides.task == expected.hydra.overrides.task
+    assert got.hydra.job.override_dirname == expected.hydra.job.override_dirname
+    assert OmegaConf.is_struct(got) and OmegaConf.get_type(got.trainer) is OmegaConf.get_type(expected.trainer)
+
+
+def test_a_value_override_that_breaks_the_schema_still_fails(loaders):
+    _, ours, master = loaders
+    with pytest.raises(Exception, match="epochs"):
+        ours.load_sweep_config(master, ["model=als", "trainer.epochs=many"])
+    with pytest.raises(Exception, match="no_such_key"):
+        ours.load_sweep_config(master, ["model=als", "trainer.no_such_key=1"])
+
+
+def test_jobs_do_not_share_config_objects(loaders):
+    _, ours, master = loaders
+    first = ours.load_sweep_config(master, ["model=als", "seed=0"])
+    first.seed = 99
+    assert ours.load_sweep_config(master, ["model=als", "seed=0"]).seed == 0
+
+
+def test_it_travels_to_workers_without_its_cache(loaders):
+    hydra_loader, ours, master = loaders
+    ours.load_sweep_config(master, ["model=als"])
+    copy = pickle.loads(pickle.dumps(ours))
+    assert set(vars(copy)) == {"_loader", "_token"}
+    assert copy.load_sweep_config(master, ["model=als", "seed=3"]).seed == 3

@@ -341,12 +341,12 @@ def _numeric_target(y: pd.Series, target: str) -> pd.Series:
 
 def _is_row_number(col: pd.Series) -> bool:
     """Whole numbers, one per row, counting up without gaps (an exported index, a record number)."""
-    values = col.dropna()
-    if len(col) < 20 or len(values) < len(col) or pd.api.types.is_bool_dtype(col):
+    if len(col) < 20 or pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
         return False
-    if not pd.api.types.is_numeric_dtype(col) or (values % 1 != 0).any():
+    values = col.to_numpy(dtype=float, na_value=np.nan)  # numpy: this runs on every column of every job
+    if np.isnan(values).any() or values.max() - values.min() != len(values) - 1 or (values % 1 != 0).any():
         return False
-    return values.nunique() == len(values) and values.max() - values.min() == len(values) - 1
+    return len(np.unique(values)) == len(values)
 
 
 def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:

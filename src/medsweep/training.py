@@ -18,7 +18,7 @@ from medsweep.data import Dataset
 from medsweep.estimators import make_estimator
 from medsweep.metrics import (classification_metrics, primary_metric, regression_metrics,
                               summarize_folds)
-from medsweep.preprocess import make_preprocessor
+from medsweep.preprocess import column_kinds, make_preprocessor
 from medsweep.splitting import split
 
 
@@ -75,8 +75,8 @@ class _History:
                                                                          self.classes)})
 
 
-def fit_model(spec: Any, X: pd.DataFrame, y: pd.Series, task: str, classes: Optional[list],
-              settings: TrainSettings, X_val: Optional[pd.DataFrame] = None,
+def fit_model(spec: Any, X: pd.DataFrame | np.ndarray, y: pd.Series, task: str, classes: Optional[list],
+              settings: TrainSettings, X_val: Optional[pd.DataFrame | np.ndarray] = None,
               y_val: Optional[pd.Series] = None) -> tuple[Any, list[dict]]:
     """Fit preprocessing + estimator on (X, y) only. With a validation set, also return the training loss
     and the validation metric after every epoch (one row for estimators fitted in one go)."""
@@ -146,14 +146,25 @@ def _fit_mlp_epochs(estimator, pre, X, y, task, classes, settings, X_val, histor
 _one_blas_thread = threadpool_limits.wrap(limits=1, user_api="blas")
 
 
+def _fold_features(X: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+    """All-numeric features as one float array: the fold models are thrown away, so they need no column
+    names, and scikit-learn checks an array in half a DataFrame's time (the final model keeps the names)."""
+    return X if column_kinds(X)[1] else X.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _rows(X: pd.DataFrame | np.ndarray, idx: np.ndarray) -> pd.DataFrame | np.ndarray:
+    return X[idx] if isinstance(X, np.ndarray) else X.iloc[idx]
+
+
 @_one_blas_thread
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings) -> CVResult:
     """k-fold cross-validation of ``spec`` on ``data``: per-fold metrics, out-of-fold predictions, history."""
     splits = split(data, folds, settings.seed)
+    X = _fold_features(data.X)
     per_fold, histories, predictions = [], [], []
     for fold, (train_idx, test_idx) in enumerate(splits):
-        X_tr, y_tr = data.X.iloc[train_idx], data.y.iloc[train_idx]
-        X_te, y_te = data.X.iloc[test_idx], data.y.iloc[test_idx]
+        X_tr, y_tr = _rows(X, train_idx), data.y.iloc[train_idx]
+        X_te, y_te = _rows(X, test_idx), data.y.iloc[test_idx]
         model, history = fit_model(spec, X_tr, y_tr, data.task, data.classes, settings, X_te, y_te)
         out = _output(model, data.task, X_te)
         rows = data.rows[test_idx]

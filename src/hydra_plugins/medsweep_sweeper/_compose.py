@@ -21,25 +21,37 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-# Per process: (loader token, group overrides) -> composed config. Workers keep it between jobs.
+# Per process, kept between a worker's jobs: (loader token, group overrides) -> composed config, and
+# token -> Hydra's loader rebuilt from its search path.
 _COMPOSED: dict[tuple, DictConfig] = {}
+_LOADERS: dict[str, ConfigLoaderImpl] = {}
 
 
 class SweepConfigLoader:
     """Hydra's ConfigLoader with ``load_sweep_config`` composing each group choice once per process."""
 
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
+    def __init__(self, loader: ConfigLoaderImpl) -> None:
         self._token = uuid.uuid4().hex  # one sweep's cache entries, whatever process they land in
+        self._search_path = loader.get_search_path()
+        _LOADERS[self._token] = loader
 
+    # Every job of a sweep carries its loader to the worker: send the search path (~1 KB), not the loader
+    # with its repository (~33 KB to pickle and unpickle per job); the worker rebuilds it once, when first
+    # used (not while unpickling: Hydra registers its config sources only when the job starts).
     def __getstate__(self) -> dict:
-        return {"_loader": self._loader, "_token": self._token}
+        return {"_token": self._token, "_search_path": self._search_path}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
 
+    @property
+    def _loader(self) -> ConfigLoaderImpl:
+        if self._token not in _LOADERS:
+            _LOADERS[self._token] = ConfigLoaderImpl(config_search_path=self._search_path)
+        return _LOADERS[self._token]
+
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("_loader", "_token"):
+        if name.startswith("__") or name in ("_token", "_search_path"):
             raise AttributeError(name)
         return getattr(self._loader, name)
 

@@ -2,9 +2,13 @@
 
 import gc
 
+from hydra.core.plugins import Plugins
+
 import hydra_plugins.hydra_joblib_launcher._core  # noqa: F401 - runs each job
 import medsweep.task  # noqa: F401 - scikit-learn, pandas, matplotlib, skops
 import sklearn.metrics  # noqa: F401 - imported by the ROC plot
+
+Plugins.instance()  # each job re-scans Hydra's plugins: import their modules (and what they import) once
 
 # What is imported now lives as long as the workers: keep it out of the garbage collector's scans (loky
 # collects after a job every second, ~100 ms for these modules) and out of copy-on-write page faults.

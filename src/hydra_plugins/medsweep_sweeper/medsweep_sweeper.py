@@ -13,8 +13,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any, List
 
@@ -40,6 +43,16 @@ log = logging.getLogger(__name__)
 
 def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _import_in_background(module: str) -> None:
+    """Import ``module`` (the summary's pandas and matplotlib: ~1 s) while the jobs run, not after them."""
+
+    def target() -> None:
+        with contextlib.suppress(Exception):  # the summary imports it again and reports what is wrong
+            importlib.import_module(module)
+
+    threading.Thread(target=target, name=f"import {module}", daemon=True).start()
 
 
 class MedsweepSweeper(BasicSweeper):
@@ -79,6 +92,8 @@ class MedsweepSweeper(BasicSweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
         self._cap_workers(len(todo))
+        if self._workers(len(todo)) != 1:  # jobs run in other processes: this one waits
+            _import_in_background("medsweep.summarize")
         failed, interrupted = [], None
         progress = Progress(sweep_dir, todo).start()
         try:

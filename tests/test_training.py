@@ -78,3 +78,16 @@ def test_loading_refuses_foreign_types(tmp_path):
     sio.dump({"a": Foreign()}, tmp_path / "odd.skops")
     with pytest.raises(ValueError, match="does not trust"):
         load_model(tmp_path / "odd.skops")
+
+
+@pytest.mark.parametrize("name", ["parkinsons", "alzheimers"])  # numbers only; numbers and text
+def test_training_leaves_the_data_as_it_was(name):
+    # Folds train on arrays and the scaler works in place: none of that may write into the dataset.
+    data = synthetic("parkinsons", "status", group="name", pattern=r"^(.*)_\d+$") if name == "parkinsons" else \
+        synthetic("alzheimers", "Group", group="Subject ID", drop=["MRI ID", "CDR", "MMSE", "Hand"])
+    before = data.X.copy()
+    settings = TrainSettings(epochs=2, batch_size=16, seed=0)
+    cross_validate(data, MLP, 3, settings)
+    model = fit_final(data, MLP, settings)
+    assert data.X.equals(before)
+    assert list(model.feature_names_in_) == list(data.X.columns)  # the saved model knows its columns

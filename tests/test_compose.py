@@ -21,6 +21,7 @@ JOBS = [
     ["model=diabetes", "hydra.job.config.override_dirname.exclude_keys=[seed]", "seed=5", "timeout_min=0.5"],
     ["model=als", "~debug", "+note=first try", "data_dir=/data"],
     ["hydra/job_logging=disabled", "model=alzheimers"],
+    ["model=als", "hydra.job.env_copy=[HOME]"],  # left to Hydra's own composition
 ]
 
 
@@ -44,6 +45,25 @@ def test_each_job_config_is_what_hydra_composes(loaders, job):
     assert got.hydra.overrides.task == expected.hydra.overrides.task
     assert got.hydra.job.override_dirname == expected.hydra.job.override_dirname
     assert OmegaConf.is_struct(got) and OmegaConf.get_type(got.trainer) is OmegaConf.get_type(expected.trainer)
+
+
+def test_an_option_found_through_an_added_search_path(tmp_path):
+    # A lab's own estimator preset kept outside the repository, found through hydra.searchpath.
+    (tmp_path / "estimator").mkdir()
+    (tmp_path / "estimator" / "strong_l2.yaml").write_text(
+        "defaults:\n  - /schema/estimator/logreg@_here_\n  - _self_\nname: logreg\nC: 0.01\n")
+    master_overrides = [f"hydra.searchpath=[file://{tmp_path}]", "seed=0,1"]
+    job = ["estimator=strong_l2", "seed=1"]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            hydra_loader = GlobalHydra.instance().config_loader()
+            master = hydra_loader.load_configuration("train", master_overrides, run_mode=RunMode.MULTIRUN)
+            got = SweepConfigLoader(hydra_loader).load_sweep_config(master, job)
+            assert got.estimator.C == 0.01
+            assert OmegaConf.to_yaml(got) == OmegaConf.to_yaml(hydra_loader.load_sweep_config(master, job))
+    finally:
+        GlobalHydra.instance().clear()
 
 
 def test_a_value_override_that_breaks_the_schema_still_fails(loaders):

@@ -343,8 +343,11 @@ def _is_row_number(col: pd.Series) -> bool:
     """Whole numbers, one per row, counting up without gaps (an exported index, a record number)."""
     if len(col) < 20 or pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
         return False
-    values = col.to_numpy(dtype=float, na_value=np.nan)  # numpy: this runs on every column of every job
-    if np.isnan(values).any() or values.max() - values.min() != len(values) - 1 or (values % 1 != 0).any():
+    if col.isna().any():
+        return False
+    # numpy, not pandas: this runs on every column of every job. Integers stay exact (ids above 2**53).
+    values = col.to_numpy(dtype=np.int64 if pd.api.types.is_integer_dtype(col) else float)
+    if values.max() - values.min() != len(values) - 1 or (values % 1 != 0).any():
         return False
     return len(np.unique(values)) == len(values)
 

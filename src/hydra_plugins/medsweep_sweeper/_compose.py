@@ -5,26 +5,28 @@ merge). Jobs of one sweep mostly differ in values (``seed=3``, ``trainer.folds=1
 config-group options they use (``model=als``). This loader composes each distinct choice of group options
 once per process, then applies the job's value overrides and records its overrides exactly as Hydra's
 ``load_sweep_config`` does (same config, same ``hydra.overrides``, same ``override_dirname``; checked
-against Hydra in tests/test_compose.py). It is handed to the launcher in place of Hydra's loader, so the
-workers of any launcher use it too.
+against Hydra in tests/test_compose.py). Overrides that change how Hydra composes or copies the
+environment (``hydra.searchpath``, ``hydra.job.env_*``) send the job to Hydra's own composition. It is
+handed to the launcher in place of Hydra's loader, so the workers of any launcher use it too.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import uuid
 from typing import Any, List
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 # Per process, kept between a worker's jobs: (loader token, group overrides) -> composed config, and
 # token -> Hydra's loader rebuilt from its search path.
 _COMPOSED: dict[tuple, DictConfig] = {}
 _LOADERS: dict[str, ConfigLoaderImpl] = {}
+# Where groups are found, and which environment variables a job copies: left to Hydra itself.
+_HYDRA_ONLY = ("hydra.searchpath", "hydra.job.env_copy", "hydra.job.env_set")
 
 
 class SweepConfigLoader:
@@ -57,15 +59,14 @@ class SweepConfigLoader:
 
     def _needs_composing(self, override: Override) -> bool:
         # Hydra's own rule (defaults_list.Overrides): a group override unless the value is a dict.
-        # The search path decides where groups are found, so it is part of the composition too.
-        if override.key_or_group.startswith("hydra.searchpath"):
-            return True
         return self._loader.repository.group_exists(override.key_or_group) and not isinstance(override.value(), dict)
 
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: List[str]) -> DictConfig:
         parser = OverridesParser.create(config_loader=self._loader)
         master_lines = list(OmegaConf.to_container(master_config.hydra.overrides.hydra))
         every = parser.parse_overrides(master_lines + list(sweep_overrides))
+        if any(o.key_or_group.startswith(_HYDRA_ONLY) for o in every):
+            return self._loader.load_sweep_config(master_config, list(sweep_overrides))
         mine = every[len(master_lines):]
         groups = [o.input_line for o in mine if self._needs_composing(o)]
         key = (self._token, tuple(groups))
@@ -78,9 +79,6 @@ class SweepConfigLoader:
         task = [o for o in every if not o.is_hydra_override()]
         cfg.hydra.overrides.hydra = [o.input_line for o in every if o.is_hydra_override()]
         cfg.hydra.overrides.task = [o.input_line for o in task]
-        with open_dict(cfg.hydra):
-            for name in cfg.hydra.job.env_copy:
-                cfg.hydra.job.env_set[name] = os.environ[name]
         dirname = cfg.hydra.job.config.override_dirname
         cfg.hydra.job.override_dirname = get_overrides_dirname(
             overrides=task, kv_sep=dirname.kv_sep, item_sep=dirname.item_sep, exclude_keys=dirname.exclude_keys)

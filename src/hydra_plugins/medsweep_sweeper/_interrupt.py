@@ -76,6 +76,17 @@ def _is_resource_tracker(pid: int) -> bool:
         return False
 
 
+def _ignores_sigint(pid: int) -> bool:
+    """True for a process that ignores SIGINT (the forkserver workers are forked from does)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigIgn:"):
+                return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
 def _signal_all(pids: list[int], sig: int) -> None:
     for pid in pids:
         try:
@@ -92,15 +103,18 @@ def _wait_gone(pids: list[int], seconds: float) -> list[int]:
 
 
 def stop_children(grace_s: float = 3.0) -> list[int]:
-    """SIGINT every descendant process (a job records itself as interrupted), SIGKILL what is left after
-    ``grace_s`` (looked up again: a pool may have started a process meanwhile); returns the PIDs stopped.
+    """SIGINT every descendant process (a job records itself as interrupted; one that ignores SIGINT gets
+    SIGTERM), SIGKILL what is left after ``grace_s`` (looked up again: a pool may have started a process
+    meanwhile); returns the PIDs stopped.
     Resource trackers are left to exit by themselves when this process does: they ignore signals, and
     they clean up the workers' shared memory."""
     def ours() -> list[int]:
         return [p for p in descendants(os.getpid()) if not _is_resource_tracker(p)]
 
     pids = ours()
-    _signal_all(pids, signal.SIGINT)
+    deaf = [p for p in pids if _ignores_sigint(p)]
+    _signal_all([p for p in pids if p not in deaf], signal.SIGINT)
+    _signal_all(deaf, signal.SIGTERM)
     left = _wait_gone(pids, grace_s)
     late = [p for p in ours() if p not in pids]
     if left or late:

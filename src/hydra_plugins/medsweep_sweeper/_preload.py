@@ -1,14 +1,18 @@
 """Imported once, by the server the sweep's workers are forked from (see _warm_workers.py)."""
 
 import gc
+import sys
 
-from hydra.core.plugins import Plugins
+try:
+    from hydra.core.plugins import Plugins
 
-import hydra_plugins.hydra_joblib_launcher._core  # noqa: F401 - runs each job
-import medsweep.task  # noqa: F401 - scikit-learn, pandas, matplotlib, skops
-import sklearn.metrics  # noqa: F401 - imported by the ROC plot
+    import hydra_plugins.hydra_joblib_launcher._core  # noqa: F401 - runs each job
+    import medsweep.task  # noqa: F401 - scikit-learn, pandas, matplotlib, skops
+    import sklearn.metrics  # noqa: F401 - imported by the ROC plot
 
-Plugins.instance()  # each job re-scans Hydra's plugins: import their modules (and what they import) once
+    Plugins.instance()  # each job re-scans Hydra's plugins: import their modules (and what they import) once
+except Exception as exc:  # noqa: BLE001 - the server must live: workers then import what they need themselves
+    print(f"medsweep: workers start cold (pre-import failed: {type(exc).__name__}: {exc})", file=sys.stderr)
 
 # What is imported now lives as long as the workers: keep it out of the garbage collector's scans (loky
 # collects after a job every second, ~100 ms for these modules) and out of copy-on-write page faults.

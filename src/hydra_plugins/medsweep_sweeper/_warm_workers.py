@@ -4,7 +4,11 @@ Loky starts every worker as a fresh interpreter, and each one imports scikit-lea
 and skops again (~3.5 s of CPU per worker) before its first job. Loky also supports Python's
 ``forkserver`` start method: one server process imports those modules once, in parallel with the sweep's
 own start-up, and every worker is then forked from it with the modules already loaded (and shared
-copy-on-write). Only a clean, single-threaded server is forked, never the sweep's parent.
+copy-on-write). Only that server, which does nothing but import and fork, is forked: never the sweep's
+parent, whose threads (progress display, joblib's queues) could hold locks at the moment of a fork.
+
+The server belongs to the process: its thread limits and imports are those of the first sweep that
+started it (Hydra runs one sweep per process).
 """
 
 from __future__ import annotations

@@ -68,7 +68,8 @@ class MedsweepSweeper(BasicSweeper):
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides(self._parse_config() + list(arguments))
         jobs = [list(job) for batch in self.split_arguments(overrides, None) for job in batch]
-        if not self.config.get("dry_run"):
+        resume = bool(self.config.get("resume"))
+        if not (self.config.get("dry_run") or resume):
             start_warm_workers(self._workers(len(jobs)))  # imports in the background while we compose
         configs = self._compose_and_check(jobs)
 
@@ -77,7 +78,6 @@ class MedsweepSweeper(BasicSweeper):
             print(f"dry run: {len(jobs)} jobs would run; nothing was trained and no directory was created.")
             return []
 
-        resume = bool(self.config.get("resume"))
         requested = Path(str(self.config.hydra.sweep.dir))
         sweep_dir = claim_sweep_dir(requested, resume)
         if sweep_dir != requested:
@@ -88,6 +88,7 @@ class MedsweepSweeper(BasicSweeper):
         if resume:
             log.info("Resuming %s: %d of %d jobs to run (%d completed jobs kept as they are)",
                      sweep_dir, len(todo), len(jobs), len(jobs) - len(todo))
+            start_warm_workers(self._workers(len(todo)))  # thread limits for the workers this resume needs
         info = start_sweep_file(sweep_dir, self.config, jobs, resume)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 

@@ -67,15 +67,16 @@ class SweepConfigLoader:
         every = parser.parse_overrides(master_lines + list(sweep_overrides))
         if any(o.key_or_group.startswith(_HYDRA_ONLY) for o in every):
             return self._loader.load_sweep_config(master_config, list(sweep_overrides))
-        mine = every[len(master_lines):]
-        groups = [o.input_line for o in mine if self._needs_composing(o)]
-        key = (self._token, tuple(groups))
+        groups, values = [], []
+        for override in every[len(master_lines):]:
+            (groups if self._needs_composing(override) else values).append(override)
+        key = (self._token, tuple(o.input_line for o in groups))
         if key not in _COMPOSED:
-            _COMPOSED[key] = self._loader.load_sweep_config(master_config, groups)
+            _COMPOSED[key] = self._loader.load_sweep_config(master_config, list(key[1]))
         cfg = copy.deepcopy(_COMPOSED[key])
 
         # What Hydra's _load_configuration_impl does after composing, for the value overrides.
-        ConfigLoaderImpl._apply_overrides_to_config([o for o in mine if not self._needs_composing(o)], cfg)
+        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         task = [o for o in every if not o.is_hydra_override()]
         cfg.hydra.overrides.hydra = [o.input_line for o in every if o.is_hydra_override()]
         cfg.hydra.overrides.task = [o.input_line for o in task]

@@ -13,16 +13,13 @@ started it (Hydra runs one sweep per process).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import multiprocessing
 import os
 from multiprocessing import forkserver
-from typing import Iterator
+
+from hydra.core.utils import env_override
 
 from medsweep.cpu import usable_cores
-
-log = logging.getLogger(__name__)
 
 PRELOAD = ["hydra_plugins.medsweep_sweeper._preload"]  # what a job imports
 
@@ -30,20 +27,6 @@ PRELOAD = ["hydra_plugins.medsweep_sweeper._preload"]  # what a job imports
 # environment, and the libraries read these variables when they load, in the server.
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def start_warm_workers(workers: int) -> bool:
@@ -57,7 +40,7 @@ def start_warm_workers(workers: int) -> bool:
         return False
     threads = str(max(1, usable_cores() // workers))
     multiprocessing.set_forkserver_preload(PRELOAD)
-    with _environment({var: os.environ.get(var, threads) for var in THREAD_VARS}):
+    with env_override({var: os.environ.get(var, threads) for var in THREAD_VARS}):
         forkserver.ensure_running()
     loky_context.set_start_method("forkserver", force=True)
     return True

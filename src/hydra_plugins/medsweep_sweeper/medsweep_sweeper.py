@@ -92,8 +92,7 @@ class MedsweepSweeper(BasicSweeper):
         info = start_sweep_file(sweep_dir, self.config, jobs, resume)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
-        self._cap_workers(len(todo))
-        if self._workers(len(todo)) != 1:  # jobs run in other processes: this one waits
+        if self._cap_workers(len(todo)) != 1:  # jobs run in other processes: this one waits
             _import_in_background("medsweep.summarize")
         failed, interrupted = [], None
         progress = Progress(sweep_dir, todo).start()
@@ -143,15 +142,16 @@ class MedsweepSweeper(BasicSweeper):
         effective = cores + 1 + requested if requested < 0 else requested  # joblib: -1 = all cores
         return max(1, min(effective, cores, n_jobs))
 
-    def _cap_workers(self, n_todo: int) -> None:
+    def _cap_workers(self, n_todo: int) -> int:
+        """Set the joblib launcher's n_jobs to ``_workers``; return it (0 for other launchers)."""
         workers = self._workers(n_todo)
-        if not workers:
-            return
-        requested = self.launcher.joblib.get("n_jobs") or -1
-        if requested > usable_cores():
-            log.info("hydra.launcher.n_jobs=%s but this machine has %d cores: running %d jobs at a time",
-                     requested, usable_cores(), workers)
-        self.launcher.joblib["n_jobs"] = workers
+        if workers:
+            requested = self.launcher.joblib.get("n_jobs") or -1
+            if requested > usable_cores():
+                log.info("hydra.launcher.n_jobs=%s but this machine has %d cores: running %d jobs at a time",
+                         requested, usable_cores(), workers)
+            self.launcher.joblib["n_jobs"] = workers
+        return workers
 
     def _batches(self, nums: list[int]) -> list[list[int]]:
         size = self.max_batch_size if self.max_batch_size and self.max_batch_size > 0 else len(nums) or 1

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_train
+from helpers import run_train
 
 pytestmark = pytest.mark.slow
 

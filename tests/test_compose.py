@@ -8,7 +8,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from conftest import ROOT
+from helpers import ROOT
 from hydra_plugins.medsweep_sweeper._compose import _LOADERS, SweepConfigLoader
 
 MASTER = ["hydra.launcher.n_jobs=2", "seed=0,1", "model=als,parkinsons"]

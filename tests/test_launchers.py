@@ -15,7 +15,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from conftest import ROOT, run_train, wait_for
+from helpers import ROOT, metrics_of, run_train, wait_for
 from hydra_plugins.medsweep_sweeper._interrupt import alive, descendants
 
 pytestmark = pytest.mark.slow
@@ -27,9 +27,6 @@ JOB_FILES = ("metrics.json", "history.csv", "predictions.csv", "model.skops", "t
 def needs(module: str, extra: str):
     return pytest.importorskip(module, reason=f"{module} is not installed: pip install -e '.[{extra}]'")
 
-
-def metrics_of(job_dir) -> dict:
-    return json.loads((Path(job_dir) / "metrics.json").read_text())
 
 
 def status(job_dir):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import SHARED_DATA, needs_shared_data, run_train
+from helpers import SHARED_DATA, metrics_of, needs_shared_data, run_train
 
 pytestmark = pytest.mark.slow
 
@@ -25,9 +25,6 @@ REAL = {
                        303, 14, 303, "StratifiedKFold", (0.85, 0.97)),
 }
 
-
-def metrics_of(job_dir):
-    return json.loads((job_dir / "metrics.json").read_text())
 
 
 def sha256(path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_train, wait_for
+from helpers import ROOT, metrics_of, run_train, wait_for
 from hydra_plugins.medsweep_sweeper._interrupt import alive, descendants
 from medsweep.outputs import atomic_path, write_json
 
@@ -19,9 +19,6 @@ pytestmark = pytest.mark.slow
 
 FAST = ["estimator=logreg", "trainer=fast"]
 
-
-def metrics_of(job_dir):
-    return json.loads((Path(job_dir) / "metrics.json").read_text())
 
 
 def digest(job_dir):

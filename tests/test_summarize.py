@@ -11,7 +11,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
-from conftest import ROOT, run_train
+from helpers import ROOT, run_train
 from medsweep.plots import plot_learning_curve
 from medsweep.summarize import SUMMARY_FILES, format_leaderboard, main, summarize_sweep
 

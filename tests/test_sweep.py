@@ -5,16 +5,13 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import run_train
+from helpers import metrics_of, run_train
 
 pytestmark = pytest.mark.slow
 
 JOB_FILES = [".hydra/config.yaml", ".hydra/overrides.yaml", "train.log", "metrics.json", "history.csv",
              "predictions.csv", "model.skops"]
 
-
-def metrics_of(job_dir):
-    return json.loads((job_dir / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="module")

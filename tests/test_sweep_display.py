@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import run_train
+from helpers import run_train
 from hydra_plugins.medsweep_sweeper._progress import Progress
 from medsweep.outputs import write_json
 

@@ -1,5 +1,5 @@
-"""Where a job's files are written. Every file is written to a temporary name and renamed into place,
-so a killed job never leaves a half-written file that a summary or a resume would trust."""
+"""How files are written: to a temporary name, then renamed into place, so a killed job never leaves a
+half-written file that a summary or a resume would trust. (Which files there are: job_files.py.)"""
 
 from __future__ import annotations
 
@@ -13,12 +13,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:  # pandas is slow to import, and the sweep's parent process only reads JSON
     import pandas as pd
-
-METRICS_FILE = "metrics.json"
-HISTORY_FILE = "history.csv"
-PREDICTIONS_FILE = "predictions.csv"
-MODEL_FILE = "model.skops"
-SWEEP_FILE = "sweep.json"  # in the sweep directory, written by the sweeper: command, times, job list
 
 
 def now() -> str:
@@ -47,11 +41,3 @@ def write_json(path: Path, data: Any) -> None:
 def write_csv(path: Path, frame: "pd.DataFrame") -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
-
-
-def read_metrics(job_dir: Path) -> dict | None:
-    """A job's metrics.json, or None where it has none (not started, or killed before writing)."""
-    try:
-        return json.loads((Path(job_dir) / METRICS_FILE).read_text())
-    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-        return None

@@ -22,8 +22,6 @@ import pandas as pd  # noqa: E402
 
 from medsweep.outputs import atomic_path  # noqa: E402
 
-LEARNING_CURVE_FILE = "learning_curve.png"
-ROC_FILE = "roc.png"
 DPI = 100
 # Job plots have a fixed size so that they line up in report.html.
 JOB_FIGSIZE = (6.4, 4.4)

@@ -24,12 +24,14 @@ import pandas as pd
 import yaml
 
 from medsweep.metrics import LOWER_IS_BETTER
-from medsweep.outputs import METRICS_FILE, SWEEP_FILE, atomic_path, write_json
-from medsweep.plots import LEARNING_CURVE_FILE, ROC_FILE, plot_sweep, short_overrides
+from medsweep.job_files import (JOB_PLOTS, METRICS_FILE, OPTUNA_FILE, SAVED_CONFIG, SUMMARY_FILES, SWEEP_FILE,
+                                FINAL_STATUSES, Status, load_metrics)
+from medsweep.outputs import atomic_path, write_json
+from medsweep.plots import plot_sweep, short_overrides
 
-OPTUNA_FILE = "optimization_results.yaml"
-SUMMARY_FILES = ("summary.csv", "summary.json", "summary.md", "summary.png", "report.html")
-STATUSES = ("completed", "failed", "timeout", "interrupted", "missing")
+# A job without a metrics.json: never started, or killed before writing one.
+MISSING = "missing"
+STATUSES = (*(str(s) for s in FINAL_STATUSES), MISSING)
 MISSING_ERROR = "no metrics.json: never started, or killed before writing it"
 # Above this many jobs report.html links the per-job PNGs instead of embedding them: a page of
 # thousands of embedded images is too heavy to open (it still works offline beside the job dirs).
@@ -71,7 +73,8 @@ def _override_value(overrides: list[str], key: str) -> Optional[str]:
 
 def _list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:
     """(sweep info, [{num, dir, overrides}]): sweep.json's job list when there is one, else the numbered
-    directories with their .hydra/overrides.yaml (sweeps from before sweep.json)."""
+    directories with their .hydra/overrides.yaml (sweeps run by another sweeper, such as Optuna's, which
+    writes no sweep.json)."""
     try:
         sweep = json.loads((sweep_dir / SWEEP_FILE).read_text())
     except (FileNotFoundError, ValueError):  # ValueError: claimed, but the sweep died before writing it
@@ -93,28 +96,28 @@ def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict]:
     job_dir = sweep_dir / job["dir"]
     error = error_type = None
     try:
-        m = json.loads((job_dir / METRICS_FILE).read_text())
+        m = load_metrics(job_dir)
     except FileNotFoundError:
         m = None
     except ValueError as exc:  # files are written atomically; this is a hand-edited or foreign file
         m, error, error_type = None, f"metrics.json unreadable: {exc}", "InvalidMetricsFile"
     overrides = job["overrides"]
     if overrides is None:
-        overrides = _yaml(job_dir / ".hydra" / "overrides.yaml")
+        overrides = _yaml(job_dir / SAVED_CONFIG.parent / "overrides.yaml")
     if overrides is None and m:
         overrides = m.get("overrides")
     overrides = [str(o) for o in overrides or []]
     m = m or {}
-    status = m.get("status") or "missing"
+    status = m.get("status") or MISSING
     primary = m.get("primary_metric")
     metrics = m.get("metrics") or {}
     greater = m.get("greater_is_better")
     if greater is None and primary:
         greater = primary not in LOWER_IS_BETTER
-    if status == "missing" and error is None:
+    if status == MISSING and error is None:
         error = MISSING_ERROR
     mean = _clean(metrics.get(primary, {}).get("mean")) if primary else None
-    if status == "completed" and mean is None:
+    if status == Status.COMPLETED and mean is None:
         error = f"completed without a value of its primary metric {primary!r}"
     row = {
         "job": job["num"],
@@ -149,7 +152,7 @@ def leaderboard_groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:
     """[(title, completed rows best first)] per model and task/metric, in name order."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        if r["status"] == "completed" and r.get("primary_mean") is not None:
+        if r["status"] == Status.COMPLETED and r.get("primary_mean") is not None:
             key = (str(r["model"]), str(r.get("task")), str(r["primary_metric"]), bool(r["greater_is_better"]))
             groups.setdefault(key, []).append(r)
     out = []
@@ -160,7 +163,7 @@ def leaderboard_groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:
 
 
 def _not_completed(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r["status"] != "completed" or r.get("primary_mean") is None]
+    return [r for r in rows if r["status"] != Status.COMPLETED or r.get("primary_mean") is None]
 
 
 def _fmt(mean, std) -> str:
@@ -288,7 +291,7 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path) -> str:
         out += [f"<div class=\"job\" id=\"job-{r['job']}\"><h3>Job {r['job']}: <code>{e(r['overrides'])}</code></h3>",
                 f"<p class=\"{e(r['status'])}\">{e(r['status'])}: {metric} — <a href=\"{e(r['dir'])}/\">directory</a>"
                 f" · <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a></p>"]
-        for name in (LEARNING_CURVE_FILE, ROC_FILE):
+        for name in JOB_PLOTS:
             png = sweep_dir / r["dir"] / name
             if png.is_file():
                 out.append(_img(png, embed, f"{r['dir']}/{name}", f"job {r['job']} {name}"))
@@ -333,14 +336,15 @@ def summarize_sweep(sweep_dir) -> dict:
 
     columns = ["job", "overrides", "model", "estimator", "task", "status", "primary_metric", "greater_is_better",
                "primary_mean", "primary_std", *metric_cols, "folds", "duration_s", "dir", "error_type", "error"]
-    with atomic_path(sweep_dir / "summary.csv") as tmp:
+    csv_file, json_file, md_file, png_file, html_file = (sweep_dir / name for name in SUMMARY_FILES)
+    with atomic_path(csv_file) as tmp:
         pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False)
-    write_json(sweep_dir / "summary.json", summary)
-    with atomic_path(sweep_dir / "summary.md") as tmp:
+    write_json(json_file, summary)
+    with atomic_path(md_file) as tmp:
         tmp.write_text(_markdown(summary))
-    plot_sweep(rows, sweep_dir / "summary.png")
-    with atomic_path(sweep_dir / "report.html") as tmp:
-        tmp.write_text(_html(summary, sweep_dir, sweep_dir / "summary.png"))
+    plot_sweep(rows, png_file)
+    with atomic_path(html_file) as tmp:
+        tmp.write_text(_html(summary, sweep_dir, png_file))
     return summary
 
 

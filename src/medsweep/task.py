@@ -23,10 +23,11 @@ from medsweep.data import DataError, load_dataset
 from medsweep.estimators import EPOCH_MEANING, UNUSED_TRAINER_SETTINGS
 from medsweep.job_control import Deadline, JobTimeout, TransientError, epoch_hook
 from medsweep.metrics import LOWER_IS_BETTER, primary_metric
-from medsweep.outputs import (HISTORY_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, now, write_csv,
-                              write_json)
+from medsweep.job_files import (HISTORY_FILE, LEARNING_CURVE_FILE, MODEL_FILE, PREDICTIONS_FILE, ROC_FILE,
+                                Status, write_metrics)
+from medsweep.outputs import now, write_csv
 from medsweep.persistence import save_model
-from medsweep.plots import LEARNING_CURVE_FILE, ROC_FILE, plot_learning_curve, plot_roc
+from medsweep.plots import plot_learning_curve, plot_roc
 from medsweep.schema import ConfigError, check_config
 from medsweep.splitting import splitter_class
 from medsweep.training import TrainSettings, cross_validate, fit_final
@@ -147,14 +148,14 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None) -> float:
     attempt = 0
 
     def write_status(status: str, **fields: Any) -> None:
-        write_json(out_dir / METRICS_FILE, {**record, **fields, "status": status, "attempts": attempt,
+        write_metrics(out_dir, {**record, **fields, "status": status, "attempts": attempt,
                                             "started_at": started, "finished_at": now(),
                                             "duration_s": round(time.perf_counter() - tic, 3),
                                             "versions": _versions()})
 
     while True:
         attempt += 1
-        write_json(out_dir / METRICS_FILE, {**record, "status": "running", "attempts": attempt,
+        write_metrics(out_dir, {**record, "status": "running", "attempts": attempt,
                                             "pid": os.getpid(), "started_at": started})
         try:
             with deadline.enforced():

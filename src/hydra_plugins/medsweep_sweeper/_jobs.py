@@ -11,7 +11,8 @@ from pathlib import Path
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
-from medsweep.outputs import METRICS_FILE, SWEEP_FILE, now, read_metrics, write_json
+from medsweep.job_files import SAVED_CONFIG, SWEEP_FILE, Status, read_metrics, write_metrics
+from medsweep.outputs import now, write_json
 
 # Keys that change how a job is run, not what it trains: a resume may change them.
 RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug")
@@ -48,7 +49,7 @@ def start_sweep_file(sweep_dir: Path, config: DictConfig, jobs: list[list[str]],
     launcher = config.hydra.launcher
     command, started = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), now()
     info = {
-        "command": command, "started_at": started, "finished_at": None, "status": "running",
+        "command": command, "started_at": started, "finished_at": None, "status": Status.RUNNING,
         "launcher": str(launcher.get("_target_", "")).rsplit(".", 1)[-1],
         "n_jobs": launcher.get("n_jobs"),
         "jobs": [{"num": n, "overrides": _job_overrides(o), "dir": str(n)} for n, o in enumerate(jobs)],
@@ -83,11 +84,11 @@ def resume_todo(sweep_dir: Path, configs: list[DictConfig]) -> list[int]:
     todo, conflicts = [], []
     for num, cfg in enumerate(configs):
         job_dir = sweep_dir / str(num)
-        saved = job_dir / ".hydra" / "config.yaml"
+        saved = job_dir / SAVED_CONFIG
         if saved.is_file() and task_config(OmegaConf.load(saved)) != task_config(cfg):
             conflicts.append(num)
         metrics = read_metrics(job_dir)
-        if not (metrics and metrics.get("status") == "completed"):
+        if not (metrics and metrics.get("status") == Status.COMPLETED):
             todo.append(num)
     if conflicts:
         raise CompactHydraException(
@@ -98,18 +99,18 @@ def resume_todo(sweep_dir: Path, configs: list[DictConfig]) -> list[int]:
 
 
 def mark_interrupted(sweep_dir: Path, nums: list[int], jobs: list[list[str]], reason: str) -> list[int]:
-    """Jobs that had started but not finished get status "interrupted"; finished ones are untouched."""
+    """Jobs that had started but not finished are recorded as interrupted; finished ones are untouched."""
     marked = []
     for num in nums:
         job_dir = sweep_dir / str(num)
         if not job_dir.is_dir():
             continue  # never started
         metrics = read_metrics(job_dir)
-        if metrics is not None and metrics.get("status") != "running":
+        if metrics is not None and metrics.get("status") != Status.RUNNING:
             continue
         record = {"job_num": num, "overrides": jobs[num], "job_dir": str(job_dir), **(metrics or {})}
-        record.update(status="interrupted", error=reason, error_type="Interrupted", finished_at=now())
-        write_json(job_dir / METRICS_FILE, record)
+        record.update(status=Status.INTERRUPTED, error=reason, error_type="Interrupted", finished_at=now())
+        write_metrics(job_dir, record)
         marked.append(num)
     return marked
 

@@ -9,9 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional, TextIO
 
-from medsweep.outputs import METRICS_FILE, read_metrics
-
-FINAL = ("completed", "failed", "timeout", "interrupted")
+from medsweep.job_files import FINAL_STATUSES as FINAL
+from medsweep.job_files import METRICS_FILE, Status, read_metrics
 
 
 def _clock(seconds: float) -> str:
@@ -65,7 +64,7 @@ class Progress:
             status = metrics.get("status") if metrics else None
             if status in FINAL:
                 self.final[num] = status
-            elif status == "running":
+            elif status == Status.RUNNING:
                 running += 1
         counts = Counter(self.final.values())
         counts["running"] = running
@@ -75,7 +74,7 @@ class Progress:
         total, done = len(self.nums), len(self.final)
         elapsed = time.monotonic() - self.started
         left = f"~{_clock(elapsed / done * (total - done))} left" if 0 < done < total else ""
-        outcomes = ", ".join(f"{counts[s]} {s}" for s in FINAL if counts[s] or s in ("completed", "failed"))
+        outcomes = ", ".join(f"{counts[s]} {s}" for s in FINAL if counts[s] or s in (Status.COMPLETED, Status.FAILED))
         text = (f"{done}/{total} jobs done ({outcomes}), "
                 f"{counts['running']} running, {_clock(elapsed)} elapsed {left}").rstrip()
         if self.tty:

@@ -29,6 +29,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from medsweep.cpu import usable_cores
+from medsweep.job_files import Status
 from medsweep.schema import config_errors
 
 from ._compose import SweepConfigLoader
@@ -114,7 +115,7 @@ class MedsweepSweeper(BasicSweeper):
         finally:
             progress.stop()
 
-        status = "interrupted" if interrupted else ("failed" if failed else "completed")
+        status = Status.INTERRUPTED if interrupted else (Status.FAILED if failed else Status.COMPLETED)
         finish_sweep_file(sweep_dir, info, status)
         self._summarize(sweep_dir)
         if interrupted or failed:

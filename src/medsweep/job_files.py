@@ -1,0 +1,63 @@
+"""The on-disk format of a job and of a sweep: every file name, the job's status, and the only reader and
+writer of ``metrics.json``. Everything that reads or writes these files imports them from here.
+
+No heavy imports: the sweep's parent process reads these files while jobs run elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from medsweep.outputs import write_json
+
+# In a job's directory
+METRICS_FILE = "metrics.json"            # status, metrics, provenance: read and written only here
+HISTORY_FILE = "history.csv"             # fold, epoch, train_loss, val_<primary metric>
+PREDICTIONS_FILE = "predictions.csv"     # out-of-fold predictions
+MODEL_FILE = "model.skops"               # the final pipeline
+LEARNING_CURVE_FILE = "learning_curve.png"
+ROC_FILE = "roc.png"
+JOB_PLOTS = (LEARNING_CURVE_FILE, ROC_FILE)
+SAVED_CONFIG = Path(".hydra") / "config.yaml"  # written by Hydra: what the job ran
+
+# In a sweep's directory
+SWEEP_FILE = "sweep.json"                # written by the sweeper: command, times, job list
+OPTUNA_FILE = "optimization_results.yaml"  # written by Hydra's Optuna sweeper
+SUMMARY_FILES = ("summary.csv", "summary.json", "summary.md", "summary.png", "report.html")
+
+
+class Status(str, Enum):
+    """A job's ``status`` in metrics.json (a str, so it is written and compared as the plain word)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.TIMEOUT, Status.INTERRUPTED)
+
+
+def load_metrics(job_dir: Path) -> dict:
+    """A job's metrics.json; FileNotFoundError where there is none, ValueError where it is not JSON."""
+    return json.loads((Path(job_dir) / METRICS_FILE).read_text())
+
+
+def read_metrics(job_dir: Path) -> dict | None:
+    """A job's metrics.json, or None where it has none (not started, or killed before writing)."""
+    try:
+        return load_metrics(job_dir)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+
+
+def write_metrics(job_dir: Path, record: dict[str, Any]) -> None:
+    """Write (atomically) a job's metrics.json."""
+    write_json(Path(job_dir) / METRICS_FILE, record)

@@ -11,7 +11,10 @@ import difflib
 import gzip
 import hashlib
 import logging
+import os
 import re
+import stat
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -134,8 +137,9 @@ def _text_head(path: Path, head: bytes) -> tuple[list[str], Optional[str]]:
 def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> pd.DataFrame:
     """Read a CSV/TSV/delimited text file or a Parquet file; the file is only read.
 
-    Every problem reading it (empty, binary, not Parquet, ragged rows, ...) is a :class:`DataError`
-    naming the file and what is wrong.
+    Every problem reading it (empty, binary, not Parquet, ragged rows, a column name given twice, ...)
+    is a :class:`DataError` naming the file and what is wrong. ``path`` must be a regular file (see
+    :func:`load_frame`): a FIFO would block the open below.
     """
     try:
         with open(path, "rb") as f:
@@ -160,11 +164,18 @@ def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> 
                   engine="python" if len(sep) > 1 else "c")
     try:
         try:
-            frame = pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+            encoding = "utf-8-sig"
+            frame = pd.read_csv(path, encoding=encoding, **kwargs)
         except UnicodeDecodeError:
             # Spreadsheet exports on Windows are often cp1252/Latin-1, which decodes any byte.
             log.warning("Data file %s is not UTF-8 text: read as Latin-1", path)
-            frame = pd.read_csv(path, encoding="latin-1", **kwargs)
+            encoding = "latin-1"
+            frame = pd.read_csv(path, encoding=encoding, **kwargs)
+        # pandas renames a repeated name (target, target.1), which would make a copy of the target a
+        # feature: the header row itself, read as data with the same delimiter, encoding, quoting and
+        # compression, holds the names as written (a column really called "x.1" is not a copy of "x").
+        header = pd.read_csv(path, encoding=encoding, header=None, nrows=1, dtype=str, na_filter=False,
+                             **{k: v for k, v in kwargs.items() if k not in ("na_values", "keep_default_na")})
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {path} is empty: it needs a header row and at least one data row"
                         ) from None
@@ -172,15 +183,36 @@ def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> 
         raise DataError(f"data file {path} cannot be read as delimited text with delimiter {sep!r} "
                         f"({_one_line(exc)}); set data.delimiter (comma, semicolon, tab, pipe) if that is "
                         "not the file's delimiter") from None
+    _refuse_duplicate_columns(path, header.iloc[0].tolist() if len(header) else [])
     return frame
+
+
+def _refuse_duplicate_columns(path: Path, names: list) -> None:
+    """A name given to several columns of the file, as written in it (not as pandas renamed them)."""
+    # An empty name is not a name: pandas calls each such column "Unnamed: <i>", none can be chosen
+    # by data.target, data.group or data.drop, and an exported index has one.
+    counts = Counter(str(n) for n in names if str(n) != "")
+    repeated = [f"{n!r} ({k} times)" for n, k in counts.items() if k > 1]
+    if repeated:
+        raise DataError(f"data file {path} has duplicate column names: {', '.join(repeated)}; every column "
+                        "needs a unique name (a second copy would be read as another column, e.g. a copy of "
+                        "the target as a feature): rename or delete the copies in the file")
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_parquet(path)
+        import pyarrow.parquet as pq
+
+        # pyarrow writes a schema with a repeated name (pandas refuses to): check the names as stored.
+        names = pq.read_schema(path).names
     except ImportError:
         raise DataError(f"data file {path} is Parquet, which needs pyarrow: pip install pyarrow") from None
     except (OSError, ValueError, TypeError) as exc:  # pyarrow's errors derive from these
+        raise DataError(f"data file {path} is not a readable Parquet file ({_one_line(exc)})") from None
+    _refuse_duplicate_columns(path, names)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, TypeError) as exc:
         raise DataError(f"data file {path} is not a readable Parquet file ({_one_line(exc)})") from None
 
 
@@ -218,17 +250,36 @@ def _setting(data_cfg: Any, data_dir: Optional[str]) -> str:
     return f"data_dir={data_dir} with data.file={data_cfg.file}"
 
 
+_SPECIAL_FILES = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                  (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def _check_regular_file(path: Path, setting: str) -> None:
+    """The path is a regular file (or a link to one), judged from its metadata: nothing is opened, since
+    opening a FIFO waits for a writer and a device (/dev/zero) never ends."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        where = "" if path.is_absolute() else f" (looked for {path.resolve()})"
+        raise DataError(f"{setting}: file not found{where}; check the path "
+                        "(a relative path is relative to the folder train.py is run from)") from None
+    except OSError as exc:
+        raise DataError(f"data file {path} cannot be opened: {exc.strerror or _one_line(exc)}") from None
+    if stat.S_ISDIR(mode):
+        raise DataError(f"{setting}: {path.resolve()} is a folder, not a file; "
+                        "point data.path at a CSV or Parquet file")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "a special file")
+        raise DataError(f"{setting}: {path} exists but is {kind}, not a regular file; allowed is a regular "
+                        "file holding CSV or other delimited text, gzipped text or Parquet: save the data to "
+                        "such a file and point data.path at it")
+
+
 def load_frame(data_cfg: Any, data_dir: Optional[str] = None) -> tuple[pd.DataFrame, dict]:
     """The raw table and where it came from."""
     path = resolve_path(data_cfg, data_dir)
     if path is not None:
-        if path.is_dir():
-            raise DataError(f"{_setting(data_cfg, data_dir)}: {path.resolve()} is a folder, not a file; "
-                            "point data.path at a CSV or Parquet file")
-        if not path.is_file():
-            where = "" if path.is_absolute() else f" (looked for {path.resolve()})"
-            raise DataError(f"{_setting(data_cfg, data_dir)}: file not found{where}; check the path "
-                            "(a relative path is relative to the folder train.py is run from)")
+        _check_regular_file(path, _setting(data_cfg, data_dir))
         frame = read_table(path, data_cfg.na_values, data_cfg.get("delimiter"))
         if frame.shape[0] == 0:
             raise DataError(f"data file {path} has a header but no data rows")

@@ -19,13 +19,14 @@ atexit.register(gc.freeze)
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    from medsweep.task import USER_ERRORS, run_job
+    from medsweep.job import USER_ERRORS, run_job
 
+    hydra_cfg = HydraConfig.get()
     try:
-        return run_job(cfg)
+        return run_job(cfg, hydra_cfg.runtime.output_dir, hydra_cfg.overrides.task)
     except USER_ERRORS as exc:
         # A single run ends with the one-line message; the traceback is in the job's train.log.
-        if HydraConfig.get().mode == RunMode.RUN:
+        if hydra_cfg.mode == RunMode.RUN:
             raise CompactHydraException(f"{type(exc).__name__}: {exc}") from None
         raise
 

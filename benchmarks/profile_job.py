@@ -36,7 +36,7 @@ IMPORTS = [  # in the order a worker meets them
      "import sklearn.base, sklearn.ensemble, sklearn.linear_model, sklearn.neural_network"),
     ("matplotlib.pyplot (Agg)", "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot"),
     ("skops.io (builds its trusted-type list from sklearn.utils.all_estimators)", "import skops.io"),
-    ("rest of medsweep.task", "import medsweep.task"),
+    ("rest of medsweep.job", "import medsweep.job"),
 ]
 
 
@@ -54,7 +54,7 @@ def fresh_imports() -> list[tuple[str, float]]:
 
 def _import_task() -> float:
     t = time.perf_counter()
-    import medsweep.task  # noqa: F401
+    import medsweep.job  # noqa: F401
 
     return time.perf_counter() - t
 
@@ -71,7 +71,7 @@ def loky_start() -> dict:
     out["reuse them (second Parallel call)"] = time.perf_counter() - tic
     tic = time.perf_counter()
     imports = Parallel(n_jobs=2)(delayed(_import_task)() for _ in range(2))
-    out["import medsweep.task in both workers at once (wall)"] = time.perf_counter() - tic
+    out["import medsweep.job in both workers at once (wall)"] = time.perf_counter() - tic
     out["  of which the import itself, per worker (mean)"] = sum(imports) / len(imports)
     return out
 
@@ -110,7 +110,7 @@ def main() -> None:
     print(f"\n3. Hydra composition of one job's config: {per_compose * 1e3:.0f} ms "
           "(hydra.compose; the joblib launcher's execute_job does the same with load_sweep_config)")
 
-    import medsweep.task as task
+    import medsweep.job as job
 
     logging.getLogger("medsweep").setLevel(logging.ERROR)
     bucket: dict = {}
@@ -120,11 +120,11 @@ def main() -> None:
         setattr(task, name, timed(getattr(task, name), bucket, name))
     totals = []
     with tempfile.TemporaryDirectory() as tmp:
-        task.run_job(configs[0], Path(tmp) / "warmup")
+        job.run_job(configs[0], Path(tmp) / "warmup")
         bucket.clear()
         for n, cfg in enumerate(configs):
             t = time.perf_counter()
-            task.run_job(cfg, Path(tmp) / str(n))
+            job.run_job(cfg, Path(tmp) / str(n))
             totals.append(time.perf_counter() - t)
     total = statistics.mean(totals)
     print(f"\n4. medsweep run_job ({' '.join(args.overrides)}), mean of {args.jobs} after a warm-up: "

@@ -5,7 +5,7 @@ from omegaconf.errors import ValidationError
 from medsweep.schema import ConfigError, check_config
 
 MODELS = ["als", "alzheimers", "breast_cancer", "cardiovascular", "diabetes", "parkinsons"]
-ESTIMATORS = ["logreg", "random_forest", "hist_gbdt", "mlp"]
+ESTIMATORS = ["logreg", "random_forest", "hist_gbdt", "mlp", "lightgbm"]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -45,6 +45,16 @@ def test_unknown_estimator_key_is_refused(compose_cfg):
     ("trainer.batch_size=-3", "trainer.batch_size=-3 is not allowed: must be an integer >= 1"),
     ("estimator.alpha=-1", "estimator.alpha=-1.0 is not allowed: must be >= 0"),
     ("data.task=survival", "data.task='survival' is not allowed: must be one of classification, regression"),
+    # numpy seeds are 32-bit unsigned; these used to make a job directory and fail inside numpy, retried
+    ("seed=-1", "seed=-1 is not allowed: must be an integer from 0 to 4294967295"),
+    ("seed=4294967296", "seed=4294967296 is not allowed: must be an integer from 0 to 4294967295"),
+    ("data.seed=-5", "data.seed=-5 is not allowed: must be an integer from 0 to 4294967295"),
+    # non-finite numbers used to pass every check
+    ("estimator.alpha=inf", "estimator.alpha=inf is not allowed: must be >= 0 (a finite number)"),
+    ("estimator.alpha=nan", "estimator.alpha=nan is not allowed: must be >= 0 (a finite number)"),
+    ("estimator.learning_rate_init=inf", "estimator.learning_rate_init=inf is not allowed: must be > 0"),
+    ("timeout_min=inf", "timeout_min=inf is not allowed: must be null (no limit) or a finite number of minutes > 0"),
+    ("debug.epoch_sleep_s=inf", "debug.epoch_sleep_s=inf is not allowed: must be a finite number >= 0"),
 ])
 def test_range_errors_name_key_value_and_what_is_allowed(compose_cfg, override, message):
     with pytest.raises(ConfigError) as err:

@@ -9,6 +9,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+# The types of a fitted preprocessor, trusted when a model file is loaded (with each estimator's own).
+SAVED_TYPES = ("sklearn.pipeline.Pipeline", "sklearn.compose._column_transformer.ColumnTransformer",
+               "sklearn.impute._base.SimpleImputer", "sklearn.preprocessing._data.StandardScaler",
+               "sklearn.preprocessing._encoders.OneHotEncoder")
+
 
 def column_kinds(X: pd.DataFrame | np.ndarray) -> tuple[list, list]:
     """Numeric and categorical (text) feature columns (an array is all numbers)."""

@@ -8,14 +8,21 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, Str
 from medsweep.data import Dataset, DataError
 
 
-def splitter_class(task: str, grouped: bool) -> type:
-    if task == "classification":
-        return StratifiedGroupKFold if grouped else StratifiedKFold
-    return GroupKFold if grouped else KFold
+class Splits(list):
+    """(train indices, test indices) per fold, and the name of the splitter that made them."""
+
+    def __init__(self, folds: list[tuple[np.ndarray, np.ndarray]], splitter: str):
+        super().__init__(folds)
+        self.splitter = splitter
 
 
 def make_splitter(task: str, folds: int, seed: int, grouped: bool):
-    return splitter_class(task, grouped)(n_splits=folds, shuffle=True, random_state=seed)
+    """The one place the splitter is chosen: stratified for classification, grouped by patient."""
+    if task == "classification":
+        cls = StratifiedGroupKFold if grouped else StratifiedKFold
+    else:
+        cls = GroupKFold if grouped else KFold
+    return cls(n_splits=folds, shuffle=True, random_state=seed)
 
 
 def check_folds(data: Dataset, folds: int) -> None:
@@ -36,7 +43,7 @@ def check_folds(data: Dataset, folds: int) -> None:
                         f"use trainer.folds<={units.nunique()}")
 
 
-def split(data: Dataset, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def split(data: Dataset, folds: int, seed: int) -> Splits:
     """(train indices, test indices) per fold; no patient is ever on both sides."""
     check_folds(data, folds)
     grouped = data.groups is not None
@@ -51,7 +58,7 @@ def split(data: Dataset, folds: int, seed: int) -> list[tuple[np.ndarray, np.nda
                 raise DataError(f"with trainer.folds={folds} and seed={seed}, test fold {fold} holds no "
                                 f"{what_of(data)} of class(es) {[str(c) for c in absent]} of {data.target!r}: "
                                 "use fewer folds or another seed")
-    return splits
+    return Splits(splits, type(splitter).__name__)
 
 
 def what_of(data: Dataset) -> str:

@@ -9,13 +9,11 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
-from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from medsweep.data import Dataset
-from medsweep.estimators import make_estimator
+from medsweep.estimators import estimator_class
 from medsweep.metrics import (classification_metrics, primary_metric, regression_metrics,
                               summarize_folds)
 from medsweep.preprocess import column_kinds, make_preprocessor
@@ -41,6 +39,7 @@ class CVResult:
     metrics: dict            # {metric: {"mean", "std", "folds"}}
     predictions: pd.DataFrame  # out-of-fold, one row per sample
     history: pd.DataFrame    # fold, epoch, train_loss, validation metric
+    splitter: str            # the scikit-learn splitter that made the folds
 
 
 def _train_loss(task: str, y: np.ndarray, out: np.ndarray, classes: Optional[list]) -> float:
@@ -55,10 +54,6 @@ def _val_score(task: str, y: np.ndarray, out: np.ndarray, classes: Optional[list
             return float(skm.roc_auc_score(np.asarray(y) == classes[1], out[:, 1]))
         return float(skm.roc_auc_score(y, out, multi_class="ovr", average="macro", labels=classes))
     return float(np.sqrt(skm.mean_squared_error(y, out)))
-
-
-def _output(model: Any, task: str, X: Any) -> np.ndarray:
-    return model.predict_proba(X) if task == "classification" else model.predict(X)
 
 
 class _History:
@@ -80,64 +75,22 @@ def fit_model(spec: Any, X: pd.DataFrame | np.ndarray, y: pd.Series, task: str, 
               y_val: Optional[pd.Series] = None) -> tuple[Any, list[dict]]:
     """Fit preprocessing + estimator on (X, y) only. With a validation set, also return the training loss
     and the validation metric after every epoch (one row for estimators fitted in one go)."""
-    name = spec["name"]
-    estimator = make_estimator(spec, task, settings.seed, settings.epochs,
-                               min(settings.batch_size, len(y)), settings.n_threads)
+    estimator = estimator_class(spec["name"])(spec, task, settings.seed, settings.n_threads, settings.epochs,
+                                              min(settings.batch_size, len(y)))
     pre = make_preprocessor(X)
     y_arr = y.to_numpy()
-    validate = X_val is not None
-    history = _History(task, classes, y_arr, y_val.to_numpy() if validate else None)
-
-    if name == "mlp":
-        model = _fit_mlp_epochs(estimator, pre, X, y_arr, task, classes, settings, X_val, history)
-        return model, history.rows
-
     # What Pipeline.fit does, keeping the transformed training fold for the history.
     Xt = pre.fit_transform(X, y_arr)
-    estimator.fit(Xt, y_arr)
-    pipeline = Pipeline([("preprocess", pre), ("estimator", estimator)])
-    for _ in range(settings.epochs if name == "hist_gbdt" else 1):
+    watch = [Xt, pre.transform(X_val)] if X_val is not None else []
+    history = _History(task, classes, y_arr, y_val.to_numpy() if X_val is not None else None)
+
+    def after_epoch(epoch: int, outputs: list) -> None:
         settings.epoch_done()
-    if validate:
-        Xv = pre.transform(X_val)
-        if name == "hist_gbdt":
-            staged = "staged_predict_proba" if task == "classification" else "staged_predict"
-            stages = zip(getattr(estimator, staged)(Xt), getattr(estimator, staged)(Xv))
-            for epoch, (out_train, out_val) in enumerate(stages, start=1):
-                history.record(epoch, out_train, out_val)
-        else:
-            history.record(1, _output(estimator, task, Xt), _output(estimator, task, Xv))
-    return pipeline, history.rows
+        if outputs:
+            history.record(epoch, *outputs)
 
-
-def _fit_mlp_epochs(estimator, pre, X, y, task, classes, settings, X_val, history) -> Any:
-    """partial_fit once per epoch. A regression target is standardised (fitted on this fold) so that
-    Adam's default step size suits any target scale; the returned model maps predictions back."""
-    Xt = pre.fit_transform(X, y)
-    Xv = pre.transform(X_val) if X_val is not None else None
-    pipeline = Pipeline([("preprocess", pre), ("estimator", estimator)])
-    if task == "classification":
-        for epoch in range(1, settings.epochs + 1):
-            estimator.partial_fit(Xt, y, classes=np.asarray(classes))
-            settings.epoch_done()
-            if Xv is not None:
-                history.record(epoch, estimator.predict_proba(Xt), estimator.predict_proba(Xv))
-        return pipeline
-    scaler = StandardScaler().fit(y.reshape(-1, 1))
-    y_scaled = scaler.transform(y.reshape(-1, 1)).ravel()
-    model = TransformedTargetRegressor(regressor=pipeline, transformer=scaler)
-    # The attributes TransformedTargetRegressor.fit would set: training is done epoch by epoch here.
-    model.regressor_, model.transformer_, model._training_dim = pipeline, scaler, 1
-
-    def unscaled(Z: np.ndarray) -> np.ndarray:
-        return scaler.inverse_transform(estimator.predict(Z).reshape(-1, 1)).ravel()
-
-    for epoch in range(1, settings.epochs + 1):
-        estimator.partial_fit(Xt, y_scaled)
-        settings.epoch_done()
-        if Xv is not None:
-            history.record(epoch, unscaled(Xt), unscaled(Xv))
-    return model
+    fitted = estimator.fit(estimator.build(), Xt, y_arr, classes, watch, after_epoch)
+    return estimator.deployable(Pipeline([("preprocess", pre), ("estimator", fitted)])), history.rows
 
 
 # BLAS runs single-threaded inside a job: the matrices here are small, so threads buy little, while
@@ -166,7 +119,7 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
         X_tr, y_tr = _rows(X, train_idx), data.y.iloc[train_idx]
         X_te, y_te = _rows(X, test_idx), data.y.iloc[test_idx]
         model, history = fit_model(spec, X_tr, y_tr, data.task, data.classes, settings, X_te, y_te)
-        out = _output(model, data.task, X_te)
+        out = model.predict_proba(X_te) if data.task == "classification" else model.predict(X_te)
         rows = data.rows[test_idx]
         pred = {"row": rows, "patient": data.groups.iloc[test_idx].to_numpy() if data.groups is not None
                 else rows, "fold": fold, "y_true": y_te.to_numpy()}
@@ -183,7 +136,7 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     history = history[["fold"] + [c for c in history.columns if c != "fold"]]
     predictions_frame = pd.concat(predictions, ignore_index=True).sort_values("row", kind="stable")
     return CVResult(metrics=summarize_folds(per_fold), predictions=predictions_frame.reset_index(drop=True),
-                    history=history)
+                    history=history, splitter=splits.splitter)
 
 
 @_one_blas_thread

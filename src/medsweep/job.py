@@ -1,0 +1,118 @@
+"""The job wrapper: runs the training pipeline (task.py) with attempts, retries, the time limit, fault
+injection and the job's status file (metrics.json: "running", then how it ended).
+
+:func:`run_job` is what ``train.py`` calls; it works on any composed config, with or without Hydra.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import platform
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from omegaconf import DictConfig
+
+import medsweep
+from medsweep.data import DataError
+from medsweep.estimators import REGISTRY
+from medsweep.job_control import Deadline, JobTimeout, TransientError, epoch_hook
+from medsweep.job_files import Status, write_metrics
+from medsweep.metrics import primary_metric
+from medsweep.outputs import now
+from medsweep.schema import ConfigError, check_config
+from medsweep.task import train
+
+log = logging.getLogger("medsweep")
+
+# Errors in what the user asked for (one-line messages); with a timeout, errors a retry would repeat.
+USER_ERRORS = (ConfigError, DataError)
+NOT_RETRIED = (*USER_ERRORS, JobTimeout)
+
+
+@functools.lru_cache(maxsize=1)
+def _versions() -> dict:
+    out = {"python": platform.python_version(), "medsweep": medsweep.__version__}
+    estimator_packages = sorted({e.package for e in REGISTRY.values()} - {"scikit-learn"})
+    for dist in ("scikit-learn", "hydra-core", "numpy", "pandas", "skops", *estimator_packages):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _base_record(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> dict:
+    return {"model": cfg.model.name, "estimator": cfg.estimator.name, "task": cfg.data.task,
+            "primary_metric": primary_metric(cfg.data.task),
+            "folds": cfg.trainer.folds, "epochs": cfg.trainer.epochs, "batch_size": cfg.trainer.batch_size,
+            # The job number is its directory's name: a resumed job keeps the number of its first run.
+            "seed": cfg.seed, "job_num": int(out_dir.name) if out_dir.name.isdigit() else None,
+            "overrides": list(overrides), "job_dir": str(out_dir)}
+
+
+def _to_log_file(text: str) -> None:
+    """The full traceback goes to the job's log file; the console gets the one-line error."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, text.rstrip(), None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence[str] = ()) -> float:
+    """Run one job in ``out_dir`` and return the mean of its primary metric (what Hydra sweepers optimise).
+
+    ``metrics.json`` says "running" while the job runs, then "completed", "failed" (with the error; the
+    full traceback is in the log), "timeout" or "interrupted". A failure is re-raised so that Hydra marks
+    the job failed; transient failures are retried up to ``retries`` times in the same directory.
+    """
+    started, tic = now(), time.perf_counter()
+    out_dir = Path(out_dir or ".")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record = _base_record(cfg, out_dir, overrides)
+    deadline = Deadline(cfg.get("timeout_min"))
+    max_attempts = 1 + cfg.get("retries", 0)
+    debug = cfg.get("debug") or {"fail_attempts": 0, "epoch_sleep_s": 0}
+    attempt = 0
+
+    def write_status(status: Status, **fields: Any) -> None:
+        write_metrics(out_dir, {**record, **fields, "status": status, "attempts": attempt, "started_at": started,
+                                "finished_at": now(), "duration_s": round(time.perf_counter() - tic, 3),
+                                "versions": _versions()})
+
+    while True:
+        attempt += 1
+        write_metrics(out_dir, {**record, "status": Status.RUNNING, "attempts": attempt, "pid": os.getpid(),
+                                "started_at": started})
+        try:
+            with deadline.enforced():
+                check_config(cfg)
+                if attempt <= debug["fail_attempts"]:
+                    raise TransientError(f"injected failure of attempt {attempt} "
+                                         f"(debug.fail_attempts={debug['fail_attempts']})")
+                result = train(cfg, out_dir, epoch_hook(deadline, debug["epoch_sleep_s"]))
+            break
+        except KeyboardInterrupt:
+            log.error("Job interrupted")
+            write_status(Status.INTERRUPTED, error="interrupted by the user (SIGINT/SIGTERM)",
+                         error_type="KeyboardInterrupt")
+            raise
+        except Exception as exc:
+            log.error("Attempt %d of %d failed: %s: %s", attempt, max_attempts, type(exc).__name__, exc)
+            _to_log_file(traceback.format_exc())
+            if attempt < max_attempts and not isinstance(exc, NOT_RETRIED):
+                log.warning("Retrying (retries=%d)", max_attempts - 1)
+                continue
+            write_status(Status.TIMEOUT if isinstance(exc, JobTimeout) else Status.FAILED, error=str(exc),
+                         error_type=type(exc).__name__)
+            raise
+    write_status(Status.COMPLETED, **result)
+    primary = result["metrics"][record["primary_metric"]]["mean"]
+    log.info("Done: %s = %.4f (mean over %d folds) -> %s", record["primary_metric"], primary,
+             cfg.trainer.folds, out_dir)
+    return float(primary)

@@ -1,0 +1,106 @@
+"""The estimator contract: one class per estimator config, found by name, owning its schema, ranges,
+epochs and trainer settings; LightGBM as an estimator from outside scikit-learn."""
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+from sklearn.metrics import roc_auc_score
+
+from helpers import ROOT, metrics_of, run_train
+from medsweep.data import load_dataset
+from medsweep.estimators import REGISTRY
+from medsweep.schema import ConfigError, check_config
+from medsweep.training import TrainSettings, cross_validate
+
+YAMLS = sorted(p.stem for p in (ROOT / "conf" / "estimator").glob("*.yaml"))
+
+
+def test_every_estimator_yaml_has_its_class_and_sets_every_hyperparameter():
+    assert sorted(REGISTRY) == YAMLS
+    for name in YAMLS:
+        values = OmegaConf.load(ROOT / "conf" / "estimator" / f"{name}.yaml")
+        fields = {f.name for f in dataclasses.fields(REGISTRY[name].Params)}
+        assert values.name == name
+        # Defaults live in the YAML only: the schema gives types, the YAML every value.
+        assert set(values) - {"defaults"} == fields, name
+
+
+def test_no_module_outside_an_estimators_own_branches_on_its_name():
+    names = "|".join(REGISTRY)
+    pattern = re.compile(rf"""["']({names})["']""")
+    sources = [p for p in (ROOT / "src").rglob("*.py") if p.parent.name != "estimators"]
+    hits = [f"{p.relative_to(ROOT)}:{n}" for p in sources
+            for n, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert hits == []
+
+
+@pytest.mark.parametrize("override, message", [
+    ("estimator.num_leaves=1", "estimator.num_leaves=1 is not allowed: must be >= 2"),
+    ("estimator.subsample=0", "estimator.subsample=0.0 is not allowed: must be > 0 and <= 1"),
+    ("estimator.subsample=1.5", "estimator.subsample=1.5 is not allowed: must be > 0 and <= 1"),
+    ("estimator.learning_rate=inf", "estimator.learning_rate=inf is not allowed: must be > 0"),
+    ("estimator.class_weight=auto", "estimator.class_weight='auto' is not allowed: must be one of null, 'balanced'"),
+])
+def test_lightgbm_ranges_are_checked_before_training(compose_cfg, override, message):
+    with pytest.raises(ConfigError) as err:
+        check_config(compose_cfg("estimator=lightgbm", override))
+    assert message in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def parkinsons():
+    return load_dataset(OmegaConf.create(dict(
+        name="parkinsons", source="synthetic", path=None, target="status", task="classification", group="name",
+        group_pattern=r"^(.*)_\d+$", drop=[], positive=None, na_values=["?"], delimiter=None, seed=0)))
+
+
+LGBM = {"name": "lightgbm", "learning_rate": 0.1, "num_leaves": 15, "max_depth": None, "min_child_samples": 10,
+        "reg_lambda": 0.0, "subsample": 0.8, "colsample_bytree": 0.8, "class_weight": None}
+
+
+def test_lightgbm_records_one_row_per_boosting_round_and_its_last_round_is_the_fold_model(parkinsons):
+    cv = cross_validate(parkinsons, LGBM, 3, TrainSettings(epochs=6, batch_size=32, seed=0))
+    assert cv.history.groupby("fold").epoch.apply(list).tolist() == [list(range(1, 7))] * 3
+    for fold, rows in cv.predictions.groupby("fold"):
+        # The validation metric after the last round is the fold's ROC-AUC, computed here by scikit-learn.
+        expected = roc_auc_score(rows.y_true == 1, rows.proba_1)
+        last = cv.history[(cv.history.fold == fold) & (cv.history.epoch == 6)].val_roc_auc.item()
+        assert last == pytest.approx(expected, abs=1e-12)
+        assert cv.metrics["roc_auc"]["folds"][fold] == pytest.approx(expected, abs=1e-12)
+    # Boosting lowers the training loss round after round.
+    assert (cv.history.groupby("fold").train_loss.apply(lambda s: s.is_monotonic_decreasing)).all()
+
+
+def test_lightgbm_gives_the_same_numbers_with_one_or_two_threads(parkinsons):
+    runs = [cross_validate(parkinsons, LGBM, 3, TrainSettings(epochs=8, batch_size=32, seed=3, n_threads=t))
+            for t in (1, 2)]
+    assert runs[0].metrics == runs[1].metrics
+    np.testing.assert_array_equal(runs[0].predictions.proba_1, runs[1].predictions.proba_1)
+
+
+def test_lightgbm_seed_changes_the_bagged_model(parkinsons):
+    a, b = (cross_validate(parkinsons, LGBM, 3, TrainSettings(epochs=8, batch_size=32, seed=s)) for s in (0, 1))
+    assert a.metrics["roc_auc"]["folds"] != b.metrics["roc_auc"]["folds"]
+
+
+def test_help_lists_lightgbm():
+    proc = run_train("--help")
+    assert proc.returncode == 0 and re.search(r"estimator:.*\blightgbm\b", proc.stdout.replace("\n", " "))
+
+
+@pytest.mark.slow
+def test_lightgbm_sweep_has_per_round_history_and_the_same_metrics_with_one_or_two_workers(tmp_path):
+    results = {}
+    for n_jobs in (1, 2):
+        out = tmp_path / f"n{n_jobs}"
+        proc = run_train("-m", "model=parkinsons,alzheimers", "estimator=lightgbm", "trainer=fast",
+                         f"hydra.launcher.n_jobs={n_jobs}", f"hydra.sweep.dir={out}")
+        assert proc.returncode == 0, proc.stderr
+        results[n_jobs] = [metrics_of(out / str(n))["metrics"] for n in range(2)]
+        history = (out / "1" / "history.csv").read_text().splitlines()
+        assert history[0] == "fold,epoch,train_loss,val_roc_auc" and len(history) == 1 + 3 * 5
+        assert metrics_of(out / "0")["unused_settings"] == ["trainer.batch_size"]
+    assert results[1] == results[2]

@@ -205,3 +205,20 @@ def test_real_sweep_with_a_failing_job(tmp_path):
     assert failed["status"] == "failed" and "trainer.folds=40" in failed["overrides"] and failed["error"]
     assert all((s / name).is_file() for name in SUMMARY_FILES)
     assert "trainer.folds=40" in (s / "report.html").read_text()
+
+
+def test_summary_md_shows_data_derived_html_as_text(tmp_path):
+    """Errors name columns of the user's data; a Markdown viewer must show them, not render them."""
+    s = tmp_path / "sweep"
+    payload = "<img src=x onerror=alert(1)>"
+    job = write_job(s, 0, status="failed", extra=["data.target=`<script>x</script>`"])
+    record = json.loads((job / "metrics.json").read_text())
+    record["error"] = f"data.target={payload!r} is not a column of the data; columns are: {payload}, b"
+    (job / "metrics.json").write_text(json.dumps(record))
+    summarize_sweep(s)
+    md = (s / "summary.md").read_text()
+    assert "<img" not in md and "&lt;img src=x onerror=alert(1)&gt;" in md
+    markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py renders the Markdown (optional here)")
+    rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(md)
+    assert "<img" not in rendered and "<script" not in rendered
+    assert "&lt;img src=x onerror=alert(1)&gt;" in rendered and "&lt;script&gt;" in rendered

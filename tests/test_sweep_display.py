@@ -10,6 +10,7 @@ from hydra_plugins.medsweep_sweeper._progress import Progress
 from medsweep.outputs import write_json
 
 
+@pytest.mark.slow
 def test_dry_run_of_100_jobs_lists_them_and_creates_nothing(tmp_path):
     seeds = ",".join(map(str, range(25)))
     proc = run_train("-m", "model=parkinsons,breast_cancer", "estimator=logreg,mlp", f"seed={seeds}",
@@ -23,6 +24,7 @@ def test_dry_run_of_100_jobs_lists_them_and_creates_nothing(tmp_path):
     assert not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.slow
 def test_dry_run_still_refuses_bad_values(tmp_path):
     proc = run_train("-m", "model=parkinsons", "trainer.folds=1", "dry_run=true", f"hydra.sweep.dir={tmp_path}")
     assert proc.returncode != 0 and "trainer.folds=1 is not allowed" in proc.stderr
@@ -61,6 +63,7 @@ def test_progress_counts_jobs_as_they_finish(tmp_path, stream_type):
         assert "\r" not in out and out.endswith("\n")
 
 
+@pytest.mark.slow
 def test_a_real_sweep_reports_its_final_count_when_not_on_a_terminal(tmp_path):
     proc = run_train("-m", "model=breast_cancer,diabetes", "estimator=logreg", "trainer=fast",
                      f"hydra.sweep.dir={tmp_path}")

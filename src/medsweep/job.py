@@ -75,9 +75,9 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence
     out_dir = Path(out_dir or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
     record = _base_record(cfg, out_dir, overrides)
-    deadline = Deadline(cfg.get("timeout_min"))
-    max_attempts = 1 + cfg.get("retries", 0)
-    debug = cfg.get("debug") or {"fail_attempts": 0, "epoch_sleep_s": 0}
+    deadline = Deadline(cfg.timeout_min)
+    max_attempts = 1 + cfg.retries
+    debug = cfg.debug
     attempt = 0
 
     def write_status(status: Status, **fields: Any) -> None:
@@ -92,10 +92,10 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence
         try:
             with deadline.enforced():
                 check_config(cfg)
-                if attempt <= debug["fail_attempts"]:
+                if attempt <= debug.fail_attempts:
                     raise TransientError(f"injected failure of attempt {attempt} "
-                                         f"(debug.fail_attempts={debug['fail_attempts']})")
-                result = train(cfg, out_dir, epoch_hook(deadline, debug["epoch_sleep_s"]))
+                                         f"(debug.fail_attempts={debug.fail_attempts})")
+                result = train(cfg, out_dir, epoch_hook(deadline, debug.epoch_sleep_s))
             break
         except KeyboardInterrupt:
             log.error("Job interrupted")

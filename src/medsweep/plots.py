@@ -156,14 +156,15 @@ def plot_roc(predictions: pd.DataFrame, classes: list[str], path) -> dict[str, f
     return {k: float(v) for k, v in aucs.items()}
 
 
-def short_overrides(overrides: Iterable[str], drop_model: bool = True) -> str:
+def short_overrides(overrides: Iterable[str]) -> str:
     """`estimator.alpha=0.01 trainer.folds=3` -> `alpha=0.01 folds=3`: the last key part is enough to
-    tell jobs of one sweep apart; hydra.* settings are the same for every job."""
+    tell jobs of one sweep apart; hydra.* settings are the same for every job, and the model is shown
+    apart (jobs are grouped by model)."""
     parts = []
     for o in overrides:
         key, _, value = str(o).partition("=")
         key = key.lstrip("+~")
-        if key.startswith("hydra.") or (drop_model and key == "model"):
+        if key.startswith("hydra.") or key == "model":
             continue
         parts.append(f"{key.rsplit('.', 1)[-1]}={value}" if value else key)
     return " ".join(parts)

@@ -16,6 +16,7 @@ import base64
 import html
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -206,33 +207,43 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP) -> str:
     return "\n".join(lines)
 
 
-def _md_cell(x) -> str:
-    return str(x).replace("|", "\\|").replace("\n", " ")
+def _md_text(x) -> str:
+    """Text from jobs and data (errors name columns and values) as inert Markdown: HTML escaped, so a
+    column named ``<img onerror=...>`` is shown, not rendered, and no table cell is broken."""
+    return html.escape(" ".join(str(x).split()), quote=False).replace("|", "\\|")
+
+
+def _md_code(x) -> str:
+    """A code span that its content cannot close (a fence longer than any run of backticks in it)."""
+    text = " ".join(str(x).split()).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _markdown(summary: dict) -> str:
     s, rows = summary["sweep"], summary["jobs"]
-    out = [f"# Sweep summary: {s['dir']}", ""]
+    out = [f"# Sweep summary: {_md_text(s['dir'])}", ""]
     for key in ("command", "started_at", "finished_at", "launcher", "n_jobs"):
         if s.get(key) is not None:
-            out.append(f"- {key}: `{s[key]}`")
+            out.append(f"- {key}: {_md_code(s[key])}")
     out.append("- jobs: " + ", ".join(f"{n} {k}" for k, n in s["counts"].items()) + f" (total {len(rows)})")
     opt = summary.get("optimization")
     if opt:
-        out += [f"- best value ({opt.get('name')}): {opt.get('best_value')}",
-                f"- best params: `{json.dumps(opt.get('best_params'), sort_keys=True)}`"]
+        out += [f"- best value ({_md_text(opt.get('name'))}): {_md_text(opt.get('best_value'))}",
+                f"- best params: {_md_code(json.dumps(opt.get('best_params'), sort_keys=True))}"]
     for title, group in leaderboard_groups(rows):
-        out += ["", f"## {title}", "", "| rank | job | estimator | overrides | mean ± std | duration |",
+        out += ["", f"## {_md_text(title)}", "", "| rank | job | estimator | overrides | mean ± std | duration |",
                 "|---:|---:|---|---|---|---:|"]
         for rank, r in enumerate(group, 1):
-            out.append(f"| {rank} | [{r['job']}]({r['dir']}/{METRICS_FILE}) | {_md_cell(r['estimator'])} | "
-                       f"`{_md_cell(r['overrides'])}` | {_fmt(r['primary_mean'], r['primary_std'])} | {_duration(r)} |")
+            out.append(f"| {rank} | [{r['job']}]({r['dir']}/{METRICS_FILE}) | {_md_text(r['estimator'])} | "
+                       f"{_md_code(r['overrides'])} | {_fmt(r['primary_mean'], r['primary_std'])} | {_duration(r)} |")
     bad = _not_completed(rows)
     if bad:
         out += ["", "## Not completed", "", "| job | status | overrides | error |", "|---:|---|---|---|"]
         for r in bad:
             err = f"{r['error_type']}: {r['error']}" if r.get("error_type") else (r.get("error") or "")
-            out.append(f"| [{r['job']}]({r['dir']}/) | {r['status']} | `{_md_cell(r['overrides'])}` | {_md_cell(err)} |")
+            out.append(f"| [{r['job']}]({r['dir']}/) | {_md_text(r['status'])} | {_md_code(r['overrides'])} | {_md_text(err)} |")
     return "\n".join(out) + "\n"
 
 

@@ -6,6 +6,7 @@ injection and the job's status file (metrics.json: "running", then how it ended)
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -22,7 +23,7 @@ import medsweep
 from medsweep.data import DataError
 from medsweep.estimators import REGISTRY
 from medsweep.job_control import Deadline, JobTimeout, TransientError, epoch_hook
-from medsweep.job_files import Status, write_metrics
+from medsweep.job_files import Status, overwrite_metrics_in_place, write_metrics
 from medsweep.metrics import primary_metric
 from medsweep.outputs import now
 from medsweep.schema import ConfigError, check_config
@@ -33,6 +34,19 @@ log = logging.getLogger("medsweep")
 # Errors in what the user asked for (one-line messages); with a timeout, errors a retry would repeat.
 USER_ERRORS = (ConfigError, DataError)
 NOT_RETRIED = (*USER_ERRORS, JobTimeout)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFull(OSError):
+    """No space left where the job writes its files (a retry would only fail again)."""
+
+
+def _disk_full(exc: BaseException, out_dir: Path) -> Optional[DiskFull]:
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        return DiskFull(exc.errno, f"disk full: no space left for the job's files in {out_dir.resolve()} "
+                                   f"({exc.strerror}{f': {exc.filename}' if exc.filename else ''}); free space "
+                                   "and resume the sweep")
+    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -81,9 +95,13 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence
     attempt = 0
 
     def write_status(status: Status, **fields: Any) -> None:
-        write_metrics(out_dir, {**record, **fields, "status": status, "attempts": attempt, "started_at": started,
-                                "finished_at": now(), "duration_s": round(time.perf_counter() - tic, 3),
-                                "versions": _versions()})
+        final = {**record, **fields, "status": status, "attempts": attempt, "started_at": started,
+                 "finished_at": now(), "duration_s": round(time.perf_counter() - tic, 3)}
+        try:
+            write_metrics(out_dir, {**final, "versions": _versions()})
+        except OSError as exc:
+            if not (_disk_full(exc, out_dir) and overwrite_metrics_in_place(out_dir, final)):
+                raise
 
     while True:
         attempt += 1
@@ -103,13 +121,17 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence
                          error_type="KeyboardInterrupt")
             raise
         except Exception as exc:
-            log.error("Attempt %d of %d failed: %s: %s", attempt, max_attempts, type(exc).__name__, exc)
+            full = _disk_full(exc, out_dir)
+            log.error("Attempt %d of %d failed: %s: %s", attempt, max_attempts, type(full or exc).__name__,
+                      full or exc)
             _to_log_file(traceback.format_exc())
-            if attempt < max_attempts and not isinstance(exc, NOT_RETRIED):
+            if attempt < max_attempts and not isinstance(exc, NOT_RETRIED) and not full:
                 log.warning("Retrying (retries=%d)", max_attempts - 1)
                 continue
-            write_status(Status.TIMEOUT if isinstance(exc, JobTimeout) else Status.FAILED, error=str(exc),
-                         error_type=type(exc).__name__)
+            write_status(Status.TIMEOUT if isinstance(exc, JobTimeout) else Status.FAILED, error=str(full or exc),
+                         error_type=type(full or exc).__name__)
+            if full:
+                raise full from exc
             raise
     write_status(Status.COMPLETED, **result)
     primary = result["metrics"][record["primary_metric"]]["mean"]

@@ -7,6 +7,7 @@ No heavy imports: the sweep's parent process reads these files while jobs run el
 from __future__ import annotations
 
 import json
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -61,3 +62,22 @@ def read_metrics(job_dir: Path) -> dict | None:
 def write_metrics(job_dir: Path, record: dict[str, Any]) -> None:
     """Write (atomically) a job's metrics.json."""
     write_json(Path(job_dir) / METRICS_FILE, record)
+
+
+def overwrite_metrics_in_place(job_dir: Path, record: dict[str, Any]) -> bool:
+    """The last resort on a full disk, where the atomic write cannot create its temporary file: rewrite the
+    existing metrics.json within the disk blocks it already holds. Done only when the record fits in them,
+    so the write needs no new space and cannot stop halfway; returns whether it was done."""
+    path = Path(job_dir) / METRICS_FILE
+    data = (json.dumps(record, indent=2, default=str) + "\n").encode()
+    try:
+        with open(path, "r+b") as f:
+            if len(data) > os.fstat(f.fileno()).st_blocks * 512:
+                return False
+            f.write(data)
+            f.truncate()
+            f.flush()
+            os.fsync(f.fileno())
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,40 @@
+"""A job on a full disk: recorded as failed with a one-line "disk full" error, not retried, no partial file
+left. Runs on a real tiny filesystem (tmpfs, which needs root); skipped, saying why, elsewhere."""
+
+import os
+import subprocess
+
+import pytest
+
+from helpers import metrics_of
+from medsweep.job import DiskFull, run_job
+from medsweep.job_files import METRICS_FILE
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 48 KiB filesystem: room for a job's first record, not for its outputs."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tiny tmpfs to fill needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_job_on_a_full_disk_is_recorded_failed_and_not_retried(compose_cfg, tiny_disk):
+    cfg = compose_cfg("model=parkinsons", "estimator=logreg", "trainer=fast", "retries=2")
+    job = tiny_disk / "0"
+    with pytest.raises(DiskFull) as err:
+        run_job(cfg, job)
+    assert "disk full: no space left for the job's files in" in str(err.value)
+    m = metrics_of(job)  # written in place: the atomic write had no room for its temporary file
+    assert (m["status"], m["error_type"], m["attempts"]) == ("failed", "DiskFull", 1)
+    assert "disk full" in m["error"] and str(job.resolve()) in m["error"]
+    assert not [p.name for p in job.iterdir() if p.name.endswith(".tmp")]  # no partial file left behind
+    assert (job / METRICS_FILE).stat().st_size > 0

@@ -17,6 +17,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from helpers import ROOT, metrics_of, run_train, wait_for
 from hydra_plugins.medsweep_sweeper._interrupt import alive, descendants
+from medsweep.cpu import usable_cores
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +71,19 @@ def assert_same_as_joblib(sweep: Path, reference: Path) -> None:
     assert [trained(j["overrides"]) for j in ours["jobs"]] == [j["overrides"] for j in theirs["jobs"]]
     if (reference / "summary.csv").is_file():
         assert (sweep / "summary.csv").is_file()
+
+
+def test_default_launcher_is_medsweeps_joblib_launcher_capped_at_cores_and_jobs(tmp_path):
+    # Three batches of one job: the cap (cores, and the sweep's 3 jobs) holds for every batch, logged once.
+    proc = run_train("-m", "model=breast_cancer", "estimator=logreg", "trainer=fast", "seed=0,1,2",
+                     "hydra.launcher.n_jobs=64", "hydra.sweeper.max_batch_size=1", f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    workers = min(usable_cores(), 3)
+    sweep = json.loads((tmp_path / "sweep.json").read_text())
+    assert (sweep["launcher"], sweep["n_jobs"]) == ("MedsweepJoblibLauncher", workers)
+    output = proc.stdout + proc.stderr
+    assert output.count(f"hydra.launcher.n_jobs=64 but this machine has {usable_cores()} cores") == 1
+    assert output.count(f"Joblib.Parallel(n_jobs={workers},backend=loky,") == 3
 
 
 def test_submitit_local_sweep_matches_joblib_and_retries(tmp_path, joblib_sweep):

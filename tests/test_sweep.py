@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,8 +35,12 @@ def test_metrics_json_fields(sweep):
     assert m["status"] == "completed" and m["model"] == "parkinsons" and m["estimator"] == "mlp"
     assert m["task"] == "classification" and m["primary_metric"] == "roc_auc"
     for name in ("roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "f1", "sensitivity", "specificity", "brier"):
-        assert len(m["metrics"][name]["folds"]) == 3
-        assert m["metrics"][name]["std"] >= 0
+        folds = m["metrics"][name]["folds"]
+        assert len(folds) == 3
+        # mean and population std (ddof=0) of exactly the recorded folds
+        assert m["metrics"][name]["mean"] == pytest.approx(np.mean(folds))
+        assert m["metrics"][name]["std"] == pytest.approx(np.std(folds, ddof=0))
+    assert m["metrics"]["roc_auc"]["std"] > 0  # the three folds of this cohort score differently
     assert (m["folds"], m["epochs"], m["batch_size"], m["seed"]) == (3, 5, 64, 0)
     assert (m["n_samples"], m["n_features"], m["n_groups"]) == (195, 22, 32)
     assert m["data"]["source"] == "synthetic" and m["data"]["synthetic"] is True and len(m["data"]["sha256"]) == 64

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Optional
 
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
@@ -43,15 +44,17 @@ def _job_overrides(overrides: list[str]) -> list[str]:
     return [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ("resume", "dry_run")]
 
 
-def start_sweep_file(sweep_dir: Path, config: DictConfig, jobs: list[list[str]], resume: bool) -> dict:
-    """Write sweep.json as the sweep starts. A resume keeps the first run's command and start, and adds
-    itself to `resumes`."""
+def start_sweep_file(sweep_dir: Path, config: DictConfig, jobs: list[list[str]], resume: bool,
+                     at_once: Optional[int] = None) -> dict:
+    """Write sweep.json as the sweep starts: `n_jobs` is ``at_once``, the jobs the launcher runs at once
+    where it says so (medsweep's joblib launcher), else its own `n_jobs` option, if any. A resume keeps the
+    first run's command and start, and adds itself to `resumes`."""
     launcher = config.hydra.launcher
     command, started = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), now()
     info = {
         "command": command, "started_at": started, "finished_at": None, "status": Status.RUNNING,
         "launcher": str(launcher.get("_target_", "")).rsplit(".", 1)[-1],
-        "n_jobs": launcher.get("n_jobs"),
+        "n_jobs": at_once if at_once is not None else launcher.get("n_jobs"),
         "jobs": [{"num": n, "overrides": _job_overrides(o), "dir": str(n)} for n, o in enumerate(jobs)],
     }
     if resume:

@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import logging
 import sys
 import threading
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import JobStatus
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from medsweep.cpu import usable_cores
 from medsweep.job_files import Status
 from medsweep.schema import config_errors
 
@@ -37,13 +37,23 @@ from ._interrupt import SweepInterrupted, ignore_signals, signals_interrupt_swee
 from ._jobs import (claim_sweep_dir, describe, finish_sweep_file, mark_interrupted, resume_todo,
                     start_sweep_file)
 from ._progress import Progress
-from ._warm_workers import start_warm_workers
 
 log = logging.getLogger(__name__)
 
 
 def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _failure(result: JobReturn) -> str:
+    """'<exception type>: <message>' of a failed job. Its ``return_value`` re-raises the job's exception;
+    Hydra also prints a line about it to stderr, which is not wanted here."""
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            result.return_value
+    except Exception as exc:  # noqa: BLE001 - whatever the job raised
+        return f"{type(exc).__name__}: {exc}"
+    return "failed"
 
 
 def _import_in_background(module: str) -> None:
@@ -70,8 +80,9 @@ class MedsweepSweeper(BasicSweeper):
         overrides = parser.parse_overrides(self._parse_config() + list(arguments))
         jobs = [list(job) for batch in self.split_arguments(overrides, None) for job in batch]
         resume = bool(self.config.get("resume"))
+        at_once = None
         if not (self.config.get("dry_run") or resume):
-            start_warm_workers(self._workers(len(jobs)))  # imports in the background while we compose
+            at_once = self._prepare_launcher(len(jobs))  # its workers import in the background while we compose
         configs = self._compose_and_check(jobs)
 
         if self.config.get("dry_run"):
@@ -89,11 +100,11 @@ class MedsweepSweeper(BasicSweeper):
         if resume:
             log.info("Resuming %s: %d of %d jobs to run (%d completed jobs kept as they are)",
                      sweep_dir, len(todo), len(jobs), len(jobs) - len(todo))
-            start_warm_workers(self._workers(len(todo)))  # thread limits for the workers this resume needs
-        info = start_sweep_file(sweep_dir, self.config, jobs, resume)
+            at_once = self._prepare_launcher(len(todo))  # thread limits for the workers this resume needs
+        info = start_sweep_file(sweep_dir, self.config, jobs, resume, at_once)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
-        if self._cap_workers(len(todo)) != 1:  # jobs run in other processes: this one waits
+        if at_once != 1:  # jobs run in other processes: this one waits
             _import_in_background("medsweep.summarize")
         failed, interrupted = [], None
         progress = Progress(sweep_dir, todo).start()
@@ -126,33 +137,17 @@ class MedsweepSweeper(BasicSweeper):
         if interrupted:
             sys.exit(interrupted.exit_code)
         if failed:
-            lines = "\n".join(f"  #{n} [{' '.join(jobs[n])}] {type(r._return_value).__name__}: {r._return_value}"
+            lines = "\n".join(f"  #{n} [{' '.join(jobs[n])}] {_failure(r)}"
                               for n, r in failed)
             raise CompactHydraException(f"{len(failed)} of {len(todo)} jobs failed (details in each job's "
                                         f"train.log and metrics.json):\n{lines}")
         return []
 
-    def _workers(self, n_jobs: int) -> int:
-        """Joblib workers for ``n_jobs`` jobs: never more than cores or jobs (0 for other launchers). Jobs
-        are CPU-bound: a worker beyond the cores only adds its start-up and time-slicing."""
-        joblib_kwargs = getattr(self.launcher, "joblib", None)  # JoblibLauncher's Parallel(**kwargs)
-        if not isinstance(joblib_kwargs, dict) or n_jobs == 0:
-            return 0
-        cores = usable_cores()
-        requested = joblib_kwargs.get("n_jobs") or -1
-        effective = cores + 1 + requested if requested < 0 else requested  # joblib: -1 = all cores
-        return max(1, min(effective, cores, n_jobs))
-
-    def _cap_workers(self, n_todo: int) -> int:
-        """Set the joblib launcher's n_jobs to ``_workers``; return it (0 for other launchers)."""
-        workers = self._workers(n_todo)
-        if workers:
-            requested = self.launcher.joblib.get("n_jobs") or -1
-            if requested > usable_cores():
-                log.info("hydra.launcher.n_jobs=%s but this machine has %d cores: running %d jobs at a time",
-                         requested, usable_cores(), workers)
-            self.launcher.joblib["n_jobs"] = workers
-        return workers
+    def _prepare_launcher(self, n_jobs: int) -> Optional[int]:
+        """Tell a launcher that can use it (medsweep's joblib launcher) how many jobs it will get, so it
+        starts its workers now; the jobs it runs at once, or None for other launchers."""
+        prepare = getattr(self.launcher, "prepare_workers", None)
+        return prepare(n_jobs) if callable(prepare) else None
 
     def _batches(self, nums: list[int]) -> list[list[int]]:
         size = self.max_batch_size if self.max_batch_size and self.max_batch_size > 0 else len(nums) or 1

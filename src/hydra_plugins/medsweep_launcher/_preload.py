@@ -6,7 +6,7 @@ import sys
 try:
     from hydra.core.plugins import Plugins
 
-    import hydra_plugins.hydra_joblib_launcher._core  # noqa: F401 - runs each job
+    import hydra_plugins.medsweep_launcher._core  # noqa: F401 - runs each job (with Hydra's joblib _core)
     import medsweep.task  # noqa: F401 - scikit-learn, pandas, matplotlib, skops
     import sklearn.metrics  # noqa: F401 - imported by the ROC plot
 

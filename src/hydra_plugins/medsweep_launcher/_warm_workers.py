@@ -7,7 +7,7 @@ own start-up, and every worker is then forked from it with the modules already l
 copy-on-write). Only that server, which does nothing but import and fork, is forked: never the sweep's
 parent, whose threads (progress display, joblib's queues) could hold locks at the moment of a fork.
 
-The server belongs to the process: its thread limits and imports are those of the first sweep that
+The server belongs to the process: its thread limits and imports are those of the first launch that
 started it (Hydra runs one sweep per process).
 """
 
@@ -21,7 +21,7 @@ from hydra.core.utils import env_override
 
 from medsweep.cpu import usable_cores
 
-PRELOAD = ["hydra_plugins.medsweep_sweeper._preload"]  # what a job imports
+PRELOAD = ["hydra_plugins.medsweep_launcher._preload"]  # what a job imports
 
 # The thread limits loky gives a spawned worker (cores // workers). A forked worker inherits the server's
 # environment, and the libraries read these variables when they load, in the server.

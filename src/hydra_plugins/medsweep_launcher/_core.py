@@ -1,0 +1,128 @@
+"""Run a batch of jobs in loky workers as Hydra's joblib launcher does (its ``execute_job``, its log
+lines), and keep going when a worker process dies (killed by the OS for memory, ``kill -9``, a crash).
+
+Joblib alone aborts the whole batch then: loky kills the other workers, later jobs never start, and the
+sweep gets a traceback. Here the job the dead worker was running is recorded as failed (``WorkerKilled``,
+with the signal), the jobs killed with it and those not started yet run again in a new pool, and the
+results already returned are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator, List, Sequence
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
+from hydra_plugins.hydra_joblib_launcher._core import execute_job, process_joblib_cfg
+from omegaconf import OmegaConf, open_dict
+
+from medsweep.job_files import METRICS_FILE, Status, read_metrics, write_metrics
+from medsweep.outputs import now
+
+from . import _worker_deaths
+
+log = logging.getLogger(__name__)
+
+# New pools in a row that broke before any job of the batch got a result: the jobs left are given up.
+MAX_FRUITLESS_POOLS = 3
+
+
+class WorkerKilled(RuntimeError):
+    """The worker process running a job died (killed by the OS, or crashed) before the job finished."""
+
+
+def _execute(num: int, *args: Any) -> tuple[int, JobReturn]:
+    """Hydra's execute_job, tagged with the job's place in the batch: results come back unordered."""
+    return num, execute_job(*args)
+
+
+def _results(joblib_cfg: dict, launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int,
+             nums: List[int], singleton_state: dict) -> Iterator[tuple[int, JobReturn]]:
+    """(place in batch, JobReturn) of each job in ``nums`` as soon as it finishes."""
+    from joblib import Parallel, delayed
+
+    results = Parallel(**joblib_cfg, return_as="generator_unordered")(
+        delayed(_execute)(n, initial_job_idx + n, job_overrides[n], launcher.hydra_context, launcher.config,
+                          launcher.task_function, singleton_state)
+        for n in nums)
+    try:
+        yield from results
+    finally:
+        results.close()  # on an interrupt too: joblib then stops its workers, as it does for Hydra's launcher
+
+
+def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int,
+           workers: int) -> List[JobReturn]:
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    setup_globals()
+    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    joblib_cfg = {**launcher.joblib, "n_jobs": workers, "backend": "loky"}  # loky, as Hydra's launcher has it
+    process_joblib_cfg(joblib_cfg)
+    log.info("Joblib.Parallel({}) is launching {} jobs".format(
+        ",".join(f"{k}={v}" for k, v in joblib_cfg.items()), len(job_overrides)))
+    log.info("Launching jobs, sweep output dir : {}".format(sweep_dir))
+    for idx, overrides in enumerate(job_overrides):
+        log.info("\t#{} : {}".format(idx, " ".join(filter_overrides(overrides))))
+    singleton_state = Singleton.get_state()
+    _worker_deaths.install()
+
+    returns: dict[int, JobReturn] = {}
+    pending, fruitless = list(range(len(job_overrides))), 0
+    while pending:
+        since, before = time.time(), len(returns)
+        try:
+            for num, ret in _results(joblib_cfg, launcher, job_overrides, initial_job_idx, pending,
+                                     singleton_state):
+                returns[num] = ret
+        except TerminatedWorkerError:
+            died = _worker_deaths.take()
+            for num in pending:
+                if num not in returns:
+                    killed = _killed_job(launcher, job_overrides[num], initial_job_idx + num, died, since)
+                    if killed is not None:
+                        returns[num] = killed
+        pending = [n for n in pending if n not in returns]
+        fruitless = 0 if len(returns) > before else fruitless + 1
+        if pending and fruitless >= MAX_FRUITLESS_POOLS:
+            log.error("Worker processes died %d times in a row before any job finished: %d job(s) not run",
+                      fruitless, len(pending))
+            for num in pending:
+                returns[num] = JobReturn(overrides=list(job_overrides[num]), status=JobStatus.FAILED,
+                                         _return_value=WorkerKilled(f"worker processes died {fruitless} times "
+                                                                    "in a row before this job could finish"))
+            pending = []
+        elif pending:
+            log.warning("Restarting the workers: %d job(s) left to run, jobs stopped with the dead worker "
+                        "included", len(pending))
+    return [returns[n] for n in range(len(job_overrides))]
+
+
+def _killed_job(launcher: Any, overrides: Sequence[str], idx: int, died: dict[int, int],
+                since: float) -> JobReturn | None:
+    """The failed result of a job whose worker died by itself while running it (its metrics.json, written
+    since the pool started, says "running" with that worker's pid): recorded in metrics.json. None for a
+    job the pool lost otherwise (killed with it by loky, or not started): it is run again."""
+    cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(overrides))
+    with open_dict(cfg):
+        cfg.hydra.job.num = idx
+    job_dir = Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)  # as Hydra's run_job makes it
+    try:
+        fresh = os.stat(job_dir / METRICS_FILE).st_mtime >= since
+    except OSError:
+        return None
+    record = read_metrics(job_dir) if fresh else None
+    if not record or record.get("status") != Status.RUNNING or record.get("pid") not in died:
+        return None
+    error = f"worker process {_worker_deaths.describe(died[record['pid']])}"
+    write_metrics(job_dir, {**record, "status": Status.FAILED, "error": error, "error_type": "WorkerKilled",
+                            "finished_at": now()})
+    log.error("Job %s (%s): %s; recorded as failed", job_dir.name, " ".join(filter_overrides(overrides)), error)
+    return JobReturn(overrides=OmegaConf.to_container(cfg.hydra.overrides.task), cfg=cfg, working_dir=str(job_dir),
+                     task_name=cfg.hydra.job.name, status=JobStatus.FAILED, _return_value=WorkerKilled(error))

@@ -1,0 +1,49 @@
+"""Hydra's joblib launcher (same options: ``hydra.launcher.n_jobs=6``), with what medsweep's jobs need:
+
+- never more workers than cores or jobs (CPU-bound jobs: one more only adds start-up and time-slicing);
+- workers forked warm from one server process that has imported what a job runs (_warm_workers.py),
+  started as soon as the sweeper knows how many jobs it will launch, so that its imports overlap the
+  sweeper's composing of the jobs;
+- workers that die with the sweep process (_preload.py), and a worker killed by the OS failing only its
+  own job, not the sweep (_core.py).
+
+Imported by Hydra's plugin scan in every process: heavy imports stay inside the methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from hydra.core.utils import JobReturn
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+
+
+class MedsweepJoblibLauncher(JoblibLauncher):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._planned_jobs = 0  # what the sweeper said it will launch (0: not told; then each launch counts)
+        self._cap_logged = False
+
+    def prepare_workers(self, n_jobs: int) -> int:
+        """For a sweeper that knows how many jobs it will launch: start the warm worker server for that
+        many now (it imports in the background). Returns how many jobs will run at once."""
+        from ._warm_workers import start_warm_workers
+        from ._workers import worker_count
+
+        self._planned_jobs = n_jobs
+        workers = worker_count(self.joblib.get("n_jobs"), n_jobs)
+        start_warm_workers(workers)
+        return workers
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from . import _core
+        from ._warm_workers import start_warm_workers
+        from ._workers import log_cap, worker_count
+
+        requested = self.joblib.get("n_jobs")
+        workers = worker_count(requested, self._planned_jobs or len(job_overrides))
+        if not self._cap_logged:
+            log_cap(requested, workers)
+            self._cap_logged = True
+        start_warm_workers(workers)  # already running when prepare_workers started it
+        return _core.launch(self, job_overrides, initial_job_idx, workers)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
+# Ranking (threshold-free), then the metrics of the predicted classes, then the probabilities' accuracy.
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "f1",
-                          "sensitivity", "specificity", "brier")
+                          "sensitivity", "specificity", "ppv", "npv", "brier")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 # Metrics where lower is better; every other metric is better higher.
 LOWER_IS_BETTER = {"brier", "rmse", "mae"}
@@ -15,14 +18,32 @@ def primary_metric(task: str) -> str:
     return "roc_auc" if task == "classification" else "rmse"
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list) -> dict[str, float]:
-    """Binary: the positive class is classes[1]. Multiclass: macro averages, one-vs-rest ROC-AUC."""
+def predicted_classes(proba: np.ndarray, classes: list, threshold: Optional[float] = None) -> np.ndarray:
+    """The class predicted for each row: the most probable one, or (binary only, with ``threshold``) the
+    positive class classes[1] where ``proba[:, 1] >= threshold`` and classes[0] elsewhere."""
+    proba = np.asarray(proba)
+    if threshold is None:
+        return np.asarray(classes)[np.argmax(proba, axis=1)]
+    if len(classes) != 2:
+        raise ValueError(f"a decision threshold applies to binary classification only; got {len(classes)} classes")
+    threshold = float(threshold)
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number; got {threshold}")
+    return np.where(proba[:, 1] >= threshold, classes[1], classes[0])
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list,
+                           threshold: Optional[float] = None) -> dict[str, float]:
+    """Binary: the positive class is classes[1]; predicted positive where ``proba[:, 1] >= threshold``, or,
+    without a threshold, the most probable class (argmax). Multiclass (no threshold): macro averages,
+    one-vs-rest ROC-AUC; ppv = macro precision, npv = macro negative predictive value one-vs-rest.
+    Ratios that are undefined (no predicted positive, ...) are 0 for f1, ppv and npv, as scikit-learn gives."""
     # scikit-learn is imported here, not at the top: the sweep summary reads this module's constants.
     from sklearn import metrics as skm
     from sklearn.preprocessing import label_binarize
 
     y_true = np.asarray(y_true)
-    y_pred = np.asarray(classes)[np.argmax(proba, axis=1)]
+    y_pred = predicted_classes(proba, classes, threshold)
     # Every count-based metric comes from one confusion matrix (as scikit-learn defines them, with 0 where
     # a ratio is undefined), rather than from one re-validating scikit-learn call each.
     cm = skm.confusion_matrix(y_true, y_pred, labels=classes)
@@ -33,6 +54,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list)
     with np.errstate(invalid="ignore", divide="ignore"):
         recall, spec = tp / (tp + fn), tn / (tn + fp)
         f1 = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
+        # Per class (one-vs-rest): precision, and the predictive value of "not this class".
+        precision, npv = np.nan_to_num(tp / (tp + fp)), np.nan_to_num(tn / (tn + fn))
     out = {"balanced_accuracy": np.nanmean(recall), "accuracy": tp.sum() / cm.sum()}
     if len(classes) == 2:
         pos, p = classes[1], proba[:, 1]
@@ -42,6 +65,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list)
             f1=f1[1],
             sensitivity=recall[1],
             specificity=recall[0],  # of the negative class
+            ppv=precision[1],
+            npv=precision[0],  # predicted negative and negative / predicted negative
             brier=np.mean((p - (y_true == pos)) ** 2),
         )
     else:
@@ -52,6 +77,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list)
             f1=np.mean(f1),
             sensitivity=np.nanmean(recall),
             specificity=np.nanmean(spec),
+            ppv=np.mean(precision),
+            npv=np.mean(npv),
             # Multiclass Brier: mean over patients of the squared error summed over classes.
             brier=np.mean(np.sum((proba - onehot) ** 2, axis=1)),
         )

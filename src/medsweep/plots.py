@@ -222,3 +222,82 @@ def plot_sweep(rows: list[Mapping], path) -> None:
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
+
+
+def _calibration_label(name: str, c: Mapping) -> str:
+    def num(key):
+        v = c.get(key)
+        return f"{v:.2f}" if _finite(v) else "n/a"
+    return f"{name} (slope {num('slope')}, CITL {num('citl')})"
+
+
+def plot_calibration(calib: Mapping, path) -> None:
+    """Calibration plot from medsweep.evaluation's calibration dicts: observed against predicted per
+    quantile bin, with the diagonal (perfect calibration); slope and calibration-in-the-large in the legend.
+
+    calib["kind"]: "binary" (one curve, the positive class's probability), "multiclass" (one curve per
+    class, one-vs-rest: calib["classes"][name]) or "regression" (mean observed against mean predicted per
+    bin of the predictions, with the identity line; CITL = mean of observed - predicted).
+    """
+    kind = calib.get("kind")
+    if kind == "multiclass":
+        curves = list(calib["classes"].items())
+    elif kind in ("binary", "regression"):
+        curves = [("model", calib)]
+    else:
+        raise ValueError(f"calibration kind must be binary, multiclass or regression; got {kind!r}")
+    fig, ax = plt.subplots(figsize=JOB_FIGSIZE)
+    points = [v for _, c in curves for key in ("predicted", "observed") for v in c["curve"][key]]
+    if kind == "regression":
+        lo, hi = (min(points), max(points)) if points else (0.0, 1.0)
+        pad = 0.05 * (hi - lo or 1.0)
+        lo, hi = lo - pad, hi + pad
+    else:
+        lo, hi = 0.0, 1.0
+    ax.plot([lo, hi], [lo, hi], color="grey", linestyle=":", linewidth=1, label="perfect calibration")
+    for name, c in curves:
+        ax.plot(c["curve"]["predicted"], c["curve"]["observed"], marker="o", markersize=4, linewidth=1.4,
+                label=_calibration_label(name, c))
+    n_bins = curves[0][1].get("n_bins", "")
+    if kind == "regression":
+        ax.set_title(f"Calibration: observed vs predicted ({n_bins} quantile bins)")
+        ax.set_xlabel("mean predicted value")
+        ax.set_ylabel("mean observed value")
+    else:
+        what = "positive class" if kind == "binary" else "one-vs-rest per class"
+        ax.set_title(f"Calibration ({what}, {n_bins} quantile bins)")
+        ax.set_xlabel("mean predicted probability")
+        ax.set_ylabel("observed fraction of events")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal", adjustable="box")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    fig.subplots_adjust(**JOB_MARGINS)  # fixed size: no tight_layout redraw
+    _save(fig, path)
+
+
+def plot_decision_curve(dca_frame: pd.DataFrame, path) -> None:
+    """Decision curve (from medsweep.evaluation.decision_curve: threshold, net_benefit, treat_all,
+    treat_none): net benefit of the model, of treating everyone and of treating no one, per threshold
+    probability. The y-axis runs from a little below 0 (treat-all falls steeply towards high thresholds)
+    to a little above the largest net benefit."""
+    t = dca_frame["threshold"].to_numpy(dtype=float)
+    model, treat_all = dca_frame["net_benefit"].to_numpy(dtype=float), dca_frame["treat_all"].to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=JOB_FIGSIZE)
+    ax.plot(t, model, color="tab:blue", linewidth=2, label="model")
+    ax.plot(t, treat_all, color="tab:gray", linewidth=1.2, label="treat all")
+    ax.plot(t, dca_frame["treat_none"].to_numpy(dtype=float), color="black", linestyle="--", linewidth=1.2,
+            label="treat none")
+    finite = np.concatenate([model[np.isfinite(model)], treat_all[np.isfinite(treat_all)], [0.0]])
+    top = max(float(finite.max()), 0.01)
+    ax.set_ylim(-0.15 * top, 1.1 * top)
+    if len(t):
+        ax.set_xlim(float(t.min()), float(t.max()))
+    ax.set_title("Decision curve (net benefit per threshold probability)")
+    ax.set_xlabel("threshold probability")
+    ax.set_ylabel("net benefit")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="upper right")
+    fig.subplots_adjust(**JOB_MARGINS)  # fixed size: no tight_layout redraw
+    _save(fig, path)

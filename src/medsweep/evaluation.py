@@ -1,0 +1,681 @@
+"""Evidence a clinical reviewer asks for (TRIPOD+AI items 12e, 15, 21, 23a), computed from a job's
+out-of-fold predictions: confidence intervals of every metric by patient-level bootstrap, calibration,
+decision curve analysis, the operating point (decision threshold), subgroups and counts.
+
+Plain functions: numpy/pandas in; dicts of JSON-serialisable values (float, int, str, None, lists) or
+DataFrames out. Undefined values are None in dicts and NaN (an empty cell) in DataFrames; ``table_records``
+turns a DataFrame into JSON-safe records.
+
+Inputs shared by the functions:
+  y_true   labels (classification: values of ``classes``; regression: numbers), one per row
+  out      classification: class probabilities, n x k, columns in the order of ``classes``;
+           regression: predictions, n
+  classes  classification: the class labels; binary: classes[1] is the positive class. None for regression
+  task     "classification" or "regression"
+  groups   the patient of each row (None: each row is its own patient)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from medsweep.metrics import (CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS,
+                              classification_metrics, predicted_classes, primary_metric, regression_metrics)
+
+# Resample weights held in memory at once (resamples x rows): 1 M float64 = 8 MB (peak ~10x that).
+MAX_WEIGHT_CELLS = 1_000_000
+# Probabilities are clipped to [EPS, 1 - EPS] before their logit is taken (calibration slope, CITL).
+LOGIT_EPS = 1e-6
+# Thresholds of the decision curve when none are given: 1% to 99%.
+DCA_THRESHOLDS = tuple(round(t / 100, 2) for t in range(1, 100))
+# Multiclass macro averages: undefined in a resample where a class is absent (see resample_metrics).
+_MACRO = {"roc_auc", "pr_auc", "balanced_accuracy", "sensitivity", "specificity"}
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+
+
+# --------------------------------------------------------------------------------------------------------
+# Metrics of weighted resamples, all resamples at once
+# --------------------------------------------------------------------------------------------------------
+
+def _class_codes(y_true: np.ndarray, classes: Sequence) -> np.ndarray:
+    y_true = np.asarray(y_true)
+    codes = np.full(len(y_true), -1)
+    for k, c in enumerate(classes):
+        codes[y_true == c] = k
+    if (codes < 0).any():
+        unknown = sorted({str(v) for v in y_true[codes < 0]})[:5]
+        raise ValueError(f"y_true holds values that are not among classes {list(classes)}: {unknown}")
+    return codes
+
+
+class _Ranking:
+    """Weighted ROC-AUC and average precision of one score against one binary label, for many weight
+    vectors at once. The scores are sorted once; tied scores form one group (ties count 1/2 in the AUC and
+    form one threshold in the average precision, as scikit-learn defines them)."""
+
+    def __init__(self, positive: np.ndarray, score: np.ndarray):
+        self.order = np.argsort(score, kind="stable")
+        s = score[self.order]
+        self.starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+        self.positive = positive[self.order].astype(float)
+        self.ties = len(self.starts) < len(s)
+
+    def __call__(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Ws = W[:, self.order]
+        pos, allw = Ws * self.positive, Ws
+        if self.ties:
+            pos, allw = np.add.reduceat(pos, self.starts, axis=1), np.add.reduceat(allw, self.starts, axis=1)
+        neg = allw - pos  # per distinct score, ascending: weight of positives and of negatives
+        P, N = pos.sum(axis=1), neg.sum(axis=1)
+        pos_below = np.cumsum(pos, axis=1)
+        pos_below -= pos
+        neg_below = np.cumsum(neg, axis=1)
+        neg_below -= neg  # weight of negatives strictly below each score
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = (pos * (neg_below + 0.5 * neg)).sum(axis=1) / (P * N)
+            # Average precision: sum over thresholds u of the recall gained at u x the precision of p >= u.
+            tp, fp = P[:, None] - pos_below, N[:, None] - neg_below  # weight with score >= u
+            called = tp + fp
+            precision = np.divide(tp, called, out=np.zeros_like(tp), where=called > 0)
+            ap = (pos * precision).sum(axis=1) / P
+        undefined = (P == 0) | (N == 0)
+        auc[undefined] = np.nan
+        ap[undefined] = np.nan
+        return auc, ap
+
+
+def _dot(W: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """W @ v, row by row with numpy's own summation: the same bits whatever the number of resamples in W
+    and the BLAS threads (a BLAS product sums in an order that depends on both)."""
+    return (W * v).sum(axis=1)
+
+
+class _WeightedMetrics:
+    """Every metric of metrics.py for one task, on weighted rows: ``self(W)`` with W a (resamples x rows)
+    matrix of weights gives {name: array of one value per resample}. A weight is how often the row is in
+    the resample, so integer weights give exactly the metrics of the repeated rows."""
+
+    def __init__(self, y_true, out, classes, task: str, threshold: Optional[float] = None):
+        self.task = task
+        out = np.asarray(out, dtype=float)
+        if not np.isfinite(out).all():
+            raise ValueError(f"{'predictions' if task == 'regression' else 'probabilities'} must be finite numbers")
+        if task == "regression":
+            y = np.asarray(y_true, dtype=float)
+            if out.shape != y.shape:
+                raise ValueError(f"predictions have shape {out.shape}; expected {y.shape}")
+            r = y - out
+            self.sq, self.abs = r ** 2, np.abs(r)
+            self.yc = y - y.mean()  # centred: the weighted total sum of squares without cancellation
+            self.yc2 = self.yc ** 2
+            return
+        if task != "classification":
+            raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}")
+        classes = list(classes)
+        self.K = K = len(classes)
+        if out.ndim != 2 or out.shape != (len(y_true), K):
+            raise ValueError(f"probabilities have shape {out.shape}; expected ({len(y_true)}, {K})")
+        t = _class_codes(y_true, classes)
+        q = _class_codes(predicted_classes(out, classes, threshold), classes)
+        self.cells = np.zeros((len(t), K * K))
+        self.cells[np.arange(len(t)), t * K + q] = 1.0
+        onehot = np.eye(K)[t]
+        if K == 2:
+            self.rankings = [_Ranking(t == 1, out[:, 1])]
+            self.sq = (out[:, 1] - (t == 1)) ** 2
+        else:
+            self.rankings = [_Ranking(t == k, out[:, k]) for k in range(K)]
+            self.sq = np.sum((out - onehot) ** 2, axis=1)
+
+    def __call__(self, W: np.ndarray) -> dict[str, np.ndarray]:
+        # C order: each resample's row of weights is contiguous (gathers and row sums are fast).
+        W = np.ascontiguousarray(np.atleast_2d(np.asarray(W, dtype=float)))
+        total = W.sum(axis=1)
+        if self.task == "regression":
+            sse, ybar, yc2 = _dot(W, self.sq), _dot(W, self.yc) / total, _dot(W, self.yc2)
+            sst = yc2 - total * ybar ** 2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r2 = np.where(sst > 1e-12 * yc2, 1.0 - sse / sst, np.nan)
+            return {"rmse": np.sqrt(sse / total), "mae": _dot(W, self.abs) / total, "r2": r2}
+        K = self.K
+        # [resample, true, predicted]; sums of counts: exact in any order, so a matrix product is safe.
+        cm = (W @ self.cells).reshape(-1, K, K)
+        tp = np.diagonal(cm, axis1=1, axis2=2)
+        fn, fp = cm.sum(axis=2) - tp, cm.sum(axis=1) - tp
+        tn = total[:, None] - tp - fn - fp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall, spec = tp / (tp + fn), tn / (tn + fp)
+            f1 = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
+            precision, npv = np.nan_to_num(tp / (tp + fp)), np.nan_to_num(tn / (tn + fn))
+        all_present = (cm.sum(axis=2) > 0).all(axis=1)
+        out = {"accuracy": tp.sum(axis=1) / total, "brier": _dot(W, self.sq) / total,
+               "balanced_accuracy": np.where(all_present, recall.mean(axis=1), np.nan)}
+        ranks = [r(W) for r in self.rankings]
+        if K == 2:
+            out.update(roc_auc=ranks[0][0], pr_auc=ranks[0][1], f1=f1[:, 1], sensitivity=recall[:, 1],
+                       specificity=recall[:, 0], ppv=precision[:, 1], npv=precision[:, 0])
+        else:
+            out.update(roc_auc=np.mean([a for a, _ in ranks], axis=0),
+                       pr_auc=np.mean([p for _, p in ranks], axis=0),
+                       f1=f1.mean(axis=1), ppv=precision.mean(axis=1), npv=npv.mean(axis=1),
+                       sensitivity=out["balanced_accuracy"],
+                       specificity=np.where(all_present, spec.mean(axis=1), np.nan))
+            for name in _MACRO:  # macro averages over fewer classes would be another quantity
+                out[name] = np.where(all_present, out[name], np.nan)
+        return {name: out[name] for name in CLASSIFICATION_METRICS}
+
+
+def resample_metrics(y_true, out, classes, task: str, weights, threshold: Optional[float] = None
+                     ) -> dict[str, np.ndarray]:
+    """Every metric of the task (metrics.py's definitions) for each row of ``weights`` (resamples x rows;
+    a weight is how many times the row is drawn): {name: array of one value per resample}.
+
+    Integer weights give the metrics of the rows repeated that many times (``np.repeat``), computed for all
+    resamples at once. NaN where a metric is undefined in a resample: ROC-AUC, PR-AUC and balanced accuracy
+    where a class is absent (metrics.py would fail, or average fewer classes); binary sensitivity without
+    positives, specificity without negatives; multiclass sensitivity and specificity (macro averages) where
+    a class is absent; R2 where every drawn target is equal. f1, ppv and npv are 0 where undefined, as in
+    metrics.py; accuracy and Brier are always defined.
+    """
+    return _WeightedMetrics(y_true, out, classes, task, threshold)(weights)
+
+
+def bootstrap_weights(n_rows: int, groups=None, n_boot: int = 1000, seed: int = 0,
+                      max_cells: Optional[int] = None) -> Iterator[np.ndarray]:
+    """The bootstrap resamples as weight matrices (resamples x rows, float), in chunks of at most
+    ``max_cells`` cells. With ``groups`` (the patient of each row): patients are drawn with replacement and
+    each row weighs as often as its patient is drawn (cluster bootstrap); without: rows are drawn.
+    Each resample draws as many units (patients, or rows) as there are, with replacement; seeded with
+    ``numpy.random.default_rng(seed)``: the same arguments give the same resamples."""
+    if groups is None:
+        codes, units = None, n_rows
+    else:
+        groups = pd.Series(np.asarray(groups, dtype=object) if not isinstance(groups, pd.Series) else groups
+                           ).reset_index(drop=True)
+        if len(groups) != n_rows:
+            raise ValueError(f"groups has {len(groups)} values for {n_rows} rows")
+        if groups.isna().any():
+            raise ValueError(f"groups has {int(groups.isna().sum())} missing patient ids")
+        codes, uniques = pd.factorize(groups)
+        units = len(uniques)
+    if n_rows == 0 or n_boot < 1:
+        raise ValueError(f"bootstrap needs rows and n_boot >= 1; got {n_rows} rows, n_boot={n_boot}")
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(n_boot, (max_cells or MAX_WEIGHT_CELLS) // max(n_rows, units)))
+    for start in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - start)
+        # b resamples of `units` draws with replacement, as counts per unit (multinomial; bincount is faster).
+        draws = rng.integers(0, units, size=(b, units))
+        draws += (np.arange(b) * units)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=b * units).reshape(b, units).astype(float)
+        yield counts if codes is None else np.take(counts, codes, axis=1)
+
+
+def bootstrap_values(y_true, out, classes, task: str, groups=None, n_boot: int = 1000, seed: int = 0,
+                     threshold: Optional[float] = None) -> dict[str, np.ndarray]:
+    """Every metric on each of ``n_boot`` bootstrap resamples (see bootstrap_weights, resample_metrics):
+    {name: array of n_boot values, NaN where undefined}. Two models evaluated on the same rows with the same
+    groups and seed get the same resamples (paired)."""
+    evaluate = _WeightedMetrics(y_true, out, classes, task, threshold)
+    parts = [evaluate(W) for W in bootstrap_weights(len(y_true), groups, n_boot, seed)]
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> dict:
+    """{"lower", "upper", "n_valid"}: the percentile interval (numpy's linear interpolation) of the finite
+    values; lower and upper are None when no value is finite."""
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return {"lower": None, "upper": None, "n_valid": 0}
+    alpha = (1.0 - level) / 2.0
+    lower, upper = np.percentile(finite, [100.0 * alpha, 100.0 * (1.0 - alpha)])
+    return {"lower": float(lower), "upper": float(upper), "n_valid": int(finite.size)}
+
+
+def bootstrap_intervals(y_true, out, classes, task: str, groups=None, n_boot: int = 1000, seed: int = 0,
+                        threshold: Optional[float] = None, level: float = 0.95) -> dict[str, dict]:
+    """Percentile bootstrap confidence intervals of every metric of the task:
+    {name: {"lower": float, "upper": float, "n_valid": int}} in the order of metrics.py.
+
+    With ``groups`` (patient per row) patients are resampled with all their rows (cluster bootstrap);
+    without, rows. ``n_valid``: resamples in which the metric is defined (out of ``n_boot``); the others are
+    dropped (see resample_metrics); lower/upper are None if none is. ``threshold`` (binary): the operating
+    point of the threshold metrics, as in metrics.classification_metrics.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1); got {level}")
+    values = bootstrap_values(y_true, out, classes, task, groups, n_boot, seed, threshold)
+    return {name: percentile_interval(v, level) for name, v in values.items()}
+
+
+def pooled_metrics(y_true, out, classes, task: str, threshold: Optional[float] = None) -> dict[str, float]:
+    """The metrics of metrics.py on all out-of-fold rows at once (the point estimates of the intervals)."""
+    if task == "classification":
+        return classification_metrics(np.asarray(y_true), np.asarray(out, dtype=float), list(classes), threshold)
+    return regression_metrics(np.asarray(y_true, dtype=float), np.asarray(out, dtype=float))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Calibration
+# --------------------------------------------------------------------------------------------------------
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, LOGIT_EPS, 1.0 - LOGIT_EPS)
+    return np.log(p / (1.0 - p))
+
+
+def _quantile_bins(x: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin of each value: scikit-learn's calibration_curve(strategy="quantile") binning."""
+    edges = np.percentile(x, np.linspace(0, 100, n_bins + 1))
+    return np.searchsorted(edges[1:-1], x)
+
+
+def _binned_curve(pred: np.ndarray, observed: np.ndarray, n_bins: int) -> dict:
+    ids = _quantile_bins(pred, n_bins)
+    count = np.bincount(ids, minlength=n_bins)
+    keep = count > 0
+    mean_pred = np.bincount(ids, weights=pred, minlength=n_bins)[keep] / count[keep]
+    mean_obs = np.bincount(ids, weights=observed, minlength=n_bins)[keep] / count[keep]
+    return {"predicted": [float(v) for v in mean_pred], "observed": [float(v) for v in mean_obs],
+            "count": [int(v) for v in count[keep]]}
+
+
+def _offset_intercept(y: np.ndarray, offset: np.ndarray) -> Optional[float]:
+    """MLE of a in logit P(y) = a + offset: the root of sum(y - expit(a + offset)) = 0 (monotone in a)."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
+
+    events = float(y.sum())
+    if events == 0 or events == len(y):
+        return None
+    bound = float(np.abs(offset).max()) + 50.0
+    return float(brentq(lambda a: expit(a + offset).sum() - events, -bound, bound, xtol=1e-12, rtol=1e-15,
+                        maxiter=500))
+
+
+def calibration(y_bool, p, n_bins: int = 10) -> dict:
+    """Calibration of the probability ``p`` of a binary outcome ``y_bool``.
+
+    Returns {"kind": "binary", "n", "events", "n_bins",
+             "curve": {"predicted": [...], "observed": [...], "count": [...]},  (quantile bins, empty ones left out)
+             "slope", "intercept", "citl", "ece", "brier", "note"}:
+      slope, intercept  b and a of the unpenalised logistic regression y ~ a + b * logit(p) (1 and 0 ideal;
+                        slope < 1: over-confident). None where undefined (one class, constant p, or classes
+                        perfectly separated by p: the fit diverges), with ``note`` saying why.
+      citl              calibration-in-the-large: a of y ~ a + offset(logit(p)) (slope fixed at 1; 0 ideal,
+                        > 0: risks under-estimated). None with one class.
+      ece               expected calibration error: sum over bins of count/n * |observed - predicted|.
+    p is clipped to [1e-6, 1 - 1e-6] before its logit is taken. The curve is
+    sklearn.calibration.calibration_curve(y, p, n_bins, strategy="quantile"), with each bin's count.
+    """
+    y = np.asarray(y_bool, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    if y.shape != p.shape or y.ndim != 1 or not len(y):
+        raise ValueError(f"y_bool and p must be 1-D of the same length; got {y.shape} and {p.shape}")
+    curve = _binned_curve(p, y.astype(float), n_bins)
+    n, events = len(y), int(y.sum())
+    ece = sum(c / n * abs(o - q) for c, o, q in zip(curve["count"], curve["observed"], curve["predicted"]))
+    z = _logit(p)
+    slope = intercept = None
+    note = ""
+    if events in (0, n):
+        note = "one class only: slope, intercept and CITL undefined"
+    elif np.ptp(z) == 0:
+        note = "constant predictions: slope undefined"
+    elif z[y].min() > z[~y].max():
+        note = "classes perfectly separated by p: slope infinite"
+    else:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            try:
+                fit = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(z[:, None], y)
+                slope, intercept = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+            except ConvergenceWarning:
+                note = "logistic calibration fit did not converge: slope undefined"
+    return {"kind": "binary", "n": n, "events": events, "n_bins": int(n_bins), "curve": curve,
+            "slope": slope, "intercept": intercept, "citl": _offset_intercept(y.astype(float), z),
+            "ece": float(ece), "brier": float(np.mean((p - y) ** 2)), "note": note}
+
+
+def multiclass_calibration(y_true, proba, classes, n_bins: int = 10) -> dict:
+    """One-vs-rest calibration of each class's probability:
+    {"kind": "multiclass", "classes": {str(class): calibration(y_true == class, proba[:, k], n_bins)}}."""
+    y_true, proba = np.asarray(y_true), np.asarray(proba, dtype=float)
+    return {"kind": "multiclass",
+            "classes": {str(c): calibration(y_true == c, proba[:, k], n_bins) for k, c in enumerate(classes)}}
+
+
+def regression_calibration(y, pred, n_bins: int = 10) -> dict:
+    """Calibration of continuous predictions: {"kind": "regression", "n", "n_bins", "curve" (mean predicted,
+    mean observed and count per quantile bin of the predictions), "slope", "intercept" (OLS fit of observed
+    on predicted: 1 and 0 ideal; None where the predictions are constant), "citl" (mean of observed -
+    predicted: 0 ideal), "note"}."""
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+    if y.shape != pred.shape or y.ndim != 1 or not len(y):
+        raise ValueError(f"y and pred must be 1-D of the same length; got {y.shape} and {pred.shape}")
+    dp = pred - pred.mean()
+    ss = float(dp @ dp)
+    slope = intercept = None
+    note = ""
+    if ss > 0:
+        slope = float(dp @ (y - y.mean()) / ss)
+        intercept = float(y.mean() - slope * pred.mean())
+    else:
+        note = "constant predictions: slope undefined"
+    return {"kind": "regression", "n": len(y), "n_bins": int(n_bins), "curve": _binned_curve(pred, y, n_bins),
+            "slope": slope, "intercept": intercept, "citl": float(np.mean(y - pred)), "note": note}
+
+
+def calibration_report(y_true, out, classes, task: str, n_bins: int = 10) -> dict:
+    """The calibration of a job: binary -> calibration(y == classes[1], proba[:, 1]); multiclass ->
+    multiclass_calibration; regression -> regression_calibration. Dispatches on ``task`` and ``classes``."""
+    if task == "regression":
+        return regression_calibration(y_true, out, n_bins)
+    if len(classes) == 2:
+        return calibration(np.asarray(y_true) == classes[1], np.asarray(out, dtype=float)[:, 1], n_bins)
+    return multiclass_calibration(y_true, out, classes, n_bins)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Decision curve
+# --------------------------------------------------------------------------------------------------------
+
+def decision_curve(y_bool, p, thresholds: Optional[Sequence[float]] = None) -> pd.DataFrame:
+    """Decision curve analysis (Vickers & Elkin 2006) of a binary outcome: DataFrame(threshold, net_benefit,
+    treat_all, treat_none), one row per threshold t in [0, 1) (default 0.01, 0.02, ..., 0.99).
+    net_benefit = TP/n - FP/n * t/(1 - t), predicted positive iff p >= t; treat_all = prevalence -
+    (1 - prevalence) * t/(1 - t); treat_none = 0."""
+    y = np.asarray(y_bool, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    if y.shape != p.shape or y.ndim != 1 or not len(y):
+        raise ValueError(f"y_bool and p must be 1-D of the same length; got {y.shape} and {p.shape}")
+    t = np.asarray(DCA_THRESHOLDS if thresholds is None else thresholds, dtype=float)
+    if t.ndim != 1 or not ((t >= 0) & (t < 1)).all():
+        raise ValueError("decision curve thresholds must be numbers in [0, 1)")
+    n = len(y)
+    pos, neg = np.sort(p[y]), np.sort(p[~y])
+    tp = len(pos) - np.searchsorted(pos, t, side="left")  # positives with p >= t
+    fp = len(neg) - np.searchsorted(neg, t, side="left")
+    odds = t / (1.0 - t)
+    prevalence = y.mean()
+    return pd.DataFrame({"threshold": t, "net_benefit": tp / n - fp / n * odds,
+                         "treat_all": prevalence - (1.0 - prevalence) * odds, "treat_none": np.zeros(len(t))})
+
+
+# --------------------------------------------------------------------------------------------------------
+# Operating point
+# --------------------------------------------------------------------------------------------------------
+
+THRESHOLD_RULES_ALLOWED = ("a probability strictly between 0 and 1 (e.g. 0.5), youden, "
+                           "sensitivity>=x or specificity>=x with x in (0, 1]")
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """How the decision threshold is chosen. kind: "fixed" (value: the probability), "youden",
+    "sensitivity" or "specificity" (value: the target). str() gives the canonical text."""
+    kind: str
+    value: Optional[float] = None
+
+    def __str__(self) -> str:
+        if self.kind == "fixed":
+            return f"{self.value:g}"
+        if self.kind == "youden":
+            return "youden"
+        return f"{self.kind}>={self.value:g}"
+
+
+def _probability(text: str) -> Optional[float]:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_threshold_rule(value) -> ThresholdRule:
+    """A threshold rule from a config value: a probability in (0, 1) (a number or numeric text),
+    "youden", "sensitivity>=x" or "specificity>=x" with x in (0, 1] (case and spaces ignored).
+    Raises ValueError saying what is allowed."""
+    if isinstance(value, ThresholdRule):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        v = float(value)
+    elif isinstance(value, str):
+        text = re.sub(r"\s+", "", value).lower()
+        if text == "youden":
+            return ThresholdRule("youden")
+        target = re.fullmatch(r"(sensitivity|specificity)>=(.+)", text)
+        if target:
+            x = _probability(target.group(2))
+            if x is None or not (0.0 < x <= 1.0):
+                raise ValueError(f"the {target.group(1)} target must be a number in (0, 1]; "
+                                 f"must be {THRESHOLD_RULES_ALLOWED}")
+            return ThresholdRule(target.group(1), x)
+        v = _probability(text)
+        if v is None:
+            raise ValueError(f"must be {THRESHOLD_RULES_ALLOWED}")
+    else:
+        raise ValueError(f"must be {THRESHOLD_RULES_ALLOWED} (got a {type(value).__name__})")
+    if not (0.0 < v < 1.0):  # also NaN
+        raise ValueError(f"a fixed threshold must be strictly between 0 and 1; must be {THRESHOLD_RULES_ALLOWED}")
+    return ThresholdRule("fixed", v)
+
+
+def threshold_candidates(y_bool, p) -> pd.DataFrame:
+    """Sensitivity and specificity at every candidate threshold: the distinct scores, ascending
+    (predicted positive iff p >= threshold). DataFrame(threshold, sensitivity, specificity)."""
+    y = np.asarray(y_bool, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    if y.shape != p.shape or y.ndim != 1 or not len(y) or not np.isfinite(p).all():
+        raise ValueError("y_bool and p must be 1-D of the same length, with finite p")
+    cand = np.unique(p)
+    pos, neg = np.sort(p[y]), np.sort(p[~y])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sens = (len(pos) - np.searchsorted(pos, cand, side="left")) / len(pos)
+        spec = np.searchsorted(neg, cand, side="left") / len(neg)
+    return pd.DataFrame({"threshold": cand, "sensitivity": sens, "specificity": spec})
+
+
+def choose_threshold(rule, y_bool, p) -> float:
+    """The decision threshold that ``rule`` (a ThresholdRule or anything parse_threshold_rule accepts)
+    gives on these rows (predicted positive iff p >= threshold). Pass training rows only: the threshold
+    is then applied unchanged to the rows it is evaluated on.
+
+      fixed probability   itself (the data are not looked at)
+      youden              the candidate (distinct score) maximising sensitivity + specificity - 1;
+                          ties: the highest such threshold (as the first maximum of roc_curve)
+      sensitivity>=x      the highest candidate whose sensitivity >= x (the best specificity meeting it);
+                          always exists (the lowest score gives sensitivity 1)
+      specificity>=x      the lowest candidate whose specificity >= x (the best sensitivity meeting it);
+                          if none (negatives at the highest score), the next float above the highest
+                          score (nobody positive)
+    Comparisons with x allow 1e-12 of rounding. Raises ValueError where the rule needs a class that the
+    rows lack (youden: both; sensitivity: positives; specificity: negatives).
+    """
+    rule = parse_threshold_rule(rule)
+    if rule.kind == "fixed":
+        return float(rule.value)
+    y = np.asarray(y_bool, dtype=bool)
+    needs = {"youden": "both classes", "sensitivity": "positive rows", "specificity": "negative rows"}[rule.kind]
+    if (rule.kind != "specificity" and not y.any()) or (rule.kind != "sensitivity" and y.all()):
+        raise ValueError(f"threshold rule {rule} needs {needs}; got {int(y.sum())} positive of {len(y)} rows")
+    c = threshold_candidates(y, p)
+    t, sens, spec = c["threshold"].to_numpy(), c["sensitivity"].to_numpy(), c["specificity"].to_numpy()
+    if rule.kind == "youden":
+        j = sens + spec - 1.0
+        return float(t[len(j) - 1 - int(np.argmax(j[::-1]))])
+    if rule.kind == "sensitivity":
+        return float(t[np.flatnonzero(sens >= rule.value - 1e-12)[-1]])
+    ok = np.flatnonzero(spec >= rule.value - 1e-12)
+    return float(t[ok[0]]) if ok.size else float(np.nextafter(t[-1], np.inf))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Subgroups and counts
+# --------------------------------------------------------------------------------------------------------
+
+def _number(x: float) -> str:
+    return repr(float(f"{x:.4g}"))
+
+
+def subgroup_labels(values, groups=None, bins: int = 2) -> pd.Series:
+    """The subgroup of each row (an ordered categorical): text (and booleans) -> each distinct value;
+    numbers -> ``bins`` quantile bins of the patients' values (each patient's first non-missing value, so a
+    patient with many rows counts once), labelled "[a, b)" and the last "[a, b]", each row binned by its own
+    value; a numeric column with at most ``bins`` distinct values -> each value; missing -> "missing"."""
+    if not isinstance(bins, numbers.Integral) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1; got {bins!r}")
+    s = pd.Series(values).reset_index(drop=True)
+    missing = s.isna().to_numpy()
+    present = s[~missing]
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    labels = np.empty(len(s), dtype=object)
+    if numeric and present.nunique() > bins:
+        x = s.to_numpy(dtype=float)
+        patients = pd.Series(np.arange(len(s)) if groups is None else np.asarray(groups, dtype=object))
+        per_patient = pd.Series(x).groupby(patients.to_numpy(), sort=False).first().dropna().to_numpy()
+        quantiles = np.quantile(per_patient, np.linspace(0, 1, bins + 1))
+        quantiles[0], quantiles[-1] = np.nanmin(x), np.nanmax(x)  # every row's value inside the bins
+        edges = np.unique(quantiles)  # >= 2 edges: the values are not all equal
+        names = [f"[{_number(a)}, {_number(b)})" for a, b in zip(edges[:-2], edges[1:-1])]
+        names.append(f"[{_number(edges[-2])}, {_number(edges[-1])}]")
+        ids = np.searchsorted(edges[1:-1], x[~missing], side="right")
+        labels[~missing] = np.asarray(names, dtype=object)[ids]
+        order = names
+    else:
+        if numeric:  # few distinct numbers (a code such as 0/1): each value, in numeric order
+            text = present.map(str)
+            order = [str(v) for v in sorted(present.unique())]
+        else:
+            text = present.map(str)
+            order = sorted(text.unique())
+        labels[~missing] = text.to_numpy()
+    if missing.any():
+        labels[missing] = "missing"
+        order = list(order) + ["missing"]
+    return pd.Series(pd.Categorical(labels, categories=list(dict.fromkeys(order)), ordered=True))
+
+
+def _events_text(y, classes) -> str:
+    return " ".join(f"{c}:{int((y == c).sum())}" for c in classes)
+
+
+def subgroup_table(y_true, out, classes, task: str, groups, values, bins: int = 2, min_patients: int = 10,
+                   n_boot: int = 1000, seed: int = 0, threshold: Optional[float] = None,
+                   overall: Optional[float] = None, level: float = 0.95) -> pd.DataFrame:
+    """Performance in the subgroups of one column (``values``: its value on each row; see subgroup_labels).
+
+    One row per subgroup, in order: subgroup, patients, rows, events (binary: positive rows; multiclass: rows
+    per class as text "A:3 B:5"; regression: None), the primary metric (roc_auc, or rmse) with
+    <metric>_lower/<metric>_upper (patient-level bootstrap within the subgroup, ``n_boot`` resamples,
+    ``seed``), binary: sensitivity and specificity (at ``threshold``, or argmax) with their intervals;
+    flag: the subgroup's interval lies wholly on the worse side of ``overall`` (below it; for rmse, above);
+    note. Subgroups with fewer than ``min_patients`` patients get counts only (metric cells NaN) and a note,
+    as do those where the metric is undefined (one class). ``overall``: the overall primary metric (default:
+    pooled over all rows)."""
+    y_true = np.asarray(y_true)
+    out = np.asarray(out, dtype=float)
+    n = len(y_true)
+    patients = pd.Series(np.arange(n) if groups is None else np.asarray(groups, dtype=object))
+    if len(patients) != n or len(values) != n:
+        raise ValueError(f"groups and values need one entry per row ({n})")
+    labels = subgroup_labels(values, None if groups is None else patients, bins)
+    primary = primary_metric(task)
+    binary = task == "classification" and len(classes) == 2
+    shown = [primary] + (["sensitivity", "specificity"] if binary else [])
+    if overall is None:
+        overall = float(_WeightedMetrics(y_true, out, classes, task, threshold)(np.ones((1, n)))[primary][0])
+    lower_better = primary in LOWER_IS_BETTER
+    records = []
+    for label in labels.cat.categories:
+        rows = np.flatnonzero((labels == label).to_numpy())
+        if not rows.size:
+            continue
+        y, o, g = y_true[rows], out[rows], patients.iloc[rows].to_numpy()
+        n_patients = int(pd.unique(g).size)
+        if task == "regression":
+            events = None
+        elif binary:
+            events = int((y == classes[1]).sum())
+        else:
+            events = _events_text(y, classes)
+        rec = {"subgroup": str(label), "patients": n_patients, "rows": int(rows.size), "events": events}
+        for name in shown:
+            rec.update({name: np.nan, f"{name}_lower": np.nan, f"{name}_upper": np.nan})
+        rec.update(flag=False, note="")
+        if n_patients < min_patients:
+            rec["note"] = f"fewer than {min_patients} patients: counts only"
+            records.append(rec)
+            continue
+        point = _WeightedMetrics(y, o, classes, task, threshold)(np.ones((1, rows.size)))
+        if not np.isfinite(point[primary][0]):
+            rec["note"] = f"{primary} undefined (one class only)" if task == "classification" \
+                else f"{primary} undefined"
+            records.append(rec)
+            continue
+        boot = bootstrap_values(y, o, classes, task, g, n_boot, seed, threshold)
+        for name in shown:
+            ci = percentile_interval(boot[name], level)
+            rec[name] = float(point[name][0])
+            rec[f"{name}_lower"] = np.nan if ci["lower"] is None else ci["lower"]
+            rec[f"{name}_upper"] = np.nan if ci["upper"] is None else ci["upper"]
+        lo, hi = rec[f"{primary}_lower"], rec[f"{primary}_upper"]
+        rec["flag"] = bool(lo > overall) if lower_better else bool(hi < overall)
+        if rec["flag"]:
+            rec["note"] = f"{primary} interval wholly {'above' if lower_better else 'below'} overall {overall:.3f}"
+        records.append(rec)
+    return pd.DataFrame.from_records(records, columns=["subgroup", "patients", "rows", "events"]
+                                     + [c for name in shown for c in (name, f"{name}_lower", f"{name}_upper")]
+                                     + ["flag", "note"])
+
+
+def _count(y, g, classes) -> dict:
+    rec = {"patients": int(pd.unique(g).size), "rows": int(len(y))}
+    if classes is not None:
+        rec["events"] = {str(c): int((y == c).sum()) for c in classes}
+        rec["patients_with"] = {str(c): int(pd.unique(g[y == c]).size) for c in classes}
+    return rec
+
+
+def counts(y_true, classes, groups, folds) -> dict:
+    """Participants and events (TRIPOD+AI 21): {"patients", "rows", "events": {class: rows},
+    "patients_with": {class: patients with at least one row of it}, "folds": [{"fold", "patients", "rows",
+    "events", "patients_with"}, ...]} (``folds``: the test fold of each row). Regression (classes None):
+    no "events" or "patients_with". groups None: each row is a patient."""
+    y = np.asarray(y_true)
+    g = np.arange(len(y)) if groups is None else np.asarray(groups, dtype=object)
+    f = np.asarray(folds)
+    out = _count(y, g, classes)
+    out["folds"] = [{"fold": int(k) if isinstance(k, (numbers.Integral, np.integer)) else str(k),
+                     **_count(y[f == k], g[f == k], classes)} for k in np.unique(f)]
+    return out
+
+
+def table_records(frame: pd.DataFrame) -> list[dict]:
+    """A DataFrame as JSON-safe records: NaN -> None, numpy scalars -> Python numbers."""
+    records = []
+    for row in frame.to_dict("records"):
+        clean = {}
+        for k, v in row.items():
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and not math.isfinite(v):
+                v = None
+            clean[str(k)] = v
+        records.append(clean)
+    return records

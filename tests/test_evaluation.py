@@ -14,12 +14,11 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_score, roc_curve
 
 import medsweep.evaluation as evaluation
-from medsweep.evaluation import (LOGIT_EPS, ThresholdRule, bootstrap_intervals, bootstrap_values,
-                                 bootstrap_weights, calibration,
-                                 calibration_report, choose_threshold, counts, decision_curve,
-                                 multiclass_calibration, parse_threshold_rule, pooled_metrics,
-                                 regression_calibration, resample_metrics, subgroup_labels, subgroup_table,
-                                 table_records)
+from medsweep.evaluation import (LOGIT_EPS, bootstrap_intervals, bootstrap_values, bootstrap_weights,
+                                 calibration, calibration_report, counts, decision_curve,
+                                 multiclass_calibration, pooled_metrics, regression_calibration,
+                                 resample_metrics, subgroup_labels, subgroup_table, table_records)
+from medsweep.operating_point import (ThresholdRule, choose_threshold, parse_threshold_rule)
 from medsweep.metrics import (CLASSIFICATION_METRICS, REGRESSION_METRICS, classification_metrics,
                               regression_metrics)
 from medsweep.plots import plot_calibration, plot_decision_curve

@@ -44,10 +44,21 @@ class Dataset:
     excluded: dict = field(default_factory=dict)
     # Each sample's 0-based data row in the source (rows without a target are skipped, not renumbered).
     rows: Optional[np.ndarray] = None
+    # The columns that are not features (target, patient id, dropped, ...), row for row with X.
+    others: Optional[pd.DataFrame] = None
 
     def __post_init__(self) -> None:
         if self.rows is None:
             self.rows = np.arange(len(self.y))
+
+    def column(self, name: str, key: str) -> pd.Series:
+        """Any column of the rows used, a feature or not; ``key`` names the setting that asked for it."""
+        if name in self.X.columns:
+            return self.X[name]
+        if self.others is not None and name in self.others.columns:
+            return self.others[name]
+        columns = list(self.X.columns) + (list(self.others.columns) if self.others is not None else [])
+        raise DataError(f"{key} names {name!r}, which is not a column of the data; columns are: {', '.join(columns)}")
 
     @property
     def n_groups(self) -> int:
@@ -486,7 +497,8 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
     if groups is not None:
         groups = groups.reset_index(drop=True)
     return Dataset(X=X.reset_index(drop=True), y=y.reset_index(drop=True), groups=groups, task=task,
-                   target=target, classes=classes, info=info, excluded=excluded, rows=source_rows)
+                   target=target, classes=classes, info=info, excluded=excluded, rows=source_rows,
+                   others=frame[list(excluded)].reset_index(drop=True))
 
 
 def load_dataset(data_cfg: Any, data_dir: Optional[str] = None) -> Dataset:

@@ -1,6 +1,6 @@
 """Evidence a clinical reviewer asks for (TRIPOD+AI items 12e, 15, 21, 23a), computed from a job's
 out-of-fold predictions: confidence intervals of every metric by patient-level bootstrap, calibration,
-decision curve analysis, the operating point (decision threshold), subgroups and counts.
+decision curve analysis, subgroups and counts (the operating point is chosen in operating_point.py).
 
 Plain functions: numpy/pandas in; dicts of JSON-serialisable values (float, int, str, None, lists) or
 DataFrames out. Undefined values are None in dicts and NaN (an empty cell) in DataFrames; ``table_records``
@@ -417,118 +417,6 @@ def decision_curve(y_bool, p, thresholds: Optional[Sequence[float]] = None) -> p
                          "treat_all": prevalence - (1.0 - prevalence) * odds, "treat_none": np.zeros(len(t))})
 
 
-# --------------------------------------------------------------------------------------------------------
-# Operating point
-# --------------------------------------------------------------------------------------------------------
-
-THRESHOLD_RULES_ALLOWED = ("a probability strictly between 0 and 1 (e.g. 0.5), youden, "
-                           "sensitivity>=x or specificity>=x with x in (0, 1]")
-
-
-@dataclass(frozen=True)
-class ThresholdRule:
-    """How the decision threshold is chosen. kind: "fixed" (value: the probability), "youden",
-    "sensitivity" or "specificity" (value: the target). str() gives the canonical text."""
-    kind: str
-    value: Optional[float] = None
-
-    def __str__(self) -> str:
-        if self.kind == "fixed":
-            return f"{self.value:g}"
-        if self.kind == "youden":
-            return "youden"
-        return f"{self.kind}>={self.value:g}"
-
-
-def _probability(text: str) -> Optional[float]:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def parse_threshold_rule(value) -> ThresholdRule:
-    """A threshold rule from a config value: a probability in (0, 1) (a number or numeric text),
-    "youden", "sensitivity>=x" or "specificity>=x" with x in (0, 1] (case and spaces ignored).
-    Raises ValueError saying what is allowed."""
-    if isinstance(value, ThresholdRule):
-        return value
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        v = float(value)
-    elif isinstance(value, str):
-        text = re.sub(r"\s+", "", value).lower()
-        if text == "youden":
-            return ThresholdRule("youden")
-        target = re.fullmatch(r"(sensitivity|specificity)>=(.+)", text)
-        if target:
-            x = _probability(target.group(2))
-            if x is None or not (0.0 < x <= 1.0):
-                raise ValueError(f"the {target.group(1)} target must be a number in (0, 1]; "
-                                 f"must be {THRESHOLD_RULES_ALLOWED}")
-            return ThresholdRule(target.group(1), x)
-        v = _probability(text)
-        if v is None:
-            raise ValueError(f"must be {THRESHOLD_RULES_ALLOWED}")
-    else:
-        raise ValueError(f"must be {THRESHOLD_RULES_ALLOWED} (got a {type(value).__name__})")
-    if not (0.0 < v < 1.0):  # also NaN
-        raise ValueError(f"a fixed threshold must be strictly between 0 and 1; must be {THRESHOLD_RULES_ALLOWED}")
-    return ThresholdRule("fixed", v)
-
-
-def threshold_candidates(y_bool, p) -> pd.DataFrame:
-    """Sensitivity and specificity at every candidate threshold: the distinct scores, ascending
-    (predicted positive iff p >= threshold). DataFrame(threshold, sensitivity, specificity)."""
-    y = np.asarray(y_bool, dtype=bool)
-    p = np.asarray(p, dtype=float)
-    if y.shape != p.shape or y.ndim != 1 or not len(y) or not np.isfinite(p).all():
-        raise ValueError("y_bool and p must be 1-D of the same length, with finite p")
-    cand = np.unique(p)
-    pos, neg = np.sort(p[y]), np.sort(p[~y])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sens = (len(pos) - np.searchsorted(pos, cand, side="left")) / len(pos)
-        spec = np.searchsorted(neg, cand, side="left") / len(neg)
-    return pd.DataFrame({"threshold": cand, "sensitivity": sens, "specificity": spec})
-
-
-def choose_threshold(rule, y_bool, p) -> float:
-    """The decision threshold that ``rule`` (a ThresholdRule or anything parse_threshold_rule accepts)
-    gives on these rows (predicted positive iff p >= threshold). Pass training rows only: the threshold
-    is then applied unchanged to the rows it is evaluated on.
-
-      fixed probability   itself (the data are not looked at)
-      youden              the candidate (distinct score) maximising sensitivity + specificity - 1;
-                          ties: the highest such threshold (as the first maximum of roc_curve)
-      sensitivity>=x      the highest candidate whose sensitivity >= x (the best specificity meeting it);
-                          always exists (the lowest score gives sensitivity 1)
-      specificity>=x      the lowest candidate whose specificity >= x (the best sensitivity meeting it);
-                          if none (negatives at the highest score), the next float above the highest
-                          score (nobody positive)
-    Comparisons with x allow 1e-12 of rounding. Raises ValueError where the rule needs a class that the
-    rows lack (youden: both; sensitivity: positives; specificity: negatives).
-    """
-    rule = parse_threshold_rule(rule)
-    if rule.kind == "fixed":
-        return float(rule.value)
-    y = np.asarray(y_bool, dtype=bool)
-    needs = {"youden": "both classes", "sensitivity": "positive rows", "specificity": "negative rows"}[rule.kind]
-    if (rule.kind != "specificity" and not y.any()) or (rule.kind != "sensitivity" and y.all()):
-        raise ValueError(f"threshold rule {rule} needs {needs}; got {int(y.sum())} positive of {len(y)} rows")
-    c = threshold_candidates(y, p)
-    t, sens, spec = c["threshold"].to_numpy(), c["sensitivity"].to_numpy(), c["specificity"].to_numpy()
-    if rule.kind == "youden":
-        j = sens + spec - 1.0
-        return float(t[len(j) - 1 - int(np.argmax(j[::-1]))])
-    if rule.kind == "sensitivity":
-        return float(t[np.flatnonzero(sens >= rule.value - 1e-12)[-1]])
-    ok = np.flatnonzero(spec >= rule.value - 1e-12)
-    return float(t[ok[0]]) if ok.size else float(np.nextafter(t[-1], np.inf))
-
-
-# --------------------------------------------------------------------------------------------------------
-# Subgroups and counts
-# --------------------------------------------------------------------------------------------------------
-
 def _number(x: float) -> str:
     return repr(float(f"{x:.4g}"))
 
@@ -607,6 +495,7 @@ def subgroup_table(y_true, out, classes, task: str, groups, values, bins: int = 
         if not rows.size:
             continue
         y, o, g = y_true[rows], out[rows], patients.iloc[rows].to_numpy()
+        t = threshold[rows] if np.ndim(threshold) else threshold  # one per row: each fold's own
         n_patients = int(pd.unique(g).size)
         if task == "regression":
             events = None
@@ -622,13 +511,13 @@ def subgroup_table(y_true, out, classes, task: str, groups, values, bins: int = 
             rec["note"] = f"fewer than {min_patients} patients: counts only"
             records.append(rec)
             continue
-        point = _WeightedMetrics(y, o, classes, task, threshold)(np.ones((1, rows.size)))
+        point = _WeightedMetrics(y, o, classes, task, t)(np.ones((1, rows.size)))
         if not np.isfinite(point[primary][0]):
             rec["note"] = f"{primary} undefined (one class only)" if task == "classification" \
                 else f"{primary} undefined"
             records.append(rec)
             continue
-        boot = bootstrap_values(y, o, classes, task, g, n_boot, seed, threshold)
+        boot = bootstrap_values(y, o, classes, task, g, n_boot, seed, t)
         for name in shown:
             ci = percentile_interval(boot[name], level)
             rec[name] = float(point[name][0])
@@ -679,3 +568,69 @@ def table_records(frame: pd.DataFrame) -> list[dict]:
             clean[str(k)] = v
         records.append(clean)
     return records
+
+
+# --------------------------------------------------------------------------------------------------------
+# One job's evidence
+# --------------------------------------------------------------------------------------------------------
+
+# Thresholds whose net benefit metrics.json records (the whole curve is in decision_curve.png).
+NET_BENEFIT_AT = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+INTERVAL_METHOD = "percentile bootstrap of the pooled out-of-fold predictions"
+
+
+@dataclass
+class JobEvidence:
+    metrics: dict                        # {metric: {"pooled", "lower", "upper"}}: merged into metrics.json's
+    record: dict                         # metrics.json's "evaluation": interval, calibration, decision curve, ...
+    decision_curve: Optional[pd.DataFrame]   # binary only
+    subgroups: Optional[pd.DataFrame]    # one table for every eval.subgroups column
+
+
+def evaluate_predictions(predictions: pd.DataFrame, classes, task: str, *, thresholds: Optional[Sequence[float]],
+                         n_boot: int, seed: int, dca_range: Sequence[float], subgroup_values: dict,
+                         subgroup_bins: int, subgroup_min_patients: int, grouped: bool) -> JobEvidence:
+    """Everything a job reports beyond its per-fold metrics, from its out-of-fold ``predictions`` (as
+    training.cross_validate makes them: patient, fold, y_true, proba_<class> or y_pred). ``thresholds``:
+    each fold's decision threshold (binary; None: argmax); ``subgroup_values``: {column: value per row};
+    ``grouped``: whether ``patient`` is a real patient id (else each row is its own patient)."""
+    y = predictions["y_true"].to_numpy()
+    out = (predictions[[f"proba_{c}" for c in classes]].to_numpy() if task == "classification"
+           else predictions["y_pred"].to_numpy())
+    patients = predictions["patient"].to_numpy()
+    threshold = None if thresholds is None else np.asarray(thresholds, dtype=float)[predictions["fold"].to_numpy()]
+    pooled = pooled_metrics(y, out, classes, task, threshold)
+    metrics = {name: {"pooled": value} for name, value in pooled.items()}
+    record: dict = {"counts": counts(y, classes, patients, predictions["fold"].to_numpy())}
+    if n_boot:
+        intervals = bootstrap_intervals(y, out, classes, task, patients, n_boot, seed, threshold)
+        for name, ci in intervals.items():
+            metrics[name].update(lower=ci["lower"], upper=ci["upper"])
+        record["interval"] = {"method": INTERVAL_METHOD, "level": 0.95, "n_boot": n_boot, "seed": seed,
+                              "resampled": "patients" if grouped else "rows (one per patient)",
+                              # resamples where a metric is undefined (e.g. a class absent) are left out
+                              "dropped_resamples": {name: n_boot - ci["n_valid"] for name, ci in intervals.items()
+                                                    if ci["n_valid"] < n_boot}}
+    record["calibration"] = calibration_report(y, out, classes, task)
+    curve = None
+    if task == "classification" and len(classes) == 2:
+        grid = np.round(np.arange(dca_range[0], dca_range[1] + 1e-9, 0.01), 4)
+        curve = decision_curve(y == classes[1], out[:, 1], grid)
+        at = curve.set_index(np.round(curve.threshold, 4))
+        record["decision_curve"] = {
+            "thresholds": [float(dca_range[0]), float(dca_range[1])],
+            "net_benefit": {f"{t:g}": {"model": float(at.net_benefit[t]), "treat_all": float(at.treat_all[t]),
+                                       "treat_none": 0.0}
+                            for t in NET_BENEFIT_AT if dca_range[0] <= t <= dca_range[1] and t in at.index}}
+    tables = []
+    for column, values in subgroup_values.items():
+        table = subgroup_table(y, out, classes, task, patients if grouped else None, values, bins=subgroup_bins,
+                               min_patients=subgroup_min_patients, n_boot=n_boot or 1000, seed=seed,
+                               threshold=threshold, overall=pooled[primary_metric(task)])
+        tables.append(table.assign(column=column)[["column", *table.columns]])
+    subgroups = pd.concat(tables, ignore_index=True) if tables else None
+    if subgroups is not None:
+        flagged = subgroups[subgroups.flag]
+        record["subgroups"] = {"columns": list(subgroup_values), "flagged": [
+            f"{r.column}={r.subgroup}" for r in flagged.itertuples()]}
+    return JobEvidence(metrics=metrics, record=record, decision_curve=curve, subgroups=subgroups)

@@ -19,9 +19,13 @@ METRICS_FILE = "metrics.json"            # status, metrics, provenance: read and
 HISTORY_FILE = "history.csv"             # fold, epoch, train_loss, val_<primary metric>
 PREDICTIONS_FILE = "predictions.csv"     # out-of-fold predictions
 MODEL_FILE = "model.skops"               # the final pipeline
+SUBGROUPS_FILE = "subgroups.csv"         # per subgroup: counts, primary metric and intervals
 LEARNING_CURVE_FILE = "learning_curve.png"
 ROC_FILE = "roc.png"
-JOB_PLOTS = (LEARNING_CURVE_FILE, ROC_FILE)
+CALIBRATION_FILE = "calibration.png"
+DECISION_CURVE_FILE = "decision_curve.png"
+# In the order report.html shows them side by side.
+JOB_PLOTS = (ROC_FILE, CALIBRATION_FILE, DECISION_CURVE_FILE, LEARNING_CURVE_FILE)
 SAVED_CONFIG = Path(".hydra") / "config.yaml"  # written by Hydra: what the job ran
 
 # In a sweep's directory

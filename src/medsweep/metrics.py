@@ -18,7 +18,7 @@ def primary_metric(task: str) -> str:
     return "roc_auc" if task == "classification" else "rmse"
 
 
-def predicted_classes(proba: np.ndarray, classes: list, threshold: Optional[float] = None) -> np.ndarray:
+def predicted_classes(proba: np.ndarray, classes: list, threshold: Optional[float | np.ndarray] = None) -> np.ndarray:
     """The class predicted for each row: the most probable one, or (binary only, with ``threshold``) the
     positive class classes[1] where ``proba[:, 1] >= threshold`` and classes[0] elsewhere."""
     proba = np.asarray(proba)
@@ -26,8 +26,9 @@ def predicted_classes(proba: np.ndarray, classes: list, threshold: Optional[floa
         return np.asarray(classes)[np.argmax(proba, axis=1)]
     if len(classes) != 2:
         raise ValueError(f"a decision threshold applies to binary classification only; got {len(classes)} classes")
-    threshold = float(threshold)
-    if not np.isfinite(threshold):
+    # One threshold, or one per row (pooled out-of-fold rows, each at its fold's threshold).
+    threshold = np.asarray(threshold, dtype=float)
+    if not np.isfinite(threshold).all():
         raise ValueError(f"threshold must be a finite number; got {threshold}")
     return np.where(proba[:, 1] >= threshold, classes[1], classes[0])
 

@@ -58,12 +58,21 @@ class ModelConfig:
     description: str = ""
 
 
+# The run's own settings: types here, values (with what they mean) in conf/train.yaml.
 @dataclass
 class DebugConfig:
-    # Fault injection, to rehearse failures: the first N attempts of each job raise a transient error.
-    fail_attempts: int = 0
-    # Sleep this long after every epoch, so that a job is slow enough to interrupt or time out.
-    epoch_sleep_s: float = 0.0
+    fail_attempts: int = MISSING
+    epoch_sleep_s: float = MISSING
+
+
+@dataclass
+class EvalConfig:
+    n_boot: int = MISSING
+    threshold: str = MISSING
+    dca_thresholds: List[float] = MISSING
+    subgroups: List[str] = MISSING
+    subgroup_bins: int = MISSING
+    subgroup_min_patients: int = MISSING
 
 
 @dataclass
@@ -72,18 +81,14 @@ class Config:
     data: DataConfig = MISSING
     trainer: TrainerConfig = MISSING
     estimator: Any = MISSING
-    seed: int = 0
-    # Folder holding the real files named by each model's `data.file`.
-    data_dir: Optional[str] = None
-    # Re-run a failed job up to this many more times (configuration and data errors are not retried).
-    retries: int = 0
-    # Per-job time limit in minutes (null: none).
-    timeout_min: Optional[float] = None
-    # Multirun into an existing hydra.sweep.dir: run only the jobs without a completed result.
-    resume: bool = False
-    # Print the jobs a sweep would run and stop.
-    dry_run: bool = False
-    debug: DebugConfig = field(default_factory=DebugConfig)
+    seed: int = MISSING
+    data_dir: Optional[str] = MISSING
+    retries: int = MISSING
+    timeout_min: Optional[float] = MISSING
+    resume: bool = MISSING
+    dry_run: bool = MISSING
+    eval: EvalConfig = MISSING
+    debug: DebugConfig = MISSING
 
 
 def register_configs() -> None:
@@ -126,11 +131,32 @@ def config_errors(cfg: Any) -> list[str]:
     _check(errors, d.positive is None or len(d.positive) > 0, "data.positive", d.positive,
            "must be null or a non-empty list of target values")
 
+    errors += _eval_errors(cfg.eval)
+
     name = cfg.estimator.get("name")
     if name not in REGISTRY:
         errors.append(f"estimator.name={name!r} is not allowed: must be one of {', '.join(REGISTRY)}")
     else:
         errors += REGISTRY[name].range_errors(cfg.estimator)
+    return errors
+
+
+def _eval_errors(ev: Any) -> list[str]:
+    from medsweep.operating_point import parse_threshold_rule  # numpy only: cheap in the sweep's parent
+
+    errors: list[str] = []
+    _check(errors, ev.n_boot == 0 or ev.n_boot >= 100, "eval.n_boot", ev.n_boot,
+           "must be 0 (no intervals) or an integer >= 100 (fewer resamples give unstable 95% limits)")
+    try:
+        parse_threshold_rule(ev.threshold)
+    except ValueError as exc:
+        errors.append(f"eval.threshold={ev.threshold} is not allowed: {exc}")
+    dca = list(ev.dca_thresholds)
+    _check(errors, len(dca) == 2 and all(math.isfinite(t) for t in dca) and 0 < dca[0] < dca[1] < 1,
+           "eval.dca_thresholds", dca, "must be [from, to] with 0 < from < to < 1, e.g. [0.05,0.95]")
+    _check(errors, ev.subgroup_bins >= 2, "eval.subgroup_bins", ev.subgroup_bins, "must be an integer >= 2")
+    _check(errors, ev.subgroup_min_patients >= 1, "eval.subgroup_min_patients", ev.subgroup_min_patients,
+           "must be an integer >= 1")
     return errors
 
 

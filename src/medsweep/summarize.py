@@ -92,8 +92,8 @@ def _list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:
     return info, jobs
 
 
-def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict]:
-    """(summary row, other-metric means) of one job, from its metrics.json."""
+def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
+    """(summary row, other metrics' columns, the job's metrics) of one job, from its metrics.json."""
     job_dir = sweep_dir / job["dir"]
     error = error_type = None
     try:
@@ -131,14 +131,18 @@ def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict]:
         "greater_is_better": greater,
         "primary_mean": mean,
         "primary_std": _clean(metrics.get(primary, {}).get("std")) if primary else None,
+        # The pooled out-of-fold value and its bootstrap interval (absent when eval.n_boot=0).
+        **{f"primary_{k}": _clean(metrics.get(primary, {}).get(k)) if primary else None
+           for k in ("pooled", "lower", "upper")},
         "folds": m.get("folds"),
         "duration_s": m.get("duration_s"),
         "dir": job["dir"],
         "error_type": m.get("error_type") or error_type,
         "error": _one_line(m.get("error") or error),
     }
-    others = {f"{name}_mean": _clean(v.get("mean")) for name, v in metrics.items() if name != primary}
-    return row, others
+    others = {f"{name}_{k}": _clean(v.get(k)) for name, v in metrics.items() if name != primary
+              for k in ("mean", "lower", "upper") if k in v}
+    return row, others, metrics
 
 
 def _sort_key(row: dict):
@@ -171,6 +175,17 @@ def _fmt(mean, std) -> str:
     return f"{mean:.4f} ± {std:.4f}" if std is not None else f"{mean:.4f}"
 
 
+def _ci(pooled, lower, upper) -> str:
+    """The pooled out-of-fold value with its 95% interval: `0.781 (0.712-0.850)`."""
+    if pooled is None:
+        return "-"
+    return f"{pooled:.3f} ({lower:.3f}-{upper:.3f})" if lower is not None and upper is not None else f"{pooled:.3f}"
+
+
+def _row_ci(row: dict) -> str:
+    return _ci(row.get("primary_pooled"), row.get("primary_lower"), row.get("primary_upper"))
+
+
 def _duration(row) -> str:
     return f"{row['duration_s']:.1f}s" if isinstance(row.get("duration_s"), (int, float)) else "-"
 
@@ -191,7 +206,7 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP) -> str:
         width = max(len(str(r["estimator"])) for r in shown)
         for rank, r in enumerate(shown, 1):
             lines.append(f"  {rank:>3}. #{r['job']:<4} {str(r['estimator']):<{width}}  "
-                         f"{_fmt(r['primary_mean'], r['primary_std'])}  {_duration(r):>7}  "
+                         f"{_fmt(r['primary_mean'], r['primary_std'])}  {_row_ci(r):<21}  {_duration(r):>7}  "
                          f"{short_overrides(r['overrides'].split())}")
         if len(group) > len(shown):
             lines.append(f"  ... {len(group) - len(shown)} more in summary.md")
@@ -233,11 +248,13 @@ def _markdown(summary: dict) -> str:
         out += [f"- best value ({_md_text(opt.get('name'))}): {_md_text(opt.get('best_value'))}",
                 f"- best params: {_md_code(json.dumps(opt.get('best_params'), sort_keys=True))}"]
     for title, group in leaderboard_groups(rows):
-        out += ["", f"## {_md_text(title)}", "", "| rank | job | estimator | overrides | mean ± std | duration |",
-                "|---:|---:|---|---|---|---:|"]
+        out += ["", f"## {_md_text(title)}", "",
+                "| rank | job | estimator | overrides | mean ± std over folds | pooled (95% CI) | duration |",
+                "|---:|---:|---|---|---|---|---:|"]
         for rank, r in enumerate(group, 1):
             out.append(f"| {rank} | [{r['job']}]({r['dir']}/{METRICS_FILE}) | {_md_text(r['estimator'])} | "
-                       f"{_md_code(r['overrides'])} | {_fmt(r['primary_mean'], r['primary_std'])} | {_duration(r)} |")
+                       f"{_md_code(r['overrides'])} | {_fmt(r['primary_mean'], r['primary_std'])} | "
+                       f"{_row_ci(r)} | {_duration(r)} |")
     bad = _not_completed(rows)
     if bad:
         out += ["", "## Not completed", "", "| job | status | overrides | error |", "|---:|---|---|---|"]
@@ -254,7 +271,19 @@ def _img(path: Path, embed: bool, rel: str, alt: str) -> str:
     return f'<img src="{html.escape(rel)}" alt="{html.escape(alt)}" loading="lazy">'
 
 
-def _html(summary: dict, sweep_dir: Path, sweep_png: Path) -> str:
+def _metrics_table(metrics: dict) -> str:
+    """A job's metrics: mean ± std over folds, and the pooled value with its interval."""
+    e = html.escape
+    lines = ["<table class=\"metrics\"><tr><th>metric</th><th>mean ± std over folds</th><th>pooled (95% CI)</th></tr>"]
+    for name, m in metrics.items():
+        if not isinstance(m, dict) or _clean(m.get("mean")) is None:
+            continue
+        pooled = _ci(_clean(m.get("pooled")), _clean(m.get("lower")), _clean(m.get("upper")))
+        lines.append(f"<tr><td>{e(name)}</td><td>{_fmt(m['mean'], _clean(m.get('std')))}</td><td>{pooled}</td></tr>")
+    return "".join(lines) + "</table>"
+
+
+def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) -> str:
     e = html.escape
     s, rows = summary["sweep"], summary["jobs"]
     embed = len(rows) <= EMBED_LIMIT
@@ -263,7 +292,8 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path) -> str:
            "<style>body{font-family:sans-serif;margin:1.5em;max-width:1200px}"
            "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
            "font-size:13px;text-align:left}th{background:#f3f3f3}.failed,.timeout,.interrupted,.missing"
-           "{color:#b00}code{font-size:12px}img{max-width:100%}.job img{width:480px}</style>",
+           "{color:#b00}code{font-size:12px}img{max-width:100%}.plots{display:flex;flex-wrap:wrap;gap:6px}"
+           ".plots img{width:380px}table.metrics td{font-variant-numeric:tabular-nums}</style>",
            "</head><body>", f"<h1>Sweep {e(s['dir'])}</h1>", "<ul>"]
     for key in ("command", "started_at", "finished_at", "launcher", "n_jobs"):
         if s.get(key) is not None:
@@ -278,11 +308,11 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path) -> str:
         out.append(_img(sweep_png, True, sweep_png.name, "primary metric of every job"))
     for title, group in leaderboard_groups(rows):
         out += [f"<h2>{e(title)}</h2>", "<table><tr><th>rank</th><th>job</th><th>estimator</th><th>overrides</th>"
-                "<th>mean ± std</th><th>duration</th><th>files</th></tr>"]
+                "<th>mean ± std over folds</th><th>pooled (95% CI)</th><th>duration</th><th>files</th></tr>"]
         for rank, r in enumerate(group, 1):
             out.append(f"<tr><td>{rank}</td><td><a href=\"#job-{r['job']}\">{r['job']}</a></td>"
                        f"<td>{e(str(r['estimator']))}</td><td><code>{e(r['overrides'])}</code></td>"
-                       f"<td>{_fmt(r['primary_mean'], r['primary_std'])}</td><td>{_duration(r)}</td>"
+                       f"<td>{_fmt(r['primary_mean'], r['primary_std'])}</td><td>{_row_ci(r)}</td><td>{_duration(r)}</td>"
                        f"<td><a href=\"{e(r['dir'])}/\">dir</a> <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a></td></tr>")
         out.append("</table>")
     bad = _not_completed(rows)
@@ -302,10 +332,11 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path) -> str:
         out += [f"<div class=\"job\" id=\"job-{r['job']}\"><h3>Job {r['job']}: <code>{e(r['overrides'])}</code></h3>",
                 f"<p class=\"{e(r['status'])}\">{e(r['status'])}: {metric} — <a href=\"{e(r['dir'])}/\">directory</a>"
                 f" · <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a></p>"]
-        for name in JOB_PLOTS:
-            png = sweep_dir / r["dir"] / name
-            if png.is_file():
-                out.append(_img(png, embed, f"{r['dir']}/{name}", f"job {r['job']} {name}"))
+        pngs = [(name, sweep_dir / r["dir"] / name) for name in JOB_PLOTS]
+        out.append("<div class=\"plots\">" + "".join(_img(png, embed, f"{r['dir']}/{name}", f"job {r['job']} {name}")
+                                                  for name, png in pngs if png.is_file()) + "</div>")
+        if job_metrics.get(r["job"]):
+            out.append(_metrics_table(job_metrics[r["job"]]))
         out.append("</div>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
@@ -325,9 +356,9 @@ def summarize_sweep(sweep_dir) -> dict:
     if not jobs:
         raise ValueError(f"no job in {sweep_dir}: no numbered job directory and no job in {SWEEP_FILE}")
 
-    rows, others = [], []
+    rows, others, job_metrics = [], [], {}
     for job in jobs:
-        row, other = _job_row(sweep_dir, job)
+        row, other, job_metrics[job["num"]] = _job_row(sweep_dir, job)
         rows.append(row)
         others.append(other)
     # Other metrics' means in name order, so the columns do not depend on which job came first.
@@ -346,7 +377,7 @@ def summarize_sweep(sweep_dir) -> dict:
     summary["jobs"] = rows
 
     columns = ["job", "overrides", "model", "estimator", "task", "status", "primary_metric", "greater_is_better",
-               "primary_mean", "primary_std", *metric_cols, "folds", "duration_s", "dir", "error_type", "error"]
+               "primary_mean", "primary_std", "primary_pooled", "primary_lower", "primary_upper", *metric_cols, "folds", "duration_s", "dir", "error_type", "error"]
     csv_file, json_file, md_file, png_file, html_file = (sweep_dir / name for name in SUMMARY_FILES)
     with atomic_path(csv_file) as tmp:
         pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False)
@@ -355,7 +386,7 @@ def summarize_sweep(sweep_dir) -> dict:
         tmp.write_text(_markdown(summary))
     plot_sweep(rows, png_file)
     with atomic_path(html_file) as tmp:
-        tmp.write_text(_html(summary, sweep_dir, png_file))
+        tmp.write_text(_html(summary, sweep_dir, png_file, job_metrics))
     return summary
 
 

@@ -8,17 +8,24 @@ import logging
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from medsweep.cpu import cpu_share
 from medsweep.data import load_dataset
 from medsweep.estimators import estimator_class
-from medsweep.job_files import (HISTORY_FILE, LEARNING_CURVE_FILE, MODEL_FILE, PREDICTIONS_FILE, ROC_FILE)
+from medsweep.evaluation import evaluate_predictions
+from medsweep.job_files import (CALIBRATION_FILE, DECISION_CURVE_FILE, HISTORY_FILE, LEARNING_CURVE_FILE, MODEL_FILE,
+                                PREDICTIONS_FILE, ROC_FILE, SUBGROUPS_FILE)
 from medsweep.metrics import LOWER_IS_BETTER, primary_metric
 from medsweep.outputs import write_csv
 from medsweep.persistence import save_model
-from medsweep.plots import plot_learning_curve, plot_roc
-from medsweep.training import TrainSettings, cross_validate, fit_final
+from medsweep.operating_point import parse_threshold_rule
+from medsweep.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
+from medsweep.training import TrainSettings, binary, cross_validate, fit_final, fold_threshold
+
+# A calibration slope below this says the predictions are over-confident (overfitted): said in train.log.
+LOW_CALIBRATION_SLOPE = 0.8
 
 log = logging.getLogger("medsweep")
 
@@ -36,6 +43,12 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
     log.info("Features used (%d): %s", data.X.shape[1], ", ".join(data.X.columns))
     for column, reason in data.excluded.items():
         log.info("Not a feature: %r (%s)", column, reason)
+    ev = cfg.eval
+    subgroup_columns = {c: data.column(c, "eval.subgroups") for c in ev.subgroups}  # fails before training
+    rule = parse_threshold_rule(ev.threshold)
+    if not binary(data) and str(rule) != "0.5":
+        log.warning("eval.threshold=%s is not used: an operating point applies to binary classification; "
+                    "this job predicts the most probable class", ev.threshold)
 
     spec = OmegaConf.to_container(cfg.estimator, resolve=True)
     estimator = estimator_class(spec["name"])
@@ -47,22 +60,46 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
 
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
                              n_threads=cpu_share(), on_epoch=on_epoch)
-    cv = cross_validate(data, spec, trainer.folds, settings)
+    cv = cross_validate(data, spec, trainer.folds, settings, threshold=rule)
     log.info("Cross-validation: %d folds, %s, %d %s, seed %d", trainer.folds, cv.splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)
-    for name, m in cv.metrics.items():
-        log.info("%-17s %.4f ± %.4f  folds: %s", name, m["mean"], m["std"], ", ".join(f"{v:.4f}" for v in m["folds"]))
+    positions = np.searchsorted(data.rows, cv.predictions["row"].to_numpy())  # data row of each prediction
+    evidence = evaluate_predictions(
+        cv.predictions, data.classes, data.task, thresholds=cv.thresholds, n_boot=ev.n_boot, seed=cfg.seed,
+        dca_range=list(ev.dca_thresholds), grouped=data.groups is not None,
+        subgroup_values={c: values.to_numpy()[positions] for c, values in subgroup_columns.items()},
+        subgroup_bins=ev.subgroup_bins, subgroup_min_patients=ev.subgroup_min_patients)
+    metrics = {name: {**m, **evidence.metrics.get(name, {})} for name, m in cv.metrics.items()}
+    for name, m in metrics.items():
+        interval = f" ({m['lower']:.4f}-{m['upper']:.4f})" if m.get("lower") is not None else ""
+        log.info("%-17s %.4f ± %.4f  pooled %.4f%s  folds: %s", name, m["mean"], m["std"], m["pooled"], interval,
+                 ", ".join(f"{v:.4f}" for v in m["folds"]))
+    _log_evidence(evidence.record, evidence.subgroups)
 
     write_csv(out_dir / HISTORY_FILE, cv.history)
     write_csv(out_dir / PREDICTIONS_FILE, cv.predictions)
     plot_learning_curve(cv.history, out_dir / LEARNING_CURVE_FILE)
     if data.task == "classification":
         plot_roc(cv.predictions, [str(c) for c in data.classes], out_dir / ROC_FILE)
-    save_model(fit_final(data, spec, settings), out_dir / MODEL_FILE)
+    plot_calibration(evidence.record["calibration"], out_dir / CALIBRATION_FILE)
+    if evidence.decision_curve is not None:
+        plot_decision_curve(evidence.decision_curve, out_dir / DECISION_CURVE_FILE)
+    if evidence.subgroups is not None:
+        write_csv(out_dir / SUBGROUPS_FILE, evidence.subgroups)
+    final = fit_final(data, spec, settings)
+    save_model(final, out_dir / MODEL_FILE)
+    operating_point = {"rule": str(rule) if binary(data) else "most probable class (not binary)"}
+    if binary(data):
+        # The final model's threshold, chosen (for a rule) on its own training rows: every row.
+        final_threshold = fold_threshold(rule, final, data.X, data.y, data.classes[-1])
+        operating_point.update(fold_thresholds=cv.thresholds, final_threshold=final_threshold,
+                               positive_class=str(data.classes[-1]))
 
     return {
         "greater_is_better": primary_metric(data.task) not in LOWER_IS_BETTER,
-        "metrics": cv.metrics,
+        "metrics": metrics,
+        "operating_point": operating_point,
+        "evaluation": evidence.record,
         "n_samples": int(len(data.y)), "n_features": int(data.X.shape[1]), "n_groups": data.n_groups,
         "splitter": cv.splitter,
         "classes": [str(c) for c in data.classes] if data.classes is not None else None,
@@ -73,3 +110,23 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         "unused_settings": [f"trainer.{s}" for s in estimator.unused_settings()],
         "n_threads": settings.n_threads,
     }
+
+
+def _log_evidence(record: dict, subgroups) -> None:
+    """Calibration and subgroup findings a reader of train.log must not miss."""
+    calibration = record["calibration"]
+    per_class = calibration.get("classes", {"": calibration})
+    for cls, c in per_class.items():
+        slope = c.get("slope")
+        what = f" of class {cls!r}" if cls else ""
+        if slope is not None:
+            log.info("Calibration%s: slope %.3f, calibration-in-the-large %s, ECE %s", what, slope,
+                     f"{c['citl']:.3f}" if c.get("citl") is not None else "-",
+                     f"{c['ece']:.3f}" if c.get("ece") is not None else "-")
+            if slope < LOW_CALIBRATION_SLOPE:
+                log.warning("Calibration slope%s is %.2f (< %.1f): the predicted risks are too extreme "
+                            "(over-confident, a sign of overfitting); recalibrate before using them as "
+                            "probabilities", what, slope, LOW_CALIBRATION_SLOPE)
+    if subgroups is not None:
+        for r in subgroups[subgroups.flag].itertuples():
+            log.warning("Subgroup %s=%s: %s", r.column, r.subgroup, r.note)

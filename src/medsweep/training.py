@@ -14,8 +14,9 @@ from threadpoolctl import threadpool_limits
 
 from medsweep.data import Dataset
 from medsweep.estimators import estimator_class
-from medsweep.metrics import (classification_metrics, primary_metric, regression_metrics,
+from medsweep.metrics import (classification_metrics, predicted_classes, primary_metric, regression_metrics,
                               summarize_folds)
+from medsweep.operating_point import ThresholdRule, choose_threshold
 from medsweep.preprocess import column_kinds, make_preprocessor
 from medsweep.splitting import split
 
@@ -40,6 +41,7 @@ class CVResult:
     predictions: pd.DataFrame  # out-of-fold, one row per sample
     history: pd.DataFrame    # fold, epoch, train_loss, validation metric
     splitter: str            # the scikit-learn splitter that made the folds
+    thresholds: Optional[list] = None  # each fold's decision threshold (binary, with a threshold rule)
 
 
 def _train_loss(task: str, y: np.ndarray, out: np.ndarray, classes: Optional[list]) -> float:
@@ -110,11 +112,28 @@ def _rows(X: pd.DataFrame | np.ndarray, idx: np.ndarray) -> pd.DataFrame | np.nd
 
 
 @_one_blas_thread
-def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings) -> CVResult:
-    """k-fold cross-validation of ``spec`` on ``data``: per-fold metrics, out-of-fold predictions, history."""
+def binary(data: Dataset) -> bool:
+    """Whether the data has a decision threshold to choose (an operating point)."""
+    return data.task == "classification" and len(data.classes) == 2
+
+
+def fold_threshold(rule: Optional[ThresholdRule], model: Any, X: Any, y: pd.Series, positive: Any) -> Optional[float]:
+    """The decision threshold ``rule`` gives on these (training) rows: a fixed probability without looking
+    at them; a rule (youden, a sensitivity or specificity target) from the model's predictions on them."""
+    if rule is None or rule.kind == "fixed":
+        return None if rule is None else rule.value
+    return choose_threshold(rule, y.to_numpy() == positive, model.predict_proba(X)[:, 1])
+
+
+def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
+                   threshold: Optional[ThresholdRule] = None) -> CVResult:
+    """k-fold cross-validation of ``spec`` on ``data``: per-fold metrics, out-of-fold predictions, history.
+    With a ``threshold`` rule (binary classification), each fold's threshold is chosen on its training
+    side only and the threshold-dependent metrics and ``y_pred`` are at that operating point."""
     splits = split(data, folds, settings.seed)
     X = _fold_features(data.X)
-    per_fold, histories, predictions = [], [], []
+    rule = threshold if binary(data) else None
+    per_fold, histories, predictions, thresholds = [], [], [], []
     for fold, (train_idx, test_idx) in enumerate(splits):
         X_tr, y_tr = _rows(X, train_idx), data.y.iloc[train_idx]
         X_te, y_te = _rows(X, test_idx), data.y.iloc[test_idx]
@@ -124,8 +143,10 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
         pred = {"row": rows, "patient": data.groups.iloc[test_idx].to_numpy() if data.groups is not None
                 else rows, "fold": fold, "y_true": y_te.to_numpy()}
         if data.task == "classification":
-            per_fold.append(classification_metrics(y_te.to_numpy(), out, data.classes))
-            pred["y_pred"] = np.asarray(data.classes)[np.argmax(out, axis=1)]
+            t = fold_threshold(rule, model, X_tr, y_tr, data.classes[-1])
+            thresholds.append(t)
+            per_fold.append(classification_metrics(y_te.to_numpy(), out, data.classes, threshold=t))
+            pred["y_pred"] = predicted_classes(out, data.classes, threshold=t)
             pred.update({f"proba_{c}": out[:, i] for i, c in enumerate(data.classes)})
         else:
             per_fold.append(regression_metrics(y_te.to_numpy(), out))
@@ -136,7 +157,7 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     history = history[["fold"] + [c for c in history.columns if c != "fold"]]
     predictions_frame = pd.concat(predictions, ignore_index=True).sort_values("row", kind="stable")
     return CVResult(metrics=summarize_folds(per_fold), predictions=predictions_frame.reset_index(drop=True),
-                    history=history, splitter=splits.splitter)
+                    history=history, splitter=splits.splitter, thresholds=thresholds if rule else None)
 
 
 @_one_blas_thread

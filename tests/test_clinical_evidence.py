@@ -1,0 +1,153 @@
+"""What every job reports for a clinical reviewer: intervals, calibration, decision curve, operating point,
+subgroups and counts, checked end to end; the statistics themselves are checked in test_evaluation.py."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+import medsweep.training as training
+from helpers import metrics_of, run_train
+from medsweep.data import load_dataset
+from medsweep.operating_point import parse_threshold_rule
+from medsweep.schema import ConfigError, check_config
+from medsweep.training import TrainSettings, cross_validate
+
+
+def parkinsons():
+    return load_dataset(OmegaConf.create(dict(
+        name="parkinsons", source="synthetic", path=None, target="status", task="classification", group="name",
+        group_pattern=r"^(.*)_\d+$", drop=[], positive=None, na_values=["?"], delimiter=None, seed=0)))
+
+
+LOGREG = {"name": "logreg", "C": 1.0, "class_weight": None, "max_iter": 1000}
+
+
+@pytest.mark.parametrize("rule", ["youden", "sensitivity>=0.9", "specificity>=0.5"])
+def test_a_threshold_rule_never_looks_at_the_test_fold(monkeypatch, rule):
+    data = parkinsons()
+    splits = training.split(data, 4, 0)
+    monkeypatch.setattr(training, "split", lambda *args: splits)  # the same folds whatever the labels
+    settings = TrainSettings(epochs=1, batch_size=32, seed=0)
+    before = cross_validate(data, LOGREG, 4, settings, threshold=parse_threshold_rule(rule))
+    test = splits[0][1]
+    flipped = data.y.copy()
+    flipped.iloc[test] = 1 - flipped.iloc[test]  # every label of fold 0's test side
+    data.y = flipped
+    after = cross_validate(data, LOGREG, 4, settings, threshold=parse_threshold_rule(rule))
+    assert after.thresholds[0] == before.thresholds[0]
+    assert (after.predictions.query("fold == 0").y_pred.to_numpy() ==
+            before.predictions.query("fold == 0").y_pred.to_numpy()).all()
+    # ... while its metrics, computed against the flipped labels, do change.
+    assert after.metrics["sensitivity"]["folds"][0] != before.metrics["sensitivity"]["folds"][0]
+
+
+def test_the_sensitivity_target_is_met_on_every_training_side_and_reported_honestly(monkeypatch):
+    data = parkinsons()
+    cv = cross_validate(data, LOGREG, 4, TrainSettings(1, 32, 0), threshold=parse_threshold_rule("sensitivity>=0.9"))
+    assert len(cv.thresholds) == 4 and len(set(cv.thresholds)) > 1
+    for fold, rows in cv.predictions.groupby("fold"):
+        positive = rows.proba_1 >= cv.thresholds[fold]
+        assert (rows.y_pred == np.where(positive, 1, 0)).all()
+        tp, fn = ((rows.y_true == 1) & positive).sum(), ((rows.y_true == 1) & ~positive).sum()
+        assert cv.metrics["sensitivity"]["folds"][fold] == pytest.approx(tp / (tp + fn))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("eval.threshold='sensitivity>=1.5'", "eval.threshold=sensitivity>=1.5 is not allowed: the sensitivity target"),
+    ("eval.threshold=1.2", "eval.threshold=1.2 is not allowed: a fixed threshold must be strictly between 0 and 1"),
+    ("eval.threshold=median", "eval.threshold=median is not allowed: must be a probability"),
+    ("eval.n_boot=10", "eval.n_boot=10 is not allowed: must be 0 (no intervals) or an integer >= 100"),
+    ("eval.dca_thresholds=[0.5,0.2]", "eval.dca_thresholds=[0.5, 0.2] is not allowed: must be [from, to]"),
+    ("eval.subgroup_bins=1", "eval.subgroup_bins=1 is not allowed: must be an integer >= 2"),
+    ("eval.subgroup_min_patients=0", "eval.subgroup_min_patients=0 is not allowed: must be an integer >= 1"),
+])
+def test_eval_settings_are_range_checked(compose_cfg, override, message):
+    with pytest.raises(ConfigError) as err:
+        check_config(compose_cfg(override))
+    assert message in str(err.value)
+
+
+@pytest.mark.slow
+def test_a_bad_eval_setting_stops_the_sweep_before_any_job_directory(tmp_path):
+    proc = run_train("-m", "model=parkinsons,als", "eval.threshold=\"sensitivity>=1.5\"", f"hydra.sweep.dir={tmp_path / 's'}")
+    assert proc.returncode != 0 and "eval.threshold=sensitivity>=1.5 is not allowed" in proc.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.fixture(scope="module")
+def youden_job(tmp_path_factory):
+    out = tmp_path_factory.mktemp("job")
+    proc = run_train("model=alzheimers", "estimator=logreg", "data.positive=[Demented,Converted]",
+                     "eval.threshold=youden", "eval.subgroups=[M/F,Age,CDR]", "eval.subgroup_min_patients=70",
+                     f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_every_metric_has_its_pooled_value_inside_its_interval(youden_job):
+    m = metrics_of(youden_job)
+    assert m["evaluation"]["interval"]["n_boot"] == 1000
+    assert m["evaluation"]["interval"]["resampled"] == "patients"
+    for name, v in m["metrics"].items():
+        assert v["lower"] <= v["pooled"] <= v["upper"], name
+    # The pooled value is the metric on all out-of-fold rows: ROC-AUC recomputed here by scikit-learn.
+    from sklearn.metrics import roc_auc_score
+    pred = pd.read_csv(youden_job / "predictions.csv")
+    assert m["metrics"]["roc_auc"]["pooled"] == pytest.approx(roc_auc_score(pred.y_true, pred.proba_1), abs=1e-12)
+
+
+@pytest.mark.slow
+def test_operating_point_counts_calibration_and_decision_curve_are_recorded(youden_job):
+    m = metrics_of(youden_job)
+    op = m["operating_point"]
+    assert op["rule"] == "youden" and len(op["fold_thresholds"]) == 5 and 0 < op["final_threshold"] < 1
+    counts = m["evaluation"]["counts"]
+    pred = pd.read_csv(youden_job / "predictions.csv")
+    assert (counts["rows"], counts["patients"]) == (len(pred), pred.patient.nunique())
+    assert counts["events"] == {"0": int((pred.y_true == 0).sum()), "1": int((pred.y_true == 1).sum())}
+    assert sum(f["rows"] for f in counts["folds"]) == len(pred)
+    cal = m["evaluation"]["calibration"]
+    assert cal["kind"] == "binary" and cal["slope"] > 0 and len(cal["curve"]["predicted"]) == 10
+    # Net benefit at 0.2, computed here from the predictions at that threshold.
+    t, n = 0.2, len(pred)
+    tp = ((pred.proba_1 >= t) & (pred.y_true == 1)).sum()
+    fp = ((pred.proba_1 >= t) & (pred.y_true == 0)).sum()
+    nb = m["evaluation"]["decision_curve"]["net_benefit"]["0.2"]
+    assert nb["model"] == pytest.approx(tp / n - fp / n * t / (1 - t))
+    for name in ("calibration.png", "decision_curve.png", "roc.png"):
+        assert (youden_job / name).stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_subgroups_csv_has_counts_metrics_and_small_groups_without_metric(youden_job):
+    table = pd.read_csv(youden_job / "subgroups.csv")
+    assert set(table.column) == {"M/F", "Age", "CDR"}
+    sexes = table[table.column == "M/F"].set_index("subgroup")
+    assert set(sexes.index) == {"F", "M"} and sexes.patients.sum() == 150 and sexes.rows.sum() == 353
+    # Groups under eval.subgroup_min_patients=70 (here the 66 men) get their counts and no metric.
+    small = table.patients < 70
+    assert small.any() and table[small].roc_auc.isna().all() and table[small].note.str.contains("counts only").all()
+    assert (table[~small].roc_auc_lower <= table[~small].roc_auc).all()
+    assert (table[~small].roc_auc <= table[~small].roc_auc_upper).all()
+    # CDR is a dropped column (diagnosis leakage), not a feature: subgroups may still use it.
+    assert (table.column == "CDR").any()
+    log = (youden_job / "train.log").read_text()
+    assert "Calibration: slope" in log
+
+
+@pytest.mark.slow
+def test_eval_n_boot_0_turns_intervals_off(tmp_path):
+    proc = run_train("model=breast_cancer", "eval.n_boot=0", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    m = metrics_of(tmp_path)
+    assert "interval" not in m["evaluation"] and "lower" not in m["metrics"]["roc_auc"]
+    assert m["metrics"]["roc_auc"]["pooled"] > 0.9
+
+
+def test_help_lists_the_eval_settings():
+    proc = run_train("--help")
+    assert "eval.threshold" in proc.stdout and "eval.subgroups" in proc.stdout and "eval.n_boot" in proc.stdout

@@ -222,3 +222,21 @@ def test_summary_md_shows_data_derived_html_as_text(tmp_path):
     rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(md)
     assert "<img" not in rendered and "<script" not in rendered
     assert "&lt;img src=x onerror=alert(1)&gt;" in rendered and "&lt;script&gt;" in rendered
+
+
+def test_intervals_are_shown_as_pooled_value_and_limits(tmp_path):
+    s = tmp_path / "sweep"
+    job = write_job(s, 0, primary=0.80)
+    record = json.loads((job / "metrics.json").read_text())
+    record["metrics"]["roc_auc"].update(pooled=0.7812, lower=0.7123, upper=0.8499)
+    record["metrics"]["accuracy"].update(pooled=0.7, lower=0.61, upper=0.79)
+    (job / "metrics.json").write_text(json.dumps(record))
+    write_job(s, 1, primary=0.70)  # a job without intervals (eval.n_boot=0)
+    summary = summarize_sweep(s)
+    row = rows_of(s)[0]
+    assert (row["primary_pooled"], row["primary_lower"], row["primary_upper"]) == ("0.7812", "0.7123", "0.8499")
+    assert (row["accuracy_lower"], row["accuracy_upper"]) == ("0.61", "0.79")
+    for text in (format_leaderboard(summary), (s / "summary.md").read_text(), (s / "report.html").read_text()):
+        assert "0.781 (0.712-0.850)" in text
+    assert "| 2 | [1](1/metrics.json) | mlp | `model=parkinsons estimator=mlp` | 0.7000 ± 0.0082 | - |" \
+        in (s / "summary.md").read_text()

@@ -34,9 +34,9 @@ from medsweep.plots import plot_sweep, short_overrides
 MISSING = "missing"
 STATUSES = (*(str(s) for s in FINAL_STATUSES), MISSING)
 MISSING_ERROR = "no metrics.json: never started, or killed before writing it"
-# Above this many jobs report.html links the per-job PNGs instead of embedding them: a page of
-# thousands of embedded images is too heavy to open (it still works offline beside the job dirs).
-EMBED_LIMIT = 100
+# Above this many jobs report.html links the per-job PNGs (loaded lazily, as they scroll into view) instead
+# of embedding them: with four plots per job, 100 embedded jobs made a 19 MB page that is slow to open.
+EMBED_LIMIT = 25
 # The terminal leaderboard shows this many jobs per model; summary.md has all.
 TERMINAL_TOP = 15
 

@@ -1,8 +1,6 @@
 """What every job reports for a clinical reviewer: intervals, calibration, decision curve, operating point,
 subgroups and counts, checked end to end; the statistics themselves are checked in test_evaluation.py."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest

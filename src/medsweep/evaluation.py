@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
-import warnings
 from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence
 
@@ -305,6 +303,40 @@ def _offset_intercept(y: np.ndarray, offset: np.ndarray) -> Optional[float]:
                         maxiter=500))
 
 
+def _logistic_fit(z: np.ndarray, y: np.ndarray, max_iter: int = 100) -> Optional[tuple[float, float]]:
+    """(a, b): the unpenalised maximum-likelihood fit of logit P(y) = a + b z, by Newton's method with step
+    halving, started at perfect calibration (0, 1). Written here because it has two parameters: scikit-learn's
+    LogisticRegression(C=inf) spends ~25 ms per fit on set-up and a tight tolerance, Newton well under 1 ms
+    (the same estimate: both maximise the same likelihood; checked against scipy in the tests). None when it
+    does not converge."""
+    from scipy.special import expit, log_expit
+
+    X = np.column_stack([np.ones_like(z), z])
+
+    def loglik(beta: np.ndarray) -> float:
+        eta = X @ beta
+        return float(np.sum(y * log_expit(eta) + (1.0 - y) * log_expit(-eta)))
+
+    beta, current = np.array([0.0, 1.0]), None
+    current = loglik(beta)
+    for _ in range(max_iter):
+        mu = expit(X @ beta)
+        hessian = (X * (mu * (1.0 - mu))[:, None]).T @ X
+        try:
+            step = np.linalg.solve(hessian, X.T @ (y - mu))
+        except np.linalg.LinAlgError:
+            return None
+        for _ in range(50):  # step halving: never accept a step that lowers the likelihood
+            candidate = loglik(beta + step)
+            if candidate >= current - 1e-12 * abs(current):
+                break
+            step /= 2.0
+        beta, current = beta + step, candidate
+        if np.max(np.abs(step)) < 1e-10 * (1.0 + np.max(np.abs(beta))):
+            return float(beta[0]), float(beta[1])
+    return None
+
+
 def calibration(y_bool, p, n_bins: int = 10) -> dict:
     """Calibration of the probability ``p`` of a binary outcome ``y_bool``.
 
@@ -337,16 +369,11 @@ def calibration(y_bool, p, n_bins: int = 10) -> dict:
     elif z[y].min() > z[~y].max():
         note = "classes perfectly separated by p: slope infinite"
     else:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import LogisticRegression
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", ConvergenceWarning)
-            try:
-                fit = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(z[:, None], y)
-                slope, intercept = float(fit.coef_[0, 0]), float(fit.intercept_[0])
-            except ConvergenceWarning:
-                note = "logistic calibration fit did not converge: slope undefined"
+        fit = _logistic_fit(z, y.astype(float))
+        if fit is None:
+            note = "logistic calibration fit did not converge: slope undefined"
+        else:
+            intercept, slope = fit
     return {"kind": "binary", "n": n, "events": events, "n_bins": int(n_bins), "curve": curve,
             "slope": slope, "intercept": intercept, "citl": _offset_intercept(y.astype(float), z),
             "ece": float(ece), "brier": float(np.mean((p - y) ** 2)), "note": note}

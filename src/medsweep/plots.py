@@ -272,7 +272,7 @@ def plot_calibration(calib: Mapping, path) -> None:
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal", adjustable="box")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="best")
+    ax.legend(fontsize="small", loc="upper left")  # a fixed place: "best" searches every position
     fig.subplots_adjust(**JOB_MARGINS)  # fixed size: no tight_layout redraw
     _save(fig, path)
 

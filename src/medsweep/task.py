@@ -4,6 +4,7 @@ final model. Returns plain data; attempts, retries, time limits and the status f
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Callable, Optional
@@ -88,6 +89,7 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         write_csv(out_dir / SUBGROUPS_FILE, evidence.subgroups)
     final = fit_final(data, spec, settings)
     save_model(final, out_dir / MODEL_FILE)
+    model_sha256 = hashlib.sha256((out_dir / MODEL_FILE).read_bytes()).hexdigest()  # predict refuses another file
     operating_point = {"rule": str(rule) if binary(data) else "most probable class (not binary)"}
     if binary(data):
         # The final model's threshold, chosen (for a rule) on its own training rows: every row.
@@ -99,6 +101,7 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         "greater_is_better": primary_metric(data.task) not in LOWER_IS_BETTER,
         "metrics": metrics,
         "operating_point": operating_point,
+        "model_sha256": model_sha256,
         "evaluation": evidence.record,
         "n_samples": int(len(data.y)), "n_features": int(data.X.shape[1]), "n_groups": data.n_groups,
         "splitter": cv.splitter,

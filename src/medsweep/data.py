@@ -15,12 +15,13 @@ import os
 import re
 import stat
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 
 log = logging.getLogger("medsweep")
 
@@ -59,6 +60,12 @@ class Dataset:
             return self.others[name]
         columns = list(self.X.columns) + (list(self.others.columns) if self.others is not None else [])
         raise DataError(f"{key} names {name!r}, which is not a column of the data; columns are: {', '.join(columns)}")
+
+    def subset(self, idx: np.ndarray) -> "Dataset":
+        """The same data restricted to rows ``idx`` (e.g. the development rows, without a hold-out)."""
+        pick = lambda x: None if x is None else x.iloc[idx].reset_index(drop=True)  # noqa: E731
+        return replace(self, X=pick(self.X), y=pick(self.y), groups=pick(self.groups), rows=self.rows[idx],
+                       others=pick(self.others))
 
     @property
     def n_groups(self) -> int:
@@ -504,3 +511,37 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
 def load_dataset(data_cfg: Any, data_dir: Optional[str] = None) -> Dataset:
     frame, info = load_frame(data_cfg, data_dir)
     return prepare(frame, data_cfg, info)
+
+
+def load_external(data_cfg: Any, data_dir: Optional[str], development: Dataset) -> Dataset:
+    """The external validation file ``data.test_path``, read and prepared with the development data's rules
+    (target, patient column, dropped columns, missing-value markers), with exactly the development data's
+    features in the same order and kinds. Fails in one line naming every feature the file lacks, or a
+    feature whose kind differs (text where numbers were)."""
+    path = data_cfg.test_path
+    external_cfg = OmegaConf.merge(data_cfg, {"path": path, "test_path": None})
+    try:
+        frame, info = load_frame(external_cfg, None)
+        external = prepare(frame, external_cfg, info)
+    except DataError as exc:
+        raise DataError(f"data.test_path (external validation file): {exc}") from None
+    columns = set(external.X.columns) | set(external.others.columns)
+    missing = [c for c in development.X.columns if c not in columns]
+    if missing:
+        raise DataError(f"data.test_path={path!r} lacks column(s) the model needs: {', '.join(missing)}")
+    X = pd.DataFrame({c: external.column(c, "data.test_path") for c in development.X.columns})
+    for c in development.X.columns:
+        numeric = pd.api.types.is_numeric_dtype(development.X[c])
+        if numeric and not pd.api.types.is_numeric_dtype(X[c]):
+            raise DataError(f"data.test_path={path!r}: column {c!r} holds text ({X[c].dropna().iloc[0]!r}) where "
+                            "the development data had numbers")
+        X[c] = X[c].astype("float64") if numeric else X[c].astype(object).where(X[c].notna(), np.nan)
+    if external.classes is not None:
+        unknown = [c for c in external.classes if c not in development.classes]
+        if unknown:
+            raise DataError(f"data.test_path={path!r}: target {external.target!r} has class(es) {unknown} that the "
+                            f"development data does not have ({development.classes})")
+    extra = sorted(c for c in external.X.columns if c not in development.X.columns)
+    if extra:
+        log.info("data.test_path: column(s) not used by the model, ignored: %s", ", ".join(extra))
+    return replace(external, X=X, classes=development.classes, excluded={})

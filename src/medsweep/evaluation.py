@@ -618,7 +618,9 @@ def evaluate_predictions(predictions: pd.DataFrame, classes, task: str, *, thres
                          n_boot: int, seed: int, dca_range: Sequence[float], subgroup_values: dict,
                          subgroup_bins: int, subgroup_min_patients: int, grouped: bool) -> JobEvidence:
     """Everything a job reports beyond its per-fold metrics, from its out-of-fold ``predictions`` (as
-    training.cross_validate makes them: patient, fold, y_true, proba_<class> or y_pred). ``thresholds``:
+    training.cross_validate makes them: patient, fold, y_true, proba_<class> or y_pred; with repeated
+    cross-validation every round's predictions are pooled and the bootstrap resamples patients with all
+    their rows of every round). ``thresholds``:
     each fold's decision threshold (binary; None: argmax); ``subgroup_values``: {column: value per row};
     ``grouped``: whether ``patient`` is a real patient id (else each row is its own patient)."""
     y = predictions["y_true"].to_numpy()
@@ -628,7 +630,9 @@ def evaluate_predictions(predictions: pd.DataFrame, classes, task: str, *, thres
     threshold = None if thresholds is None else np.asarray(thresholds, dtype=float)[predictions["fold"].to_numpy()]
     pooled = pooled_metrics(y, out, classes, task, threshold)
     metrics = {name: {"pooled": value} for name, value in pooled.items()}
-    record: dict = {"counts": counts(y, classes, patients, predictions["fold"].to_numpy())}
+    # Counts of the first round: with repeated cross-validation every row is predicted once per round.
+    first = (predictions["repeat"] == 0).to_numpy() if "repeat" in predictions else np.ones(len(y), dtype=bool)
+    record: dict = {"counts": counts(y[first], classes, patients[first], predictions["fold"].to_numpy()[first])}
     if n_boot:
         intervals = bootstrap_intervals(y, out, classes, task, patients, n_boot, seed, threshold)
         for name, ci in intervals.items():

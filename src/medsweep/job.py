@@ -136,5 +136,5 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence
     write_status(Status.COMPLETED, **result)
     primary = result["metrics"][record["primary_metric"]]["mean"]
     log.info("Done: %s = %.4f (mean over %d folds) -> %s", record["primary_metric"], primary,
-             cfg.trainer.folds, out_dir)
+             len(result["metrics"][record["primary_metric"]]["folds"]), out_dir)
     return float(primary)

@@ -18,6 +18,7 @@ from medsweep.outputs import write_json
 METRICS_FILE = "metrics.json"            # status, metrics, provenance: read and written only here
 HISTORY_FILE = "history.csv"             # fold, epoch, train_loss, val_<primary metric>
 PREDICTIONS_FILE = "predictions.csv"     # out-of-fold predictions
+TEST_PREDICTIONS_FILE = "test_predictions.csv"  # the final model on the hold-out or external patients
 MODEL_FILE = "model.skops"               # the final pipeline
 SUBGROUPS_FILE = "subgroups.csv"         # per subgroup: counts, primary metric and intervals
 LEARNING_CURVE_FILE = "learning_curve.png"

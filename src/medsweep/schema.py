@@ -27,6 +27,8 @@ class TrainerConfig:
     epochs: int = MISSING
     folds: int = MISSING
     batch_size: int = MISSING
+    repeats: int = MISSING
+    holdout: Optional[float] = MISSING
 
 
 @dataclass
@@ -37,6 +39,8 @@ class DataConfig:
     source: str = "synthetic"
     file: Optional[str] = None
     path: Optional[str] = None
+    # An external validation file (another hospital): read like `path`, scored once by the final model.
+    test_path: Optional[str] = None
     target: str = MISSING
     task: str = "classification"
     group: Optional[str] = None
@@ -115,6 +119,9 @@ def config_errors(cfg: Any) -> list[str]:
     _check(errors, t.folds >= 2, "trainer.folds", t.folds, "must be an integer >= 2")
     _check(errors, t.epochs >= 1, "trainer.epochs", t.epochs, "must be an integer >= 1")
     _check(errors, t.batch_size >= 1, "trainer.batch_size", t.batch_size, "must be an integer >= 1")
+    _check(errors, t.repeats >= 1, "trainer.repeats", t.repeats, "must be an integer >= 1")
+    _check(errors, t.holdout is None or 0 < t.holdout <= 0.5, "trainer.holdout", t.holdout,
+           "must be null (no hold-out) or the share of patients set aside, > 0 and <= 0.5")
     # numpy seeds are 32-bit unsigned: anything else fails deep inside a job.
     _check(errors, 0 <= cfg.seed <= MAX_SEED, "seed", cfg.seed, f"must be an integer from 0 to {MAX_SEED}")
     _check(errors, cfg.retries >= 0, "retries", cfg.retries, "must be an integer >= 0")
@@ -128,6 +135,8 @@ def config_errors(cfg: Any) -> list[str]:
     _check(errors, d.source in EMBEDDED_SOURCES, "data.source", d.source,
            f"must be one of {', '.join(EMBEDDED_SOURCES)}")
     _check(errors, 0 <= d.seed <= MAX_SEED, "data.seed", d.seed, f"must be an integer from 0 to {MAX_SEED}")
+    _check(errors, not (t.holdout and d.test_path), "trainer.holdout", t.holdout,
+           f"cannot be combined with data.test_path={d.test_path!r}: validate on a hold-out or on an external file")
     _check(errors, d.positive is None or len(d.positive) > 0, "data.positive", d.positive,
            "must be null or a non-empty list of target values")
 

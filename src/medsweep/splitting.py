@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 from medsweep.data import Dataset, DataError
 
 
 class Splits(list):
-    """(train indices, test indices) per fold, and the name of the splitter that made them."""
+    """(train indices, test indices) per fold (repeat 0's folds, then repeat 1's, ...), the name of the
+    splitter that made them, and how many rounds of k folds they are."""
 
-    def __init__(self, folds: list[tuple[np.ndarray, np.ndarray]], splitter: str):
+    def __init__(self, folds: list[tuple[np.ndarray, np.ndarray]], splitter: str, repeats: int = 1):
         super().__init__(folds)
-        self.splitter = splitter
+        self.splitter, self.repeats = splitter, repeats
+
+    def fingerprint(self, rows: np.ndarray) -> str:
+        """sha256 of every fold's test rows (as data rows of the source): jobs whose folds have the same
+        fingerprint were scored on the same patients fold by fold, so their fold scores pair."""
+        digest = hashlib.sha256(f"{len(self)} folds, {self.repeats} repeats;".encode())
+        for _, test in self:
+            digest.update(np.sort(rows[test]).astype(np.int64).tobytes() + b";")
+        return digest.hexdigest()
+
+    def record(self, rows: np.ndarray) -> dict:
+        """What metrics.json says about the folds."""
+        return {"fingerprint": self.fingerprint(rows), "folds": len(self) // self.repeats, "repeats": self.repeats,
+                "n_train": [int(len(train)) for train, _ in self], "n_test": [int(len(test)) for _, test in self]}
+
+
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The shuffling seed of one round of k folds: ``seed`` itself for the first (so one round gives the
+    folds of earlier versions), a seed derived from both for the others."""
+    return seed if repeat == 0 else int(np.random.SeedSequence([seed, repeat]).generate_state(1)[0])
 
 
 def make_splitter(task: str, folds: int, seed: int, grouped: bool):
@@ -43,23 +66,47 @@ def check_folds(data: Dataset, folds: int) -> None:
                         f"use trainer.folds<={units.nunique()}")
 
 
-def split(data: Dataset, folds: int, seed: int) -> Splits:
-    """(train indices, test indices) per fold; no patient is ever on both sides."""
+def split(data: Dataset, folds: int, seed: int, repeats: int = 1) -> Splits:
+    """(train indices, test indices) per fold, ``repeats`` rounds of ``folds`` folds shuffled differently;
+    no patient is ever on both sides of a fold, and every patient is in one test fold per round."""
     check_folds(data, folds)
     grouped = data.groups is not None
-    splitter = make_splitter(data.task, folds, seed, grouped)
-    splits = list(splitter.split(data.X, data.y, groups=data.groups if grouped else None))
+    splits = []
+    for repeat in range(repeats):
+        splitter = make_splitter(data.task, folds, repeat_seed(seed, repeat), grouped)
+        splits += list(splitter.split(data.X, data.y, groups=data.groups if grouped else None))
     if data.task == "classification":
         # Grouping can leave a class out of a test fold even with enough patients per class.
         y = data.y.to_numpy()
         for fold, (_, test) in enumerate(splits):
             absent = [c for c in data.classes if not (y[test] == c).any()]
             if absent:
-                raise DataError(f"with trainer.folds={folds} and seed={seed}, test fold {fold} holds no "
+                where = f"test fold {fold % folds}" + (f" of repeat {fold // folds}" if repeats > 1 else "")
+                raise DataError(f"with trainer.folds={folds} and seed={seed}, {where} holds no "
                                 f"{what_of(data)} of class(es) {[str(c) for c in absent]} of {data.target!r}: "
                                 "use fewer folds or another seed")
-    return Splits(splits, type(splitter).__name__)
+    return Splits(splits, type(splitter).__name__, repeats)
 
 
 def what_of(data: Dataset) -> str:
     return "patients" if data.groups is not None else "rows"
+
+
+def holdout_split(data: Dataset, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(development rows, held-out rows): ``fraction`` of the patients set aside, with all their rows,
+    stratified by class (a patient counts in the class of its first row) and drawn with ``seed`` (the
+    data's seed: every job of a sweep holds out the same patients)."""
+    patients = data.groups.to_numpy() if data.groups is not None else np.arange(len(data.y))
+    first = pd.DataFrame({"patient": patients, "y": data.y.to_numpy()}).drop_duplicates("patient")
+    strata = first["y"] if data.task == "classification" else pd.Series(0, index=first.index)
+    rng = np.random.default_rng(seed)
+    held = []
+    for _, members in first.groupby(strata, sort=True):
+        ids = members["patient"].to_numpy()
+        take = int(round(fraction * len(ids)))
+        held += list(rng.permutation(ids)[:take])
+    is_held = np.isin(patients, np.asarray(held, dtype=patients.dtype))
+    if not is_held.any() or is_held.all():
+        raise DataError(f"trainer.holdout={fraction} sets aside {int(is_held.sum())} of {len(patients)} rows: "
+                        "too few patients for a hold-out; use a larger fraction or more data")
+    return np.flatnonzero(~is_held), np.flatnonzero(is_held)

@@ -10,19 +10,21 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
+import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from medsweep.cpu import cpu_share
-from medsweep.data import load_dataset
+from medsweep.data import Dataset, load_dataset, load_external
 from medsweep.estimators import estimator_class
 from medsweep.evaluation import evaluate_predictions
 from medsweep.job_files import (CALIBRATION_FILE, DECISION_CURVE_FILE, HISTORY_FILE, LEARNING_CURVE_FILE, MODEL_FILE,
-                                PREDICTIONS_FILE, ROC_FILE, SUBGROUPS_FILE)
-from medsweep.metrics import LOWER_IS_BETTER, primary_metric
+                                PREDICTIONS_FILE, ROC_FILE, SUBGROUPS_FILE, TEST_PREDICTIONS_FILE)
+from medsweep.metrics import LOWER_IS_BETTER, predicted_classes, primary_metric
 from medsweep.outputs import write_csv
 from medsweep.persistence import save_model
 from medsweep.operating_point import parse_threshold_rule
 from medsweep.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
+from medsweep.splitting import holdout_split
 from medsweep.training import TrainSettings, binary, cross_validate, fit_final, fold_threshold
 
 # A calibration slope below this says the predictions are over-confident (overfitted): said in train.log.
@@ -34,7 +36,7 @@ log = logging.getLogger("medsweep")
 def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]] = None) -> dict:
     """Train as configured and write history, predictions, plots and the final model to ``out_dir``.
     Returns what the job's metrics.json records about the training."""
-    data = load_dataset(cfg.data, cfg.get("data_dir"))
+    data, test = _development_and_test(cfg)
     label = "SYNTHETIC cohort (not real patients)" if data.info["synthetic"] else f"real data ({data.info['source']})"
     log.info("Data %r: %s, %d rows x %d columns%s", cfg.data.name, label, data.info["rows"], data.info["columns"],
              f", from {data.info['path']}" if data.info["path"] else "")
@@ -61,8 +63,9 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
 
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
                              n_threads=cpu_share(), on_epoch=on_epoch)
-    cv = cross_validate(data, spec, trainer.folds, settings, threshold=rule)
-    log.info("Cross-validation: %d folds, %s, %d %s, seed %d", trainer.folds, cv.splitter, data.n_groups,
+    cv = cross_validate(data, spec, trainer.folds, settings, threshold=rule, repeats=trainer.repeats)
+    log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", trainer.folds,
+             f" x {trainer.repeats} repeats" if trainer.repeats > 1 else "", cv.splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)
     positions = np.searchsorted(data.rows, cv.predictions["row"].to_numpy())  # data row of each prediction
     evidence = evaluate_predictions(
@@ -96,15 +99,21 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         final_threshold = fold_threshold(rule, final, data.X, data.y, data.classes[-1])
         operating_point.update(fold_thresholds=cv.thresholds, final_threshold=final_threshold,
                                positive_class=str(data.classes[-1]))
+    scored = None
+    if test is not None:
+        scored = _score_test(final, test, operating_point.get("final_threshold"), cfg, out_dir)
 
     return {
         "greater_is_better": primary_metric(data.task) not in LOWER_IS_BETTER,
         "metrics": metrics,
         "operating_point": operating_point,
         "model_sha256": model_sha256,
+        "model_description": cfg.model.get("description") or "",
         "evaluation": evidence.record,
         "n_samples": int(len(data.y)), "n_features": int(data.X.shape[1]), "n_groups": data.n_groups,
         "splitter": cv.splitter,
+        "splits": cv.splits,
+        **({"test": scored} if scored else {}),
         "classes": [str(c) for c in data.classes] if data.classes is not None else None,
         # With data.positive the target is binarised: class 1 = these values.
         "positive": OmegaConf.to_container(cfg.data.positive) if cfg.data.get("positive") else None,
@@ -113,6 +122,61 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         "unused_settings": [f"trainer.{s}" for s in estimator.unused_settings()],
         "n_threads": settings.n_threads,
     }
+
+
+def _development_and_test(cfg: DictConfig) -> tuple[Dataset, Optional[Dataset]]:
+    """The development data (cross-validation and the final model) and, when configured, the patients it
+    never sees: a hold-out share of the same data (trainer.holdout, drawn with data.seed so that every job of
+    a sweep sets aside the same patients) or an external file (data.test_path)."""
+    data = load_dataset(cfg.data, cfg.get("data_dir"))
+    if cfg.trainer.get("holdout"):
+        development, held = holdout_split(data, cfg.trainer.holdout, cfg.data.seed)
+        test = data.subset(held)
+        test.info = {**data.info, "test_source": "holdout", "fraction": cfg.trainer.holdout, "seed": cfg.data.seed}
+        log.info("Hold-out: %d patients (%d rows) set aside with data.seed=%d, scored once by the final model",
+                 test.n_groups, len(test.y), cfg.data.seed)
+        return data.subset(development), test
+    if cfg.data.get("test_path"):
+        test = load_external(cfg.data, cfg.get("data_dir"), data)
+        test.info = {**test.info, "test_source": "external"}
+        if data.groups is not None and test.groups is not None:
+            shared = sorted(set(test.groups) & set(data.groups), key=str)
+            if shared:
+                log.warning("%d patient(s) of data.test_path are also in the development data (e.g. %s): for them "
+                            "this is not an external validation", len(shared), ", ".join(map(str, shared[:5])))
+        log.info("External validation file %s: %d rows, %d patients", test.info["path"], len(test.y), test.n_groups)
+        return data, test
+    return data, None
+
+
+def _score_test(final, test: Dataset, threshold: Optional[float], cfg: DictConfig, out_dir: Path) -> dict:
+    """The final model, scored once on patients it never saw: metrics with intervals, calibration, decision
+    curve (the clinical evaluation of the cross-validation, on these predictions); test_predictions.csv."""
+    classification = test.task == "classification"
+    out = final.predict_proba(test.X) if classification else final.predict(test.X)
+    pred = {"row": test.rows, "patient": test.groups.to_numpy() if test.groups is not None else test.rows, "fold": 0,
+            "y_true": test.y.to_numpy()}
+    if classification:
+        pred["y_pred"] = predicted_classes(out, test.classes, threshold)
+        pred.update({f"proba_{c}": out[:, i] for i, c in enumerate(test.classes)})
+    else:
+        pred["y_pred"] = out
+    predictions = pd.DataFrame(pred)
+    write_csv(out_dir / TEST_PREDICTIONS_FILE, predictions)
+    ev = cfg.eval
+    evidence = evaluate_predictions(
+        predictions, test.classes, test.task, thresholds=None if threshold is None else [threshold],
+        n_boot=ev.n_boot, seed=cfg.seed, dca_range=list(ev.dca_thresholds), grouped=test.groups is not None,
+        subgroup_values={}, subgroup_bins=ev.subgroup_bins, subgroup_min_patients=ev.subgroup_min_patients)
+    metrics = {name: {"value": m["pooled"], **{k: m[k] for k in ("lower", "upper") if k in m}}
+               for name, m in evidence.metrics.items()}
+    info = test.info
+    log.info("%s: %s", "Hold-out" if info["test_source"] == "holdout" else "External validation",
+             ", ".join(f"{n} {m['value']:.4f}" + (f" ({m['lower']:.4f}-{m['upper']:.4f})" if m.get("lower") is not None
+                                                 else "") for n, m in metrics.items()))
+    return {"source": info["test_source"], **{k: info[k] for k in ("path", "sha256", "fraction", "seed") if k in info},
+            "patients": test.n_groups, "rows": int(len(test.y)), "threshold": threshold, "metrics": metrics,
+            "evaluation": evidence.record}
 
 
 def _log_evidence(record: dict, subgroups) -> None:

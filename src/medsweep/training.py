@@ -42,6 +42,7 @@ class CVResult:
     history: pd.DataFrame    # fold, epoch, train_loss, validation metric
     splitter: str            # the scikit-learn splitter that made the folds
     thresholds: Optional[list] = None  # each fold's decision threshold (binary, with a threshold rule)
+    splits: Optional[dict] = None      # fingerprint, folds, repeats, n_train, n_test (see Splits.record)
 
 
 def _train_loss(task: str, y: np.ndarray, out: np.ndarray, classes: Optional[list]) -> float:
@@ -126,11 +127,12 @@ def fold_threshold(rule: Optional[ThresholdRule], model: Any, X: Any, y: pd.Seri
 
 
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
-                   threshold: Optional[ThresholdRule] = None) -> CVResult:
-    """k-fold cross-validation of ``spec`` on ``data``: per-fold metrics, out-of-fold predictions, history.
+                   threshold: Optional[ThresholdRule] = None, repeats: int = 1) -> CVResult:
+    """k-fold cross-validation of ``spec`` on ``data``, ``repeats`` rounds: per-fold metrics (all rounds'
+    folds), out-of-fold predictions and history (with a ``repeat`` column when there are several rounds).
     With a ``threshold`` rule (binary classification), each fold's threshold is chosen on its training
     side only and the threshold-dependent metrics and ``y_pred`` are at that operating point."""
-    splits = split(data, folds, settings.seed)
+    splits = split(data, folds, settings.seed, repeats)
     X = _fold_features(data.X)
     rule = threshold if binary(data) else None
     per_fold, histories, predictions, thresholds = [], [], [], []
@@ -141,7 +143,8 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
         out = model.predict_proba(X_te) if data.task == "classification" else model.predict(X_te)
         rows = data.rows[test_idx]
         pred = {"row": rows, "patient": data.groups.iloc[test_idx].to_numpy() if data.groups is not None
-                else rows, "fold": fold, "y_true": y_te.to_numpy()}
+                else rows, **({"repeat": fold // folds} if repeats > 1 else {}), "fold": fold,
+                "y_true": y_te.to_numpy()}
         if data.task == "classification":
             t = fold_threshold(rule, model, X_tr, y_tr, data.classes[-1])
             thresholds.append(t)
@@ -152,12 +155,15 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
             per_fold.append(regression_metrics(y_te.to_numpy(), out))
             pred["y_pred"] = out
         predictions.append(pd.DataFrame(pred))
-        histories.append(pd.DataFrame(history).assign(fold=fold))
+        histories.append(pd.DataFrame(history).assign(fold=fold, **({"repeat": fold // folds} if repeats > 1 else {})))
     history = pd.concat(histories, ignore_index=True)
-    history = history[["fold"] + [c for c in history.columns if c != "fold"]]
-    predictions_frame = pd.concat(predictions, ignore_index=True).sort_values("row", kind="stable")
+    first = [c for c in ("repeat", "fold") if c in history.columns]
+    history = history[first + [c for c in history.columns if c not in first]]
+    order = ["repeat", "row"] if repeats > 1 else ["row"]
+    predictions_frame = pd.concat(predictions, ignore_index=True).sort_values(order, kind="stable")
     return CVResult(metrics=summarize_folds(per_fold), predictions=predictions_frame.reset_index(drop=True),
-                    history=history, splitter=splits.splitter, thresholds=thresholds if rule else None)
+                    history=history, splitter=splits.splitter, thresholds=thresholds if rule else None,
+                    splits=splits.record(data.rows))
 
 
 @_one_blas_thread

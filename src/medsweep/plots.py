@@ -53,9 +53,12 @@ def plot_learning_curve(history: pd.DataFrame, path) -> None:
     metric = val[len("val_"):]
     epochs = history["epoch"].nunique()
     fig, ax = plt.subplots(figsize=JOB_FIGSIZE)
-    for fold, rows in history.sort_values(["fold", "epoch"]).groupby("fold", sort=True):
+    # Repeated cross-validation: a line per round (the mean of its folds), not one per fold of every round.
+    line = "repeat" if "repeat" in history.columns and history["repeat"].nunique() > 1 else "fold"
+    per_line = history.groupby([line, "epoch"], sort=True)[val].mean().reset_index()
+    for key, rows in per_line.groupby(line, sort=True):
         ax.plot(rows["epoch"], rows[val], marker="o", markersize=4 if epochs > 1 else 8, linewidth=1.2,
-                label=f"fold {fold}")
+                label=f"{line} {key}" + (" (mean of its folds)" if line == "repeat" else ""))
     if history["fold"].nunique() > 1 and epochs > 1:
         mean = history.groupby("epoch")[val].mean()
         ax.plot(mean.index, mean.values, color="black", linestyle="--", linewidth=2, label="mean over folds")
@@ -131,7 +134,9 @@ def plot_roc(predictions: pd.DataFrame, classes: list[str], path) -> dict[str, f
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance")
     folds = predictions["fold"].to_numpy()
     aucs = {}
-    for fold in sorted(np.unique(folds)):
+    # Repeated cross-validation: the first round's folds (every round's would be unreadable), all pooled.
+    first = predictions["repeat"].to_numpy() == 0 if "repeat" in predictions.columns else np.ones(len(folds), bool)
+    for fold in sorted(np.unique(folds[first])):
         c = curve(folds == fold)
         aucs[f"fold {fold}"] = c[2] if c else float("nan")
         if c is None:

@@ -153,7 +153,11 @@ def test_sweep_json_is_the_job_list_and_optuna_results_are_reported(tmp_path):
         (2, "missing", "model=parkinsons seed=2")]
     assert summary["sweep"]["command"] == "train.py -m model=parkinsons seed=0,1,2"
     assert (summary["sweep"]["launcher"], summary["sweep"]["n_jobs"], summary["sweep"]["finished_at"]) == ("joblib", 2, None)
-    assert summary["optimization"] == {"name": "optuna", "best_params": {"estimator.alpha": 0.01}, "best_value": 0.7}
+    opt = summary["optimization"]
+    assert {k: opt[k] for k in ("name", "best_params", "best_value")} == {
+        "name": "optuna", "best_params": {"estimator.alpha": 0.01}, "best_value": 0.7}
+    # Selected on the folds that score it: the summary says the score is optimistic.
+    assert "optimistic" in opt["note"] and "trainer.holdout" not in opt["note"]  # no job has the best params
     for name in ("summary.md", "report.html"):
         text = (s / name).read_text()
         assert "estimator.alpha" in text and "0.7" in text and "seed=0,1,2" in text, name
@@ -240,3 +244,31 @@ def test_intervals_are_shown_as_pooled_value_and_limits(tmp_path):
         assert "0.781 (0.712-0.850)" in text
     assert "| 2 | [1](1/metrics.json) | mlp | `model=parkinsons estimator=mlp` | 0.7000 ± 0.0082 | - |" \
         in (s / "summary.md").read_text()
+
+
+def test_jobs_run_with_several_seeds_are_summarised_across_seeds(tmp_path):
+    s = tmp_path / "sweep"
+    for num, (seed, value) in enumerate([(0, 0.70), (1, 0.74), (2, 0.78)]):
+        job = write_job(s, num, primary=value, extra=[f"seed={seed}"])
+        record = json.loads((job / "metrics.json").read_text())
+        (job / "metrics.json").write_text(json.dumps({**record, "seed": seed}))
+    write_job(s, 3, estimator="logreg", primary=0.9, extra=["seed=0"])  # one seed only: not summarised
+    summary = summarize_sweep(s)
+    (group,) = summary["across_seeds"]
+    assert (group["configuration"], group["seeds"], group["jobs"]) == ("model=parkinsons estimator=mlp", [0, 1, 2], [0, 1, 2])
+    assert group["mean"] == pytest.approx(0.74) and group["std_over_seeds"] == pytest.approx(0.04)  # sample std
+    assert group["mean_std_over_folds"] == pytest.approx(0.0082)
+    for text in (format_leaderboard(summary), (s / "summary.md").read_text(), (s / "report.html").read_text()):
+        assert "Across seeds" in text and "0.7400 ± 0.0400 over seeds [0, 1, 2]" in text
+
+
+def test_the_never_seen_patients_score_is_shown_beside_the_cv_figures(tmp_path):
+    s = tmp_path / "sweep"
+    job = write_job(s, 0, primary=0.8)
+    record = json.loads((job / "metrics.json").read_text())
+    record["test"] = {"source": "external", "metrics": {"roc_auc": {"value": 0.7012, "lower": 0.6, "upper": 0.8}}}
+    (job / "metrics.json").write_text(json.dumps(record))
+    summary = summarize_sweep(s)
+    assert rows_of(s)[0]["test_value"] == "0.7012" and rows_of(s)[0]["test_source"] == "external"
+    for text in (format_leaderboard(summary), (s / "summary.md").read_text(), (s / "report.html").read_text()):
+        assert "0.701 (0.600-0.800) external" in text

@@ -16,6 +16,7 @@ import base64
 import html
 import json
 import math
+import statistics
 import re
 import sys
 from pathlib import Path
@@ -37,6 +38,9 @@ MISSING_ERROR = "no metrics.json: never started, or killed before writing it"
 # Above this many jobs report.html links the per-job PNGs (loaded lazily, as they scroll into view) instead
 # of embedding them: with four plots per job, 100 embedded jobs made a 19 MB page that is slow to open.
 EMBED_LIMIT = 25
+# Each job against the best of its group (same data and folds): corrected resampled t-test (compare.py).
+COMPARISON_COLUMNS = ("vs_best_job", "vs_best_diff", "vs_best_lower", "vs_best_upper", "vs_best_p", "distinguishable",
+                      "comparison_note")
 # The terminal leaderboard shows this many jobs per model; summary.md has all.
 TERMINAL_TOP = 15
 
@@ -135,6 +139,11 @@ def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
         **{f"primary_{k}": _clean(metrics.get(primary, {}).get(k)) if primary else None
            for k in ("pooled", "lower", "upper")},
         "folds": m.get("folds"),
+        "seed": m.get("seed"),
+        # The final model on patients it never saw (trainer.holdout or data.test_path).
+        "test_source": (m.get("test") or {}).get("source"),
+        **{f"test_{k}": _clean(((m.get("test") or {}).get("metrics") or {}).get(primary, {}).get(k)) if primary
+           else None for k in ("value", "lower", "upper")},
         "duration_s": m.get("duration_s"),
         "dir": job["dir"],
         "error_type": m.get("error_type") or error_type,
@@ -167,6 +176,47 @@ def leaderboard_groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:
     return out
 
 
+def across_seeds(rows: list[dict]) -> list[dict]:
+    """Jobs that differ only in ``seed``, summarised: the spread of the primary metric over seeds (training
+    variance) beside the mean spread over folds (data variance). Only configurations run with 2+ seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["status"] != Status.COMPLETED or r.get("primary_mean") is None or r.get("seed") is None:
+            continue
+        config = " ".join(o for o in r["overrides"].split() if o.lstrip("+~").split("=", 1)[0] != "seed")
+        groups.setdefault((str(r["model"]), str(r["estimator"]), config, str(r["primary_metric"])), []).append(r)
+    out = []
+    for (model, estimator, config, metric), group in sorted(groups.items()):
+        if len({r["seed"] for r in group}) < 2:
+            continue
+        values = [r["primary_mean"] for r in group]
+        fold_stds = [r["primary_std"] for r in group if r.get("primary_std") is not None]
+        out.append({"model": model, "estimator": estimator, "configuration": config or "(defaults)", "metric": metric,
+                    "seeds": sorted(r["seed"] for r in group), "jobs": [r["job"] for r in group],
+                    "mean": statistics.fmean(values), "std_over_seeds": statistics.stdev(values),
+                    "min": min(values), "max": max(values),
+                    "mean_std_over_folds": statistics.fmean(fold_stds) if fold_stds else None})
+    return out
+
+
+def _seed_lines(seeds: list[dict]) -> list[tuple[str, str]]:
+    """(configuration, figures) per configuration run with several seeds."""
+    return [(f"{g['model']} {g['configuration']}",
+             f"{g['metric']} {g['mean']:.4f} ± {g['std_over_seeds']:.4f} over seeds {g['seeds']} "
+             f"(range {g['min']:.4f}-{g['max']:.4f}; mean ± over folds: "
+             f"{'-' if g['mean_std_over_folds'] is None else format(g['mean_std_over_folds'], '.4f')})")
+            for g in seeds]
+
+
+def _selected_trial(opt: dict, rows: list[dict]) -> Optional[dict]:
+    """The job of the search's best trial: its overrides hold every best parameter."""
+    wanted = {f"{k}={v}" for k, v in (opt.get("best_params") or {}).items()}
+    for r in rows:
+        if wanted and wanted <= set(r["overrides"].split()):
+            return r
+    return None
+
+
 def _not_completed(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["status"] != Status.COMPLETED or r.get("primary_mean") is None]
 
@@ -186,6 +236,34 @@ def _row_ci(row: dict) -> str:
     return _ci(row.get("primary_pooled"), row.get("primary_lower"), row.get("primary_upper"))
 
 
+def _row_test(row: dict) -> str:
+    if row.get("test_value") is None:
+        return "-"
+    return f"{_ci(row['test_value'], row.get('test_lower'), row.get('test_upper'))} {row.get('test_source') or ''}".strip()
+
+
+def _row_vs_best(row: dict) -> str:
+    """The corrected resampled t-test against the group's best job (compare.py)."""
+    if row.get("vs_best_job") is None:
+        return row.get("comparison_note") or "-"
+    if row["vs_best_job"] == row["job"]:
+        return "best"
+    verdict = "different" if row.get("distinguishable") else "not distinguishable"
+    return (f"{row['vs_best_diff']:+.3f} ({row['vs_best_lower']:+.3f} to {row['vs_best_upper']:+.3f}), "
+            f"p={row['vs_best_p']:.3f}: {verdict} from #{row['vs_best_job']}")
+
+
+def _columns(group: list[dict]) -> list[tuple[str, Any]]:
+    """The leaderboard's figure columns: (header, row -> text); hold-out and comparison only where present."""
+    cols = [("mean ± std over folds", lambda r: _fmt(r["primary_mean"], r["primary_std"])),
+            ("pooled (95% CI)", _row_ci)]
+    if any(r.get("test_value") is not None for r in group):
+        cols.append(("never-seen patients (95% CI)", _row_test))
+    if any(r.get("vs_best_job") is not None or r.get("comparison_note") for r in group):
+        cols.append(("vs best: difference (95% CI), p", _row_vs_best))
+    return cols
+
+
 def _duration(row) -> str:
     return f"{row['duration_s']:.1f}s" if isinstance(row.get("duration_s"), (int, float)) else "-"
 
@@ -200,16 +278,21 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP) -> str:
     opt = summary.get("optimization")
     if opt:
         lines.append(f"Best ({opt.get('name')}): {opt.get('best_value')} with {opt.get('best_params')}")
+        lines.append(f"  {opt['note']}")
     for title, group in leaderboard_groups(rows):
         lines += ["", title]
         shown = group if top is None else group[:top]
         width = max(len(str(r["estimator"])) for r in shown)
         for rank, r in enumerate(shown, 1):
+            extra = "".join(f"  [{h.split(' (')[0].split(':')[0]}: {f(r)}]" for h, f in _columns(group)[2:])
             lines.append(f"  {rank:>3}. #{r['job']:<4} {str(r['estimator']):<{width}}  "
                          f"{_fmt(r['primary_mean'], r['primary_std'])}  {_row_ci(r):<21}  {_duration(r):>7}  "
-                         f"{short_overrides(r['overrides'].split())}")
+                         f"{short_overrides(r['overrides'].split())}{extra}")
         if len(group) > len(shown):
             lines.append(f"  ... {len(group) - len(shown)} more in summary.md")
+    seeds = summary.get("across_seeds") or []
+    if seeds:
+        lines += ["", "Across seeds (training variance)"] + [f"  {c}: {f}" for c, f in _seed_lines(seeds)]
     bad = _not_completed(rows)
     if bad:
         lines += ["", "Not completed"]
@@ -246,15 +329,21 @@ def _markdown(summary: dict) -> str:
     opt = summary.get("optimization")
     if opt:
         out += [f"- best value ({_md_text(opt.get('name'))}): {_md_text(opt.get('best_value'))}",
-                f"- best params: {_md_code(json.dumps(opt.get('best_params'), sort_keys=True))}"]
+                f"- best params: {_md_code(json.dumps(opt.get('best_params'), sort_keys=True))}",
+                f"- {_md_text(opt['note'])}"]
     for title, group in leaderboard_groups(rows):
+        cols = _columns(group)
         out += ["", f"## {_md_text(title)}", "",
-                "| rank | job | estimator | overrides | mean ± std over folds | pooled (95% CI) | duration |",
-                "|---:|---:|---|---|---|---|---:|"]
+                "| rank | job | estimator | overrides | " + " | ".join(h for h, _ in cols) + " | duration |",
+                "|---:|---:|---|---|" + "---|" * len(cols) + "---:|"]
         for rank, r in enumerate(group, 1):
             out.append(f"| {rank} | [{r['job']}]({r['dir']}/{METRICS_FILE}) | {_md_text(r['estimator'])} | "
-                       f"{_md_code(r['overrides'])} | {_fmt(r['primary_mean'], r['primary_std'])} | "
-                       f"{_row_ci(r)} | {_duration(r)} |")
+                       f"{_md_code(r['overrides'])} | " + " | ".join(_md_text(f(r)) for _, f in cols) +
+                       f" | {_duration(r)} |")
+    seeds = summary.get("across_seeds") or []
+    if seeds:
+        out += ["", "## Across seeds (training variance)", ""] + [f"- {_md_text(c)}: {_md_text(f)}"
+                                                                 for c, f in _seed_lines(seeds)]
     bad = _not_completed(rows)
     if bad:
         out += ["", "## Not completed", "", "| job | status | overrides | error |", "|---:|---|---|---|"]
@@ -303,18 +392,24 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
     if opt:
         out.append(f"<li>best value ({e(str(opt.get('name')))}): {e(str(opt.get('best_value')))}, best params: "
                    f"<code>{e(json.dumps(opt.get('best_params'), sort_keys=True))}</code></li>")
+        out.append(f"<li>{e(opt['note'])}</li>")
     out.append("</ul>")
     if sweep_png.is_file():
         out.append(_img(sweep_png, True, sweep_png.name, "primary metric of every job"))
     for title, group in leaderboard_groups(rows):
+        cols = _columns(group)
         out += [f"<h2>{e(title)}</h2>", "<table><tr><th>rank</th><th>job</th><th>estimator</th><th>overrides</th>"
-                "<th>mean ± std over folds</th><th>pooled (95% CI)</th><th>duration</th><th>files</th></tr>"]
+                + "".join(f"<th>{e(h)}</th>" for h, _ in cols) + "<th>duration</th><th>files</th></tr>"]
         for rank, r in enumerate(group, 1):
             out.append(f"<tr><td>{rank}</td><td><a href=\"#job-{r['job']}\">{r['job']}</a></td>"
                        f"<td>{e(str(r['estimator']))}</td><td><code>{e(r['overrides'])}</code></td>"
-                       f"<td>{_fmt(r['primary_mean'], r['primary_std'])}</td><td>{_row_ci(r)}</td><td>{_duration(r)}</td>"
+                       + "".join(f"<td>{e(f(r))}</td>" for _, f in cols) + f"<td>{_duration(r)}</td>"
                        f"<td><a href=\"{e(r['dir'])}/\">dir</a> <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a></td></tr>")
         out.append("</table>")
+    seeds = summary.get("across_seeds") or []
+    if seeds:
+        out += ["<h2>Across seeds (training variance)</h2>", "<ul>"] + \
+            [f"<li>{e(c)}: {e(f)}</li>" for c, f in _seed_lines(seeds)] + ["</ul>"]
     bad = _not_completed(rows)
     if bad:
         out += ["<h2>Not completed</h2>", "<table><tr><th>job</th><th>status</th><th>overrides</th><th>error</th>"
@@ -374,10 +469,21 @@ def summarize_sweep(sweep_dir) -> dict:
     opt = _yaml(sweep_dir / OPTUNA_FILE)
     if isinstance(opt, dict):
         summary["optimization"] = {k: opt.get(k) for k in ("name", "best_params", "best_value")}
+        selected = _selected_trial(opt, rows)
+        note = ("The best trial was chosen by its cross-validated score on the same folds that score it: that "
+                "score is optimistic.")
+        if selected is not None and selected.get("test_value") is not None:
+            note += f" On patients it never saw (#{selected['job']}, {selected['test_source']}): {_row_test(selected)}."
+        elif selected is not None:
+            note += " Set trainer.holdout or data.test_path for an unbiased score of the selected trial."
+        summary["optimization"].update(note=note, selected_job=selected["job"] if selected else None)
+    summary["across_seeds"] = across_seeds(rows)
     summary["jobs"] = rows
 
     columns = ["job", "overrides", "model", "estimator", "task", "status", "primary_metric", "greater_is_better",
-               "primary_mean", "primary_std", "primary_pooled", "primary_lower", "primary_upper", *metric_cols, "folds", "duration_s", "dir", "error_type", "error"]
+               "primary_mean", "primary_std", "primary_pooled", "primary_lower", "primary_upper", "test_source",
+               "test_value", "test_lower", "test_upper", *COMPARISON_COLUMNS, *metric_cols, "folds", "seed",
+               "duration_s", "dir", "error_type", "error"]
     csv_file, json_file, md_file, png_file, html_file = (sweep_dir / name for name in SUMMARY_FILES)
     with atomic_path(csv_file) as tmp:
         pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False)

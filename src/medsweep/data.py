@@ -293,6 +293,31 @@ def _check_regular_file(path: Path, setting: str) -> None:
                         "such a file and point data.path at it")
 
 
+# Real datasets shipped in medsweep/datasets/ (CC BY 4.0; see NOTICE.md there), checked on every load.
+BUNDLED = {
+    "parkinsons.data": {
+        "sha256": "a148d3c47503f4f5b3842d3f995548da333eb2b4401f6bb8a65832d008aca5d5",
+        "licence": "CC BY 4.0", "citation": "UCI Machine Learning Repository, Parkinsons (Little et al. 2008)"},
+    "cleveland_heart.csv": {
+        "sha256": "a5195b7562ca4f48bda400649bfee2a7d7ed70ff72fb5cc0c486c68fd68f7f62",
+        "licence": "CC BY 4.0", "citation": "UCI Machine Learning Repository, Heart Disease, Cleveland (Detrano et al. "
+                                            "1989)"},
+}
+
+
+def _bundled_file(data_cfg: Any) -> tuple[Path, dict]:
+    name = data_cfg.get("file")
+    if name not in BUNDLED:
+        raise DataError(f"data.source=bundled: data.file={name!r} is not shipped with medsweep; bundled files are "
+                        f"{', '.join(BUNDLED)} (or use data.source=synthetic, or data.path=<file>)")
+    path = Path(__file__).resolve().parent / "datasets" / name
+    digest = _sha256_of_file(path)
+    if digest != BUNDLED[name]["sha256"]:
+        raise DataError(f"bundled data file {path} has sha256 {digest}, not the published file's "
+                        f"{BUNDLED[name]['sha256']}: the installation is damaged; reinstall medsweep")
+    return path, BUNDLED[name]
+
+
 def load_frame(data_cfg: Any, data_dir: Optional[str] = None) -> tuple[pd.DataFrame, dict]:
     """The raw table and where it came from."""
     path = resolve_path(data_cfg, data_dir)
@@ -306,6 +331,11 @@ def load_frame(data_cfg: Any, data_dir: Optional[str] = None) -> tuple[pd.DataFr
     elif data_cfg.source == "sklearn":
         frame = _load_sklearn(data_cfg.name)
         info = {"source": "sklearn", "synthetic": False, "path": None}
+    elif data_cfg.source == "bundled":
+        path, bundled = _bundled_file(data_cfg)
+        frame = read_table(path, data_cfg.na_values, data_cfg.get("delimiter"))
+        info = {"source": "bundled", "synthetic": False, "path": str(path), "sha256": bundled["sha256"],
+                "licence": bundled["licence"], "citation": bundled["citation"]}
     else:
         from medsweep.synthetic import make_cohort
 

@@ -18,7 +18,7 @@ from medsweep.estimators import REGISTRY
 
 TASKS = ("classification", "regression")
 MAX_SEED = 2**32 - 1
-EMBEDDED_SOURCES = ("synthetic", "sklearn")
+EMBEDDED_SOURCES = ("synthetic", "sklearn", "bundled")
 
 
 @dataclass
@@ -34,8 +34,8 @@ class TrainerConfig:
 @dataclass
 class DataConfig:
     name: str = MISSING
-    # Where the data comes from when no file is given: a synthetic cohort or a dataset bundled with
-    # scikit-learn. `path` (or `data_dir` + `file`) switches to a file.
+    # Where the data comes from when no file is given: a synthetic cohort, a dataset bundled with
+    # scikit-learn, or a real file shipped with medsweep (`file`). `path` (or `data_dir` + `file`) switches to a file.
     source: str = "synthetic"
     file: Optional[str] = None
     path: Optional[str] = None

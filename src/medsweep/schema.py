@@ -80,6 +80,15 @@ class EvalConfig:
 
 
 @dataclass
+class TrackingConfig:
+    backend: str = MISSING
+    uri: Optional[str] = MISSING
+    experiment: str = MISSING
+    register_best: bool = MISSING
+    required: bool = MISSING
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     data: DataConfig = MISSING
@@ -93,6 +102,7 @@ class Config:
     dry_run: bool = MISSING
     eval: EvalConfig = MISSING
     debug: DebugConfig = MISSING
+    tracking: Optional[TrackingConfig] = None
 
 
 def register_configs() -> None:

@@ -19,9 +19,11 @@ atexit.register(gc.freeze)
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    from medsweep.job import USER_ERRORS, run_job
+    from medsweep.job import USER_ERRORS, quiet_console, run_job
 
     hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN and not cfg.verbose:
+        quiet_console()  # the sweep prints one line per finished job; train.log keeps everything
     try:
         return run_job(cfg, hydra_cfg.runtime.output_dir, hydra_cfg.overrides.task)
     except USER_ERRORS as exc:

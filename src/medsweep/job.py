@@ -70,6 +70,14 @@ def _base_record(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> di
             "overrides": list(overrides), "job_dir": str(out_dir)}
 
 
+def quiet_console() -> None:
+    """Console handlers show warnings and errors only (a sweep's console would interleave every job's
+    per-fold lines); file handlers (train.log) keep everything."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(max(handler.level, logging.WARNING))
+
+
 def _to_log_file(text: str) -> None:
     """The full traceback goes to the job's log file; the console gets the one-line error."""
     record = log.makeRecord(log.name, logging.ERROR, __file__, 0, text.rstrip(), None, None)

@@ -100,6 +100,7 @@ class Config:
     timeout_min: Optional[float] = MISSING
     resume: bool = MISSING
     dry_run: bool = MISSING
+    verbose: bool = MISSING
     eval: EvalConfig = MISSING
     debug: DebugConfig = MISSING
     tracking: Optional[TrackingConfig] = None

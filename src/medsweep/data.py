@@ -72,7 +72,7 @@ class Dataset:
         return int(self.groups.nunique()) if self.groups is not None else len(self.y)
 
 
-def _sha256_of_file(path: Path) -> str:
+def sha256_of_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -311,7 +311,7 @@ def _bundled_file(data_cfg: Any) -> tuple[Path, dict]:
         raise DataError(f"data.source=bundled: data.file={name!r} is not shipped with medsweep; bundled files are "
                         f"{', '.join(BUNDLED)} (or use data.source=synthetic, or data.path=<file>)")
     path = Path(__file__).resolve().parent / "datasets" / name
-    digest = _sha256_of_file(path)
+    digest = sha256_of_file(path)
     if digest != BUNDLED[name]["sha256"]:
         raise DataError(f"bundled data file {path} has sha256 {digest}, not the published file's "
                         f"{BUNDLED[name]['sha256']}: the installation is damaged; reinstall medsweep")
@@ -327,7 +327,7 @@ def load_frame(data_cfg: Any, data_dir: Optional[str] = None) -> tuple[pd.DataFr
         if frame.shape[0] == 0:
             raise DataError(f"data file {path} has a header but no data rows")
         info = {"source": "file", "synthetic": False, "path": str(path.resolve()),
-                "sha256": _sha256_of_file(path)}
+                "sha256": sha256_of_file(path)}
     elif data_cfg.source == "sklearn":
         frame = _load_sklearn(data_cfg.name)
         info = {"source": "sklearn", "synthetic": False, "path": None}

@@ -23,8 +23,9 @@ import medsweep
 from medsweep.data import DataError
 from medsweep.estimators import REGISTRY
 from medsweep.job_control import Deadline, JobTimeout, TransientError, epoch_hook
-from medsweep.job_files import Status, overwrite_metrics_in_place, write_metrics
+from medsweep.job_files import MODEL_CARD_FILE, Status, overwrite_metrics_in_place, write_metrics
 from medsweep.metrics import primary_metric
+from medsweep.model_card import write_model_card
 from medsweep.outputs import now
 from medsweep.schema import ConfigError, check_config
 from medsweep.task import train
@@ -142,6 +143,10 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence
                 raise full from exc
             raise
     write_status(Status.COMPLETED, **result)
+    try:
+        write_model_card(out_dir)
+    except Exception as exc:  # noqa: BLE001 - the job's results are written; the card can be rebuilt
+        log.warning("Could not write %s (%s: %s)", MODEL_CARD_FILE, type(exc).__name__, exc)
     primary = result["metrics"][record["primary_metric"]]["mean"]
     log.info("Done: %s = %.4f (mean over %d folds) -> %s", record["primary_metric"], primary,
              len(result["metrics"][record["primary_metric"]]["folds"]), out_dir)

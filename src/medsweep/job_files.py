@@ -27,7 +27,11 @@ CALIBRATION_FILE = "calibration.png"
 DECISION_CURVE_FILE = "decision_curve.png"
 # In the order report.html shows them side by side.
 JOB_PLOTS = (ROC_FILE, CALIBRATION_FILE, DECISION_CURVE_FILE, LEARNING_CURVE_FILE)
+MODEL_CARD_FILE = "model_card.md"        # what the model is, how it was validated, how to reproduce it
+LOG_FILE = "train.log"                   # the job's log (Hydra names it after hydra.job.name=train)
 SAVED_CONFIG = Path(".hydra") / "config.yaml"  # written by Hydra: what the job ran
+SAVED_OVERRIDES = SAVED_CONFIG.parent / "overrides.yaml"
+SAVED_HYDRA = SAVED_CONFIG.parent / "hydra.yaml"
 
 # In a sweep's directory
 SWEEP_FILE = "sweep.json"                # written by the sweeper: command, times, job list

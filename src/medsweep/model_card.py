@@ -14,10 +14,9 @@ import shlex
 from pathlib import Path
 from typing import Any, Optional
 
-from medsweep.job_files import METRICS_FILE, SUBGROUPS_FILE, Status, read_metrics
+from medsweep.job_files import METRICS_FILE, MODEL_CARD_FILE, SUBGROUPS_FILE, Status, read_metrics
 from medsweep.outputs import atomic_path
 
-MODEL_CARD_FILE = "model_card.md"
 
 
 # -- Markdown pieces ---------------------------------------------------------------------------------------

@@ -28,14 +28,12 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from medsweep.cli import EXIT_DIFFERENT, EXIT_OK, Parser, fail, show_warnings
-from medsweep.data import DataError, _sha256_of_file, load_frame, resolve_path
+from medsweep.data import DataError, sha256_of_file, load_frame, resolve_path
 from medsweep.estimators import REGISTRY
-from medsweep.job_files import METRICS_FILE, SAVED_CONFIG, Status, load_metrics, read_metrics
+from medsweep.job_files import (LOG_FILE, METRICS_FILE, SAVED_CONFIG, SAVED_HYDRA, SAVED_OVERRIDES, Status, load_metrics,
+                                read_metrics)
 from medsweep.schema import Config, ConfigError, check_config
 
-OVERRIDES_FILE = SAVED_CONFIG.parent / "overrides.yaml"  # written by Hydra beside config.yaml
-HYDRA_FILE = SAVED_CONFIG.parent / "hydra.yaml"
-LOG_FILE = "train.log"  # a job's log, as Hydra names it (hydra.job.name=train)
 # What differs between any two runs of one job, not a result: not compared. (Models are saved with zip
 # time stamps, so model_sha256 differs from run to run even when the model is the same.)
 RUN_SPECIFIC = frozenset({"status", "job_dir", "job_num", "overrides", "model_sha256", "started_at", "finished_at",
@@ -80,11 +78,11 @@ def _current_defaults(job_dir: Path, overrides: list[str]) -> DictConfig:
 
     from medsweep.schema import register_configs
 
-    hydra_cfg = yaml.safe_load((job_dir / HYDRA_FILE).read_text()) if (job_dir / HYDRA_FILE).is_file() else {}
+    hydra_cfg = yaml.safe_load((job_dir / SAVED_HYDRA).read_text()) if (job_dir / SAVED_HYDRA).is_file() else {}
     sources = ((hydra_cfg or {}).get("hydra", {}).get("runtime", {}).get("config_sources") or [])
     conf = next((s["path"] for s in sources if s.get("provider") == "main" and s.get("schema") == "file"), None)
     if not conf or not Path(conf).is_dir():
-        raise ReproduceError(f"{job_dir / HYDRA_FILE} names no config folder that exists ({conf}), so keys the "
+        raise ReproduceError(f"{job_dir / SAVED_HYDRA} names no config folder that exists ({conf}), so keys the "
                              "saved config lacks cannot be filled")
     register_configs()
     GlobalHydra.instance().clear()
@@ -102,7 +100,7 @@ def saved_config(job_dir: Path) -> tuple[DictConfig, list[str], list[str]]:
     path = job_dir / SAVED_CONFIG
     if not path.is_file():
         raise ReproduceError(f"job {job_dir} has no {SAVED_CONFIG}: the config it ran is read from there")
-    overrides = yaml.safe_load((job_dir / OVERRIDES_FILE).read_text()) if (job_dir / OVERRIDES_FILE).is_file() else []
+    overrides = yaml.safe_load((job_dir / SAVED_OVERRIDES).read_text()) if (job_dir / SAVED_OVERRIDES).is_file() else []
     try:
         saved = OmegaConf.load(path)
         cfg = _typed(saved)
@@ -127,7 +125,7 @@ def _check_file(path: Optional[str], recorded: Optional[str], what: str) -> Path
         raise ReproduceError(f"{METRICS_FILE} records no path or sha256 of {what}, so it cannot be checked")
     if not Path(path).is_file():
         raise ReproduceError(f"{what} {path} no longer exists")
-    actual = _sha256_of_file(Path(path))
+    actual = sha256_of_file(Path(path))
     if actual != recorded:
         raise ReproduceError(f"{what} {path} has changed since the job ran: sha256 {actual}, the job's was "
                              f"{recorded}")
@@ -264,8 +262,8 @@ def reproduce(job_dir: Path, out: Optional[Path] = None, tolerance: float = 0.0)
     out_dir = choose_out_dir(job_dir, out)
     (out_dir / SAVED_CONFIG.parent).mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, out_dir / SAVED_CONFIG)  # the reproduction is itself a job directory
-    if (job_dir / OVERRIDES_FILE).is_file():
-        shutil.copyfile(job_dir / OVERRIDES_FILE, out_dir / OVERRIDES_FILE)
+    if (job_dir / SAVED_OVERRIDES).is_file():
+        shutil.copyfile(job_dir / SAVED_OVERRIDES, out_dir / SAVED_OVERRIDES)
     with _job_logging(out_dir, record.get("n_threads")):
         try:
             run_job(cfg, out_dir, overrides)

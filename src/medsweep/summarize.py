@@ -26,7 +26,7 @@ import pandas as pd
 import yaml
 
 from medsweep.metrics import LOWER_IS_BETTER
-from medsweep.job_files import (JOB_PLOTS, METRICS_FILE, OPTUNA_FILE, SAVED_CONFIG, SUMMARY_FILES, SWEEP_FILE,
+from medsweep.job_files import (JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_CONFIG, SUMMARY_FILES, SWEEP_FILE,
                                 FINAL_STATUSES, Status, load_metrics)
 from medsweep.outputs import atomic_path, write_json
 from medsweep.plots import plot_sweep, short_overrides
@@ -426,7 +426,9 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
                   if r.get("primary_mean") is not None else e(r.get("error") or ""))
         out += [f"<div class=\"job\" id=\"job-{r['job']}\"><h3>Job {r['job']}: <code>{e(r['overrides'])}</code></h3>",
                 f"<p class=\"{e(r['status'])}\">{e(r['status'])}: {metric} — <a href=\"{e(r['dir'])}/\">directory</a>"
-                f" · <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a></p>"]
+                f" · <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a>"
+                + (f" · <a href=\"{e(r['dir'])}/{MODEL_CARD_FILE}\">model card</a>"
+                   if (sweep_dir / r["dir"] / MODEL_CARD_FILE).is_file() else "") + "</p>"]
         pngs = [(name, sweep_dir / r["dir"] / name) for name in JOB_PLOTS]
         out.append("<div class=\"plots\">" + "".join(_img(png, embed, f"{r['dir']}/{name}", f"job {r['job']} {name}")
                                                   for name, png in pngs if png.is_file()) + "</div>")

@@ -22,6 +22,7 @@ from medsweep.job_files import (CALIBRATION_FILE, DECISION_CURVE_FILE, HISTORY_F
 from medsweep.metrics import LOWER_IS_BETTER, predicted_classes, primary_metric
 from medsweep.outputs import write_csv
 from medsweep.persistence import save_model
+from medsweep.preprocess import column_kinds
 from medsweep.operating_point import parse_threshold_rule
 from medsweep.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
 from medsweep.splitting import holdout_split
@@ -118,7 +119,7 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         # With data.positive the target is binarised: class 1 = these values.
         "positive": OmegaConf.to_container(cfg.data.positive) if cfg.data.get("positive") else None,
         "data": data.info,
-        "features": {"used": list(data.X.columns), "excluded": data.excluded},
+        "features": {"used": list(data.X.columns), "excluded": data.excluded, "kinds": _feature_kinds(data.X)},
         "unused_settings": [f"trainer.{s}" for s in estimator.unused_settings()],
         "n_threads": settings.n_threads,
     }
@@ -177,6 +178,12 @@ def _score_test(final, test: Dataset, threshold: Optional[float], cfg: DictConfi
     return {"source": info["test_source"], **{k: info[k] for k in ("path", "sha256", "fraction", "seed") if k in info},
             "patients": test.n_groups, "rows": int(len(test.y)), "threshold": threshold, "metrics": metrics,
             "evaluation": evidence.record}
+
+
+def _feature_kinds(X: pd.DataFrame) -> dict:
+    """Each feature's kind as the preprocessing treats it (predict refuses a file where one differs)."""
+    numeric, _ = column_kinds(X)
+    return {c: "numeric" if c in numeric else "text" for c in X.columns}
 
 
 def _log_evidence(record: dict, subgroups) -> None:

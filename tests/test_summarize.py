@@ -272,3 +272,31 @@ def test_the_never_seen_patients_score_is_shown_beside_the_cv_figures(tmp_path):
     assert rows_of(s)[0]["test_value"] == "0.7012" and rows_of(s)[0]["test_source"] == "external"
     for text in (format_leaderboard(summary), (s / "summary.md").read_text(), (s / "report.html").read_text()):
         assert "0.701 (0.600-0.800) external" in text
+
+
+def test_each_job_is_compared_with_the_best_on_the_same_folds(tmp_path):
+    from scipy import stats
+
+    s = tmp_path / "sweep"
+    folds = {0: [0.80, 0.82, 0.84, 0.86, 0.88], 1: [0.79, 0.80, 0.85, 0.84, 0.86], 2: [0.6, 0.61, 0.62, 0.6, 0.61]}
+    for num, scores in folds.items():
+        job = write_job(s, num, primary=sum(scores) / 5)
+        record = json.loads((job / "metrics.json").read_text())
+        record["metrics"]["roc_auc"]["folds"] = scores
+        record.update(data={"sha256": "d" * 64}, splits={"fingerprint": "f" * 64 if num < 2 else "e" * 64, "folds": 5,
+                                                         "repeats": 1, "n_train": [80] * 5, "n_test": [20] * 5})
+        (job / "metrics.json").write_text(json.dumps(record))
+    summary = summarize_sweep(s)
+    row = {int(r["job"]): r for r in rows_of(s)}
+    # Nadeau & Bengio on job 1 - job 0, written out here.
+    d = [a - b for a, b in zip(folds[1], folds[0])]
+    mean = sum(d) / 5
+    var = sum((x - mean) ** 2 for x in d) / 4 * (1 / 5 + 20 / 80)
+    p = 2 * stats.t.sf(abs(mean / var ** 0.5), 4)
+    assert row[1]["vs_best_job"] == "0" and float(row[1]["vs_best_p"]) == pytest.approx(p)
+    assert float(row[1]["vs_best_diff"]) == pytest.approx(mean)
+    assert row[0]["vs_best_job"] == "0" and row[0]["vs_best_p"] == ""
+    assert "same folds" in row[2]["comparison_note"]  # scored on other folds: no p-value, and why
+    md = (s / "summary.md").read_text()
+    assert f"p={p:.3f}: not distinguishable from #0" in md
+    assert "vs best" in format_leaderboard(summary)

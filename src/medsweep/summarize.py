@@ -97,7 +97,7 @@ def _list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:
 
 
 def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
-    """(summary row, other metrics' columns, the job's metrics) of one job, from its metrics.json."""
+    """(summary row, other metrics' columns, the job's metrics.json record) of one job."""
     job_dir = sweep_dir / job["dir"]
     error = error_type = None
     try:
@@ -151,7 +151,25 @@ def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
     }
     others = {f"{name}_{k}": _clean(v.get(k)) for name, v in metrics.items() if name != primary
               for k in ("mean", "lower", "upper") if k in v}
-    return row, others, metrics
+    return row, others, m
+
+
+def _add_comparisons(rows: list[dict], records: dict) -> None:
+    """Each completed job against the best job on the same data and folds (corrected resampled t-test)."""
+    from medsweep.compare import compare_to_best
+
+    comparisons = compare_to_best({num: r for num, r in records.items() if r})
+    for row in rows:
+        c = comparisons.get(row["job"])
+        if row["status"] != Status.COMPLETED or not c:
+            continue
+        if "reason" in c:
+            row["comparison_note"] = c["reason"]
+            continue
+        row["vs_best_job"] = c["best"]
+        if c["best"] != row["job"]:
+            row.update(vs_best_diff=c["difference"], vs_best_lower=c["lower"], vs_best_upper=c["upper"],
+                       vs_best_p=c["p_value"], distinguishable=c["distinguishable"])
 
 
 def _sort_key(row: dict):
@@ -259,7 +277,7 @@ def _columns(group: list[dict]) -> list[tuple[str, Any]]:
             ("pooled (95% CI)", _row_ci)]
     if any(r.get("test_value") is not None for r in group):
         cols.append(("never-seen patients (95% CI)", _row_test))
-    if any(r.get("vs_best_job") is not None or r.get("comparison_note") for r in group):
+    if any(r.get("vs_best_diff") is not None for r in group):
         cols.append(("vs best: difference (95% CI), p", _row_vs_best))
     return cols
 
@@ -453,11 +471,13 @@ def summarize_sweep(sweep_dir) -> dict:
     if not jobs:
         raise ValueError(f"no job in {sweep_dir}: no numbered job directory and no job in {SWEEP_FILE}")
 
-    rows, others, job_metrics = [], [], {}
+    rows, others, records = [], [], {}
     for job in jobs:
-        row, other, job_metrics[job["num"]] = _job_row(sweep_dir, job)
+        row, other, records[job["num"]] = _job_row(sweep_dir, job)
         rows.append(row)
         others.append(other)
+    _add_comparisons(rows, records)
+    job_metrics = {num: record.get("metrics") or {} for num, record in records.items()}
     # Other metrics' means in name order, so the columns do not depend on which job came first.
     metric_cols = sorted({k for o in others for k in o})
     for row, other in zip(rows, others):
@@ -487,8 +507,11 @@ def summarize_sweep(sweep_dir) -> dict:
                "test_value", "test_lower", "test_upper", *COMPARISON_COLUMNS, *metric_cols, "folds", "seed",
                "duration_s", "dir", "error_type", "error"]
     csv_file, json_file, md_file, png_file, html_file = (sweep_dir / name for name in SUMMARY_FILES)
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in ("vs_best_job", "seed", "folds"):  # whole numbers stay whole beside empty cells
+        frame[col] = frame[col].astype("Int64")
     with atomic_path(csv_file) as tmp:
-        pd.DataFrame(rows, columns=columns).to_csv(tmp, index=False)
+        frame.to_csv(tmp, index=False)
     write_json(json_file, summary)
     with atomic_path(md_file) as tmp:
         tmp.write_text(_markdown(summary))

@@ -335,9 +335,9 @@ def _compare_jobs(dir_a: Path, dir_b: Path, alpha: float) -> int:
 def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, dict, int]]]:
     """(jobs listed, {model: (job dir name, record, completed jobs of the model)}): the best completed job
     of each model by its primary metric's mean (ties: the first job, as on the leaderboard)."""
-    from medsweep.summarize import _list_jobs  # the sweep's job list: sweep.json, or the numbered dirs
+    from medsweep.job_files import list_jobs  # the sweep's job list: sweep.json, or the numbered dirs
 
-    _, jobs = _list_jobs(sweep_dir)
+    _, jobs = list_jobs(sweep_dir)
     completed: dict[str, list[tuple[str, dict]]] = {}
     for job in jobs:
         record = read_metrics(sweep_dir / job["dir"])

@@ -90,3 +90,23 @@ def overwrite_metrics_in_place(job_dir: Path, record: dict[str, Any]) -> bool:
         return True
     except OSError:
         return False
+
+
+def list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:
+    """(sweep info, [{num, dir, overrides}]): sweep.json's job list when there is one, else the numbered
+    directories with their .hydra/overrides.yaml (sweeps run by another sweeper, such as Optuna's, which
+    writes no sweep.json)."""
+    try:
+        sweep = json.loads((Path(sweep_dir) / SWEEP_FILE).read_text())
+    except (FileNotFoundError, ValueError):  # ValueError: claimed, but the sweep died before writing it
+        sweep = None
+    if sweep:
+        jobs = [{"num": int(j["num"]), "dir": str(j.get("dir", j["num"])), "overrides": j.get("overrides")}
+                for j in sweep.get("jobs") or []]
+    else:
+        sweep = {}
+        jobs = [{"num": int(p.name), "dir": p.name, "overrides": None}
+                for p in Path(sweep_dir).iterdir() if p.name.isdigit() and p.is_dir()]
+    jobs.sort(key=lambda j: j["num"])
+    info = {k: sweep.get(k) for k in ("command", "started_at", "finished_at", "launcher", "n_jobs")}
+    return info, jobs

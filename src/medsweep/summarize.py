@@ -26,7 +26,7 @@ import pandas as pd
 import yaml
 
 from medsweep.metrics import LOWER_IS_BETTER
-from medsweep.job_files import (JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_CONFIG, SUMMARY_FILES, SWEEP_FILE,
+from medsweep.job_files import (JOB_PLOTS, list_jobs, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_CONFIG, SUMMARY_FILES, SWEEP_FILE,
                                 FINAL_STATUSES, Status, load_metrics)
 from medsweep.outputs import atomic_path, write_json
 from medsweep.plots import plot_sweep, short_overrides
@@ -74,26 +74,6 @@ def _override_value(overrides: list[str], key: str) -> Optional[str]:
         if k.lstrip("+~") == key:
             return v
     return None
-
-
-def _list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:
-    """(sweep info, [{num, dir, overrides}]): sweep.json's job list when there is one, else the numbered
-    directories with their .hydra/overrides.yaml (sweeps run by another sweeper, such as Optuna's, which
-    writes no sweep.json)."""
-    try:
-        sweep = json.loads((sweep_dir / SWEEP_FILE).read_text())
-    except (FileNotFoundError, ValueError):  # ValueError: claimed, but the sweep died before writing it
-        sweep = None
-    if sweep:
-        jobs = [{"num": int(j["num"]), "dir": str(j.get("dir", j["num"])), "overrides": j.get("overrides")}
-                for j in sweep.get("jobs") or []]
-    else:
-        sweep = {}
-        jobs = [{"num": int(p.name), "dir": p.name, "overrides": None}
-                for p in sweep_dir.iterdir() if p.name.isdigit() and p.is_dir()]
-    jobs.sort(key=lambda j: j["num"])
-    info = {k: sweep.get(k) for k in ("command", "started_at", "finished_at", "launcher", "n_jobs")}
-    return info, jobs
 
 
 def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
@@ -467,7 +447,7 @@ def summarize_sweep(sweep_dir) -> dict:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"no such sweep directory: {sweep_dir}")
-    info, jobs = _list_jobs(sweep_dir)
+    info, jobs = list_jobs(sweep_dir)
     if not jobs:
         raise ValueError(f"no job in {sweep_dir}: no numbered job directory and no job in {SWEEP_FILE}")
 

@@ -1,7 +1,5 @@
 """Real sweeps, run as a user runs them: `python train.py -m ...` in a subprocess."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,7 +41,8 @@ def test_metrics_json_fields(sweep):
     assert m["metrics"]["roc_auc"]["std"] > 0  # the three folds of this cohort score differently
     assert (m["folds"], m["epochs"], m["batch_size"], m["seed"]) == (3, 5, 64, 0)
     assert (m["n_samples"], m["n_features"], m["n_groups"]) == (195, 22, 32)
-    assert m["data"]["source"] == "synthetic" and m["data"]["synthetic"] is True and len(m["data"]["sha256"]) == 64
+    # model=parkinsons trains on the UCI file shipped with medsweep (data.source=bundled)
+    assert m["data"]["source"] == "bundled" and m["data"]["synthetic"] is False and len(m["data"]["sha256"]) == 64
     assert m["duration_s"] > 0 and m["started_at"] <= m["finished_at"]
     assert {"python", "medsweep", "scikit-learn", "hydra-core"} <= set(m["versions"])
     assert 0.5 < m["metrics"]["roc_auc"]["mean"] < 1

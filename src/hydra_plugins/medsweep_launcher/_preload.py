@@ -1,13 +1,21 @@
 """Imported once, by the server the sweep's workers are forked from (see _warm_workers.py)."""
 
 import gc
+import os
 import sys
+
+from hydra_plugins.medsweep_launcher._die_with_parent import PARENT_ENV, children_die_with_this_process, die_with_parent
+
+# First, before the imports (seconds): this server and its workers die with the sweep process.
+if os.environ.get(PARENT_ENV):
+    die_with_parent(int(os.environ.pop(PARENT_ENV)))
+children_die_with_this_process()
 
 try:
     from hydra.core.plugins import Plugins
 
     import hydra_plugins.medsweep_launcher._core  # noqa: F401 - runs each job (with Hydra's joblib _core)
-    import medsweep.task  # noqa: F401 - scikit-learn, pandas, matplotlib, skops
+    import medsweep.job  # noqa: F401 - the job wrapper and its pipeline: scikit-learn, pandas, matplotlib, skops
     import sklearn.metrics  # noqa: F401 - imported by the ROC plot
 
     Plugins.instance()  # each job re-scans Hydra's plugins: import their modules (and what they import) once

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from multiprocessing import forkserver
 
 from hydra.core.utils import env_override
 
 from medsweep.cpu import usable_cores
+
+from ._die_with_parent import PARENT_ENV
 
 PRELOAD = ["hydra_plugins.medsweep_launcher._preload"]  # what a job imports
 
@@ -39,8 +42,11 @@ def start_warm_workers(workers: int) -> bool:
     except ImportError:
         return False
     threads = str(max(1, usable_cores() // workers))
+    env = {var: os.environ.get(var, threads) for var in THREAD_VARS}
+    if threading.current_thread() is threading.main_thread():  # lives as long as the sweep: see _die_with_parent
+        env[PARENT_ENV] = str(os.getpid())
     multiprocessing.set_forkserver_preload(PRELOAD)
-    with env_override({var: os.environ.get(var, threads) for var in THREAD_VARS}):
+    with env_override(env):
         forkserver.ensure_running()
     loky_context.set_start_method("forkserver", force=True)
     return True

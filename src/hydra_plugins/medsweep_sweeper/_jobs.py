@@ -1,9 +1,10 @@
-"""A sweep's state on disk: its directory, its job list (sweep.json), which jobs are done, what a resume
-must run, and the record of jobs stopped by an interrupt."""
+"""A sweep's state on disk: its directory (claimed and locked), its job list (sweep.json), which jobs are
+done, what a resume must run, and the record of jobs stopped by an interrupt or lost with their process."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -12,31 +13,49 @@ from typing import Optional
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
-from medsweep.job_files import SAVED_CONFIG, SWEEP_FILE, Status, read_metrics, write_metrics
+from medsweep.job_files import (HISTORY_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SWEEP_FILE,
+                                Status, overwrite_metrics_in_place, read_metrics, write_metrics)
 from medsweep.outputs import now, write_json
+
+from ._job_process import still_running
+from ._lock import SweepLock, holder, try_lock
+
+log = logging.getLogger(__name__)
 
 # Keys that change how a job is run, not what it trains: a resume may change them.
 RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug")
+# What every completed job has written; a resume runs again a "completed" job that lacks one of them.
+REQUIRED_FILES = (METRICS_FILE, HISTORY_FILE, PREDICTIONS_FILE, MODEL_FILE)
 
 
-def claim_sweep_dir(path: Path, resume: bool) -> Path:
-    """The directory this sweep owns. Creating sweep.json exclusively is the claim, so two sweeps started
-    in the same second never share a directory: the later one gets ``<dir>-1``, ``<dir>-2``, ..."""
+def claim_sweep_dir(path: Path, resume: bool) -> tuple[Path, SweepLock]:
+    """The directory this sweep owns, locked for its life (_lock.py). A new sweep claims a directory by
+    locking it and then creating sweep.json exclusively, so two sweeps started in the same second never
+    share one: the later one gets ``<dir>-1``, ``<dir>-2``, ... A resume locks its directory before it
+    reads or changes anything, and is refused while another process holds it."""
     if resume:
         if not (path / SWEEP_FILE).is_file():
             raise CompactHydraException(
                 f"resume=true: {path} holds no medsweep sweep ({SWEEP_FILE} is missing); "
                 "pass hydra.sweep.dir=<the directory of the sweep to resume>")
-        return path
+        lock = try_lock(path)
+        if lock is None:
+            raise CompactHydraException(
+                f"resume=true refused: {path} is in use by another sweep ({holder(path)}); wait for it to end "
+                "or stop it, then resume. Nothing was changed.")
+        return path, lock
     candidate, n = path, 0
     while True:
         candidate.mkdir(parents=True, exist_ok=True)
-        try:
-            os.close(os.open(candidate / SWEEP_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            return candidate
-        except FileExistsError:
-            n += 1
-            candidate = path.with_name(f"{path.name}-{n}")
+        lock = None if (candidate / SWEEP_FILE).exists() else try_lock(candidate)
+        if lock is not None:
+            try:
+                os.close(os.open(candidate / SWEEP_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                return candidate, lock
+            except FileExistsError:
+                lock.release()
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
 
 
 def _job_overrides(overrides: list[str]) -> list[str]:
@@ -69,7 +88,28 @@ def start_sweep_file(sweep_dir: Path, config: DictConfig, jobs: list[list[str]],
 
 
 def finish_sweep_file(sweep_dir: Path, info: dict, status: str) -> None:
-    write_json(sweep_dir / SWEEP_FILE, {**info, "finished_at": now(), "status": status})
+    """Record the sweep's end in sweep.json; on a full disk, in the space the file already has."""
+    record = {**info, "finished_at": now(), "status": status}
+    try:
+        write_json(sweep_dir / SWEEP_FILE, record)
+    except OSError:
+        if not _overwrite_in_place(sweep_dir / SWEEP_FILE, record):
+            raise
+
+
+def _overwrite_in_place(path: Path, record: dict) -> bool:
+    """Where the atomic write finds no room for its temporary file: rewrite ``path`` within the disk blocks
+    it holds already, only if the record fits in them (then the write cannot stop halfway)."""
+    data = (json.dumps(record, indent=2, default=str) + "\n").encode()
+    try:
+        with open(path, "r+b") as f:
+            if len(data) > os.fstat(f.fileno()).st_blocks * 512:
+                return False
+            f.write(data)
+            f.truncate()
+        return True
+    except OSError:
+        return False
 
 
 def task_config(cfg: DictConfig) -> dict:
@@ -81,24 +121,63 @@ def task_config(cfg: DictConfig) -> dict:
     return tree
 
 
+def _saved_task_config(job_dir: Path) -> Optional[dict]:
+    """What the job's .hydra/config.yaml says it trains; None where there is none, or it is empty or
+    unreadable (Hydra writes it in place: a full disk leaves it empty): such a job never really started."""
+    try:
+        saved = OmegaConf.load(job_dir / SAVED_CONFIG)
+    except Exception:  # noqa: BLE001 - absent, not YAML, not a file, not readable: nothing to compare
+        return None
+    return task_config(saved) if isinstance(saved, DictConfig) and len(saved) else None
+
+
+def missing_files(job_dir: Path) -> list[str]:
+    """The files every completed job has that ``job_dir`` lacks."""
+    return [name for name in REQUIRED_FILES if not (job_dir / name).is_file()]
+
+
 def resume_todo(sweep_dir: Path, configs: list[DictConfig]) -> list[int]:
-    """Job numbers without a completed result. Refuses, before anything runs, when a job directory was
-    made with a config other than the one the resume would run."""
-    todo, conflicts = [], []
+    """Job numbers without a completed result: not started, failed, stopped, killed (recorded "running"
+    by a process that is gone), or completed but missing one of its files. Refuses, before anything runs,
+    when a job directory was made with a config other than the one the resume would run, or a job's
+    process from an earlier run is still running it."""
+    todo, conflicts, running = [], [], []
     for num, cfg in enumerate(configs):
         job_dir = sweep_dir / str(num)
-        saved = job_dir / SAVED_CONFIG
-        if saved.is_file() and task_config(OmegaConf.load(saved)) != task_config(cfg):
+        saved = _saved_task_config(job_dir)
+        if saved is not None and saved != task_config(cfg):
             conflicts.append(num)
-        metrics = read_metrics(job_dir)
-        if not (metrics and metrics.get("status") == Status.COMPLETED):
+        metrics = read_metrics(job_dir) or {}
+        if still_running(metrics):
+            running.append(f"{num} (PID {metrics['pid']})")
+        if metrics.get("status") != Status.COMPLETED:
+            todo.append(num)
+        elif missing_files(job_dir):
+            log.warning("Job %d is recorded completed but lacks %s: it runs again", num,
+                        ", ".join(missing_files(job_dir)))
             todo.append(num)
     if conflicts:
         raise CompactHydraException(
             f"resume=true refused: the config of job(s) {', '.join(map(str, conflicts))} in {sweep_dir} differs "
             "from the one this command would run (see their .hydra/config.yaml); resume with the original "
             "arguments, or start a new sweep. Nothing was changed.")
+    if running:
+        raise CompactHydraException(
+            f"resume=true refused: job(s) {', '.join(running)} of {sweep_dir} are still running, started by an "
+            "earlier run of this sweep; wait for them to end or stop them, then resume. Nothing was changed.")
     return todo
+
+
+def _record(job_dir: Path, record: dict) -> bool:
+    """Write a job's metrics.json for it; False where the disk is full (said in the log)."""
+    try:
+        write_metrics(job_dir, record)
+        return True
+    except OSError as exc:
+        if overwrite_metrics_in_place(job_dir, record):
+            return True
+        log.error("Could not record job %s as %s: %s", job_dir.name, record["status"], os.strerror(exc.errno or 0))
+        return False
 
 
 def mark_interrupted(sweep_dir: Path, nums: list[int], jobs: list[list[str]], reason: str) -> list[int]:
@@ -113,9 +192,26 @@ def mark_interrupted(sweep_dir: Path, nums: list[int], jobs: list[list[str]], re
             continue
         record = {"job_num": num, "overrides": jobs[num], "job_dir": str(job_dir), **(metrics or {})}
         record.update(status=Status.INTERRUPTED, error=reason, error_type="Interrupted", finished_at=now())
-        write_metrics(job_dir, record)
-        marked.append(num)
+        if _record(job_dir, record):
+            marked.append(num)
     return marked
+
+
+def record_lost(sweep_dir: Path, nums: list[int]) -> list[int]:
+    """Jobs recorded "running" whose process is gone (killed by the OS, out of memory, or crashed: it could
+    not record anything itself) are recorded as failed, WorkerKilled."""
+    lost = []
+    for num in nums:
+        job_dir = sweep_dir / str(num)
+        metrics = read_metrics(job_dir)
+        if not metrics or metrics.get("status") != Status.RUNNING or still_running(metrics):
+            continue
+        error = (f"the job's process (PID {metrics.get('pid')}) died without recording a result "
+                 "(killed by the OS: out of memory?)")
+        if _record(job_dir, {**metrics, "status": Status.FAILED, "error": error, "error_type": "WorkerKilled",
+                             "finished_at": now()}):
+            lost.append(num)
+    return lost
 
 
 def describe(num: int, overrides: list[str], cfg: DictConfig) -> str:

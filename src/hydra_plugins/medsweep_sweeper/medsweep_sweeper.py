@@ -2,11 +2,13 @@
 
 - Every job's config is composed and range-checked before the first job starts (``trainer.folds=1``
   stops the sweep before any job directory exists); ``dry_run=true`` lists the jobs and stops there.
-- The sweep claims its own directory (two sweeps started in the same second never share one) and
-  records its job list in ``sweep.json``; ``resume=true`` runs only the jobs without a completed result.
+- The sweep claims its own directory (two sweeps started in the same second never share one), holds it
+  locked for its life (a second resume of it is refused) and records its job list in ``sweep.json``;
+  ``resume=true`` runs only the jobs without a completed result (_jobs.py).
 - A failed job does not stop the sweep: later batches still run, and the sweep exits 1 at the end.
 - SIGINT / SIGTERM: no new job starts, running jobs are stopped and recorded as interrupted, no worker
-  process is left behind, and the sweep exits 130 / 143.
+  process is left behind, and the sweep exits 130 / 143. A full disk or a launcher that gives up on its
+  batch stops the sweep the same way, with one line saying why, and exit 1 (_stop.py).
 - Progress is shown while jobs run; the summary of the sweep is written and the end-of-sweep callbacks
   run at the end, whatever happened.
 """
@@ -17,10 +19,11 @@ import contextlib
 import importlib
 import io
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -29,14 +32,15 @@ from hydra.errors import CompactHydraException
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from medsweep.job_files import Status
+from medsweep.job_files import SWEEP_FILE, Status
 from medsweep.schema import config_errors
 
 from ._compose import SweepConfigLoader
 from ._interrupt import SweepInterrupted, ignore_signals, signals_interrupt_sweep, stop_children
-from ._jobs import (claim_sweep_dir, describe, finish_sweep_file, mark_interrupted, resume_todo,
+from ._jobs import (claim_sweep_dir, describe, finish_sweep_file, mark_interrupted, record_lost, resume_todo,
                     start_sweep_file)
 from ._progress import Progress
+from ._stop import SweepStopped, disk_full, disk_full_reason, launcher_reason
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +49,24 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _failure(result: JobReturn) -> str:
-    """'<exception type>: <message>' of a failed job. Its ``return_value`` re-raises the job's exception;
-    Hydra also prints a line about it to stderr, which is not wanted here."""
+def _job_error(result: JobReturn) -> Optional[BaseException]:
+    """The exception of a failed job. Its ``return_value`` re-raises it; Hydra also prints a line about it
+    to stderr, which is not wanted here."""
+    if result.status != JobStatus.FAILED:
+        return None
     try:
         with contextlib.redirect_stderr(io.StringIO()):
             result.return_value
     except Exception as exc:  # noqa: BLE001 - whatever the job raised
-        return f"{type(exc).__name__}: {exc}"
-    return "failed"
+        return exc
+    return None
+
+
+def _failure(result: JobReturn) -> str:
+    """'<exception type>: <message>' of a failed job."""
+    exc = _job_error(result)
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "failed"
+
 
 
 def _import_in_background(module: str) -> None:
@@ -91,57 +104,99 @@ class MedsweepSweeper(BasicSweeper):
             return []
 
         requested = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir = claim_sweep_dir(requested, resume)
-        if sweep_dir != requested:
-            log.warning("%s belongs to another sweep: this sweep writes to %s", requested, sweep_dir)
-        with read_write(self.config.hydra.sweep):
-            self.config.hydra.sweep.dir = str(sweep_dir)
-        todo = resume_todo(sweep_dir, configs) if resume else list(range(len(jobs)))
-        if resume:
-            log.info("Resuming %s: %d of %d jobs to run (%d completed jobs kept as they are)",
-                     sweep_dir, len(todo), len(jobs), len(jobs) - len(todo))
-            at_once = self._prepare_launcher(len(todo))  # thread limits for the workers this resume needs
-        info = start_sweep_file(sweep_dir, self.config, jobs, resume, at_once)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        sweep_dir, lock = claim_sweep_dir(requested, resume)
+        try:
+            if sweep_dir != requested:
+                log.warning("%s belongs to another sweep: this sweep writes to %s", requested, sweep_dir)
+            with read_write(self.config.hydra.sweep):
+                self.config.hydra.sweep.dir = str(sweep_dir)
+            todo = resume_todo(sweep_dir, configs) if resume else list(range(len(jobs)))
+            if resume:
+                log.info("Resuming %s: %d of %d jobs to run (%d completed jobs kept as they are)",
+                         sweep_dir, len(todo), len(jobs), len(jobs) - len(todo))
+                at_once = self._prepare_launcher(len(todo))  # thread limits for the workers this resume needs
+            return self._run(sweep_dir, jobs, todo, resume, at_once)
+        finally:
+            lock.release()
 
+    def _run(self, sweep_dir: Path, jobs: list[list[str]], todo: list[int], resume: bool,
+             at_once: Optional[int]) -> Any:
+        try:
+            info = start_sweep_file(sweep_dir, self.config, jobs, resume, at_once)
+            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        except OSError as exc:
+            if disk_full(exc):
+                raise CompactHydraException(f"Sweep not started: {disk_full_reason(sweep_dir, exc)}") from None
+            raise
         if at_once != 1:  # jobs run in other processes: this one waits
             _import_in_background("medsweep.summarize")
-        failed, interrupted = [], None
+        failed, stopped = [], None
         progress = Progress(sweep_dir, todo).start()
         try:
             with signals_interrupt_sweep():
                 for batch in self._batches(todo):
-                    # Each job is told its directory, so a resumed job lands in its original one.
-                    launch = [jobs[n] + [f"hydra.sweep.dir={_quoted(str(sweep_dir))}", f"hydra.sweep.subdir={n}"]
-                              for n in batch]
-                    results = self.launcher.launch(launch, initial_job_idx=batch[0])
-                    failed += [(n, r) for n, r in zip(batch, results) if r.status == JobStatus.FAILED]
-        except SweepInterrupted as exc:
+                    results = self._launch(sweep_dir, jobs, batch)
+                    errors = {n: _job_error(r) for n, r in zip(batch, results) if r.status == JobStatus.FAILED}
+                    failed += [(n, r) for n, r in zip(batch, results) if n in errors]
+                    # A launcher that returned with a job still "running" lost that job's process.
+                    record_lost(sweep_dir, batch)
+                    full = next((e for e in errors.values() if disk_full(e)), None)
+                    if full is not None:  # every later job would fail the same way
+                        raise SweepStopped(disk_full_reason(sweep_dir, full))
+        except (SweepInterrupted, SweepStopped) as exc:
             ignore_signals()
-            interrupted = exc
-            stop_children()
-            marked = mark_interrupted(sweep_dir, todo, jobs, f"sweep interrupted by {exc.args[0]}")
-            log.error("Sweep interrupted by %s: %d running job(s) stopped and recorded as interrupted",
-                      exc.args[0], len(marked))
+            stopped = exc
+            self._stop_running(sweep_dir, todo, jobs, exc)
         finally:
             progress.stop()
 
-        status = Status.INTERRUPTED if interrupted else (Status.FAILED if failed else Status.COMPLETED)
-        finish_sweep_file(sweep_dir, info, status)
+        status = Status.INTERRUPTED if isinstance(stopped, SweepInterrupted) else (
+            Status.FAILED if failed or stopped else Status.COMPLETED)
+        try:
+            finish_sweep_file(sweep_dir, info, status)
+        except OSError as exc:  # a full disk: what the jobs recorded stays, the summary says what it can
+            log.error("Could not record the sweep's end in %s: %s", SWEEP_FILE, os.strerror(exc.errno or 0))
         self._summarize(sweep_dir)
-        if interrupted or failed:
+        if stopped or failed:
             # Hydra calls on_multirun_end only when the sweep returns normally: call it here, so users'
             # end-of-sweep callbacks run after failures and interrupts too.
             self.hydra_context.callbacks.on_multirun_end(config=self.config,
                                                          config_name=self.config.hydra.job.config_name)
-        if interrupted:
-            sys.exit(interrupted.exit_code)
+        if isinstance(stopped, SweepInterrupted):
+            sys.exit(stopped.exit_code)
+        if stopped:
+            raise CompactHydraException(f"Sweep stopped: {stopped.reason}. To run what is left: the same command "
+                                        f"with hydra.sweep.dir={sweep_dir} resume=true")
         if failed:
             lines = "\n".join(f"  #{n} [{' '.join(jobs[n])}] {_failure(r)}"
                               for n, r in failed)
             raise CompactHydraException(f"{len(failed)} of {len(todo)} jobs failed (details in each job's "
                                         f"train.log and metrics.json):\n{lines}")
         return []
+
+    def _launch(self, sweep_dir: Path, jobs: list[list[str]], batch: list[int]) -> Sequence[JobReturn]:
+        # Each job is told its directory, so a resumed job lands in its original one.
+        launch = [jobs[n] + [f"hydra.sweep.dir={_quoted(str(sweep_dir))}", f"hydra.sweep.subdir={n}"]
+                  for n in batch]
+        try:
+            return self.launcher.launch(launch, initial_job_idx=batch[0])
+        except Exception as exc:  # noqa: BLE001 - whatever the launcher raised ends the sweep in one line
+            if disk_full(exc):
+                raise SweepStopped(disk_full_reason(sweep_dir, exc)) from exc
+            raise SweepStopped(launcher_reason(exc)) from exc
+
+    @staticmethod
+    def _stop_running(sweep_dir: Path, todo: list[int], jobs: list[list[str]],
+                      why: SweepInterrupted | SweepStopped) -> None:
+        """No job may go on: stop every process the sweep started and record the jobs they ran."""
+        if isinstance(why, SweepStopped):
+            # Before stopping the others: a job whose process is already gone is the launcher's cause.
+            for num in record_lost(sweep_dir, todo):
+                log.error("Job %d: its process died without recording a result; recorded as failed", num)
+        stop_children()
+        cause = f"interrupted by {why.args[0]}" if isinstance(why, SweepInterrupted) else f"stopped: {why.reason}"
+        marked = mark_interrupted(sweep_dir, todo, jobs, f"sweep {cause}")
+        log.error("Sweep %s: %d running job(s) stopped and recorded as interrupted", cause, len(marked))
 
     def _prepare_launcher(self, n_jobs: int) -> Optional[int]:
         """Tell a launcher that can use it (medsweep's joblib launcher) how many jobs it will get, so it

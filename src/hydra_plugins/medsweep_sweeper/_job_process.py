@@ -1,11 +1,13 @@
 """Is a job recorded as running still running? Its metrics.json says "running" with the PID of the
 process running it; that process may have died (killed with its sweep, killed by the OS) or may still run
 (a job whose sweep process was killed, on a launcher whose jobs outlive it). A PID can be reused by a
-later process: it counts only if that process started before the job did."""
+later process: it counts only if that process started before the job did. A record naming another host
+(its "host", where the job wrote one) is not checked: that PID means nothing here."""
 
 from __future__ import annotations
 
 import os
+import socket
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -33,7 +35,11 @@ def still_running(record: dict) -> bool:
     """True where ``record`` (a job's metrics.json) says "running" and its process is alive and is the
     one that started the job."""
     pid = record.get("pid")
-    if record.get("status") != Status.RUNNING or not isinstance(pid, int) or pid <= 0 or not alive(pid):
+    if record.get("status") != Status.RUNNING or not isinstance(pid, int) or pid <= 0:
+        return False
+    if record.get("host", socket.gethostname()) != socket.gethostname():
+        return False  # a PID of another machine (SLURM, a Ray cluster) cannot be checked from here
+    if not alive(pid):
         return False
     started = _started(pid)
     try:

@@ -354,6 +354,7 @@ def test_logging_a_job_is_idempotent_and_a_later_status_updates_its_run(tmp_path
     assert run.info.status == "FINISHED" and "error" not in run.data.tags
     assert run.data.metrics["roc_auc.mean"] == 0.9 and run.data.tags["status"] == "completed"
     assert math.isclose(run.data.metrics["roc_auc.upper"], 0.95)
+    tracker.flush()  # as the watcher does after each look at the jobs
     assert "3 jobs logged as they ended" in tracking.describe(sweep_dir)  # what a summary written now says
     result = tracker.finish(sweep_dir)
     assert result["logged"] == 3 and len(runs_of(uri, "unit")) == 4  # a parent and three children, no more

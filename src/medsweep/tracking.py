@@ -188,8 +188,8 @@ def _history(job_dir: Path) -> list[tuple[str, float, int]]:
 def job_run(job_dir: Path, record: dict, record_bytes: bytes, overrides: Optional[list] = None,
             num: Optional[str] = None, git: Optional[dict] = None) -> dict:
     """What a job's MLflow run holds, from the job's files: name, params, metrics (key, value, step), tags,
-    artifacts, run status, start and end, a signature of the record and each artifact's size and time (to
-    log only what changed)."""
+    artifacts, run status, start and end, each artifact's size and time, and signatures of the record and of
+    the files (to log only what changed)."""
     job_dir = Path(job_dir)
     cfg = _yaml(job_dir / SAVED_CONFIG) or {}
     params: dict[str, str] = {}
@@ -259,6 +259,7 @@ def job_run(job_dir: Path, record: dict, record_bytes: bytes, overrides: Optiona
         "status": status, "run_status": RUN_STATUS.get(status, "RUNNING"),
         "start_ms": _ms(record.get("started_at")), "end_ms": _ms(record.get("finished_at")),
         "record_sig": hashlib.sha256(record_bytes).hexdigest()[:16], "files": files,
+        "files_sig": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16],
     }
 
 
@@ -333,6 +334,9 @@ class Tracker:
         self._lock = threading.RLock()          # every use of the store and of tracking.json
         self._connect_lock = threading.Lock()
         self._known_params: dict[str, set] = {}   # run key -> params its run has (checked this session)
+        self._uploaded: dict[str, dict] = {}      # run key -> the files uploaded to its run (this session)
+        self._saved_at, self._dirty = 0.0, False
+        self._jobs: list[dict] = []               # the watched sweep's jobs, from its sweep.json
         self._parent_open = False
         self._mtimes: dict[str, int] = {}
         self._git: Optional[dict] = None
@@ -412,15 +416,27 @@ class Tracker:
                 self._status, self._message = "off", f"tracking was off: {self.off}; log it with: medsweep track {directory}"
             self._save()
 
-    def _save(self) -> None:
+    def _save(self, soon: bool = False) -> None:
+        """Write tracking.json; with ``soon``, at most once a second (a new run's id is always written at
+        once: that is what keeps a later run of medsweep track from adding it again)."""
         if self.dir is None:
             return
+        if soon and time.monotonic() - self._saved_at < 1.0:
+            self._dirty = True
+            return
+        self._saved_at, self._dirty = time.monotonic(), False
         doc = {"backend": "mlflow", "status": self._status, "message": self._message, **self.state,
                "ui": ui_command(self.uri), "updated_at": now(), "previous": self._previous}
         try:
             write_json(self.dir / TRACKING_FILE, doc)
         except OSError as exc:
             log.warning("Could not write %s: %s", self.dir / TRACKING_FILE, exc.strerror or exc)
+
+    def flush(self) -> None:
+        """Write tracking.json if a save was put off."""
+        with self._lock:
+            if self._dirty:
+                self._save()
 
     # runs
     def _parent(self) -> str:
@@ -461,8 +477,8 @@ class Tracker:
                 self._known_params[key] = set(params)
         if run_id:
             return run_id, False
-        tags = {"mlflow.parentRunId": self._parent()} if nested else {}  # the rest comes with the params
-        run_id = self.store.create_run(job["name"], job["start_ms"], tags)
+        tags = {**job["tags"], **({"mlflow.parentRunId": self._parent()} if nested else {})}
+        run_id = self.store.create_run(job["name"], job["start_ms"], tags)  # tags: cheaper here than in a batch
         self.state["jobs"][key] = run_id
         self.state["logged"].pop(key, None)
         self._known_params[key] = set()
@@ -485,7 +501,7 @@ class Tracker:
                 return "pending"
             job = job_run(job_dir, record, record_bytes, overrides, key if nested else None, self.git())
             done = self.state["logged"].get(key) or {}
-            if done.get("record") == job["record_sig"] and done.get("files") == job["files"]:
+            if done.get("record") == job["record_sig"] and done.get("files") == job["files_sig"]:
                 return "unchanged"
             for attempt in (1, 2):  # once more after a second: SQLite busy with another sweep's writes
                 try:
@@ -497,8 +513,9 @@ class Tracker:
                         return "error"
                     self._known_params.pop(key, None)
                     time.sleep(1.0)
-            self.state["logged"][key] = {"status": job["status"], "record": job["record_sig"], "files": job["files"]}
-            self._save()
+            self.state["logged"][key] = {"status": job["status"], "record": job["record_sig"], "files": job["files_sig"]}
+            self._uploaded[key] = job["files"]
+            self._save(soon=True)
             return "new" if new else "updated"
 
     def _write_job(self, key: str, job: dict, nested: bool) -> bool:
@@ -509,20 +526,27 @@ class Tracker:
         if done.get("record") != job["record_sig"]:
             known = self._known_params[key]
             params = {k: v for k, v in job["params"].items() if k not in known}
-            self.store.write(run_id, params, job["metrics"], job["tags"], job["end_ms"] or int(time.time() * 1000))
+            self.store.write(run_id, params, job["metrics"], {} if new else job["tags"],
+                             job["end_ms"] or int(time.time() * 1000))
             known.update(params)
             if done:  # an error of an earlier result is no longer true
                 self.store.delete_tags(run_id, [k for k in ("error", "error_type") if k not in job["tags"]])
-        uploaded = done.get("files") or {}
-        self.store.upload(run_id, [file for name, file in job["artifacts"].items()
-                                   if uploaded.get(name) != job["files"][name]])
+        if done.get("files") != job["files_sig"]:
+            uploaded = self._uploaded.get(key, {}) if done else {}  # what this process uploaded to this run
+            self.store.upload(run_id, [file for name, file in job["artifacts"].items()
+                                       if uploaded.get(name) != job["files"][name]])
         if done.get("record") != job["record_sig"]:
             self.store.end(run_id, job["run_status"], job["end_ms"])
         return new
 
     def log_finished(self) -> None:
         """The watcher's pass: log every job of the sweep whose final metrics.json has settled."""
-        for job in list_jobs(self.dir):
+        jobs = self._jobs
+        if not jobs:
+            info, jobs = _sweep_jobs(self.dir)
+            if info.get("command"):  # sweep.json's list: written as the sweep starts, it does not change
+                self._jobs = jobs
+        for job in jobs:
             if self.broken:
                 return
             key, job_dir = str(job["num"]), self.dir / job["dir"]
@@ -680,6 +704,7 @@ class _Watcher(threading.Thread):
                     if tracker.off or tracker.broken:
                         return
                     tracker.log_finished()
+                    tracker.flush()
                 self._stopped.wait(self.interval_s)
         except Exception as exc:  # noqa: BLE001 - the end of the sweep logs whatever this missed
             log.debug("MLflow watcher stopped: %s", exc)

@@ -138,7 +138,7 @@ class Store:
 
     def upload(self, run_id: str, files: Iterable[tuple[Path, Optional[str]]]) -> None:
         """Upload files (path, folder in the run's artifacts or None) in one call: links to them, staged in a
-        temporary folder (log_artifact would look the run up once per file)."""
+        temporary folder (log_artifact looks the run up again for every file)."""
         files = list(files)
         if not files:
             return

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import platform
+import socket
 import time
 import traceback
 from importlib import metadata
@@ -114,8 +115,9 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence
 
     while True:
         attempt += 1
+        # pid and host: a resume refuses while this process still runs the job (on this machine)
         write_metrics(out_dir, {**record, "status": Status.RUNNING, "attempts": attempt, "pid": os.getpid(),
-                                "started_at": started})
+                                "host": socket.gethostname(), "started_at": started})
         try:
             with deadline.enforced():
                 check_config(cfg)
@@ -131,6 +133,8 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence
             raise
         except Exception as exc:
             full = _disk_full(exc, out_dir)
+            if full:
+                logging.raiseExceptions = False  # the log file cannot grow either: no traceback per log line
             log.error("Attempt %d of %d failed: %s: %s", attempt, max_attempts, type(full or exc).__name__,
                       full or exc)
             _to_log_file(traceback.format_exc())

@@ -7,12 +7,11 @@ No heavy imports: the sweep's parent process reads these files while jobs run el
 from __future__ import annotations
 
 import json
-import os
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from medsweep.outputs import write_json
+from medsweep.outputs import overwrite_json_in_place, write_json
 
 # In a job's directory
 METRICS_FILE = "metrics.json"            # status, metrics, provenance: read and written only here
@@ -27,6 +26,8 @@ CALIBRATION_FILE = "calibration.png"
 DECISION_CURVE_FILE = "decision_curve.png"
 # In the order report.html shows them side by side.
 JOB_PLOTS = (ROC_FILE, CALIBRATION_FILE, DECISION_CURVE_FILE, LEARNING_CURVE_FILE)
+# A job recorded completed without one of these is run again by a resume.
+REQUIRED_FILES = (METRICS_FILE, HISTORY_FILE, PREDICTIONS_FILE, MODEL_FILE)
 MODEL_CARD_FILE = "model_card.md"        # what the model is, how it was validated, how to reproduce it
 LOG_FILE = "train.log"                   # the job's log (Hydra names it after hydra.job.name=train)
 SAVED_CONFIG = Path(".hydra") / "config.yaml"  # written by Hydra: what the job ran
@@ -35,6 +36,7 @@ SAVED_HYDRA = SAVED_CONFIG.parent / "hydra.yaml"
 
 # In a sweep's directory
 SWEEP_FILE = "sweep.json"                # written by the sweeper: command, times, job list
+LOCK_FILE = "sweep.lock"                 # held (flock) by the one process running the sweep; holds its PID
 OPTUNA_FILE = "optimization_results.yaml"  # written by Hydra's Optuna sweeper
 SUMMARY_FILES = ("summary.csv", "summary.json", "summary.md", "summary.png", "report.html")
 
@@ -74,22 +76,8 @@ def write_metrics(job_dir: Path, record: dict[str, Any]) -> None:
 
 
 def overwrite_metrics_in_place(job_dir: Path, record: dict[str, Any]) -> bool:
-    """The last resort on a full disk, where the atomic write cannot create its temporary file: rewrite the
-    existing metrics.json within the disk blocks it already holds. Done only when the record fits in them,
-    so the write needs no new space and cannot stop halfway; returns whether it was done."""
-    path = Path(job_dir) / METRICS_FILE
-    data = (json.dumps(record, indent=2, default=str) + "\n").encode()
-    try:
-        with open(path, "r+b") as f:
-            if len(data) > os.fstat(f.fileno()).st_blocks * 512:
-                return False
-            f.write(data)
-            f.truncate()
-            f.flush()
-            os.fsync(f.fileno())
-        return True
-    except OSError:
-        return False
+    """metrics.json rewritten within the space it has (see outputs.overwrite_json_in_place): a full disk."""
+    return overwrite_json_in_place(Path(job_dir) / METRICS_FILE, record)
 
 
 def list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:

@@ -41,3 +41,21 @@ def write_json(path: Path, data: Any) -> None:
 def write_csv(path: Path, frame: "pd.DataFrame") -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def overwrite_json_in_place(path: Path, data: Any) -> bool:
+    """The last resort on a full disk, where the atomic write cannot create its temporary file: rewrite
+    ``path`` within the disk blocks it already holds. Done only when the new content fits in them, so the
+    write needs no new space and cannot stop halfway; returns whether it was done."""
+    content = (json.dumps(data, indent=2, default=str) + "\n").encode()
+    try:
+        with open(path, "r+b") as f:
+            if len(content) > os.fstat(f.fileno()).st_blocks * 512:
+                return False
+            f.write(content)
+            f.truncate()
+            f.flush()
+            os.fsync(f.fileno())
+        return True
+    except OSError:
+        return False

@@ -13,9 +13,9 @@ from typing import Optional
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
-from medsweep.job_files import (HISTORY_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SWEEP_FILE,
-                                Status, overwrite_metrics_in_place, read_metrics, write_metrics)
-from medsweep.outputs import now, write_json
+from medsweep.job_files import (REQUIRED_FILES, SAVED_CONFIG, SWEEP_FILE, Status, overwrite_metrics_in_place,
+                                read_metrics, write_metrics)
+from medsweep.outputs import now, overwrite_json_in_place, write_json
 
 from ._job_process import still_running
 from ._lock import SweepLock, holder, try_lock
@@ -23,9 +23,8 @@ from ._lock import SweepLock, holder, try_lock
 log = logging.getLogger(__name__)
 
 # Keys that change how a job is run, not what it trains: a resume may change them.
-RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug")
+RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking")
 # What every completed job has written; a resume runs again a "completed" job that lacks one of them.
-REQUIRED_FILES = (METRICS_FILE, HISTORY_FILE, PREDICTIONS_FILE, MODEL_FILE)
 
 
 def claim_sweep_dir(path: Path, resume: bool) -> tuple[Path, SweepLock]:
@@ -93,23 +92,8 @@ def finish_sweep_file(sweep_dir: Path, info: dict, status: str) -> None:
     try:
         write_json(sweep_dir / SWEEP_FILE, record)
     except OSError:
-        if not _overwrite_in_place(sweep_dir / SWEEP_FILE, record):
+        if not overwrite_json_in_place(sweep_dir / SWEEP_FILE, record):
             raise
-
-
-def _overwrite_in_place(path: Path, record: dict) -> bool:
-    """Where the atomic write finds no room for its temporary file: rewrite ``path`` within the disk blocks
-    it holds already, only if the record fits in them (then the write cannot stop halfway)."""
-    data = (json.dumps(record, indent=2, default=str) + "\n").encode()
-    try:
-        with open(path, "r+b") as f:
-            if len(data) > os.fstat(f.fileno()).st_blocks * 512:
-                return False
-            f.write(data)
-            f.truncate()
-        return True
-    except OSError:
-        return False
 
 
 def task_config(cfg: DictConfig) -> dict:

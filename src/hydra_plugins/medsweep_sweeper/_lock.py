@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-LOCK_FILE = "sweep.lock"
+from medsweep.job_files import LOCK_FILE
 
 
 class SweepLock:

@@ -13,6 +13,20 @@ from medsweep.job_files import FINAL_STATUSES as FINAL
 from medsweep.job_files import METRICS_FILE, Status, read_metrics
 
 
+def job_line(num: int, m: dict) -> str:
+    """`#3 completed  model=als estimator=mlp  roc_auc 0.781 (0.712-0.850)`, or the error of a failed job."""
+    overrides = " ".join(str(o) for o in m.get("overrides") or []) or "(defaults)"
+    text = f"#{num} {m.get('status')}  {overrides}"
+    metric = (m.get("metrics") or {}).get(m.get("primary_metric") or "", {})
+    if m.get("status") == Status.COMPLETED and metric.get("mean") is not None:
+        value = metric.get("pooled", metric["mean"])
+        interval = f" ({metric['lower']:.3f}-{metric['upper']:.3f})" if metric.get("lower") is not None else ""
+        text += f"  {m['primary_metric']} {value:.3f}{interval}"
+    elif m.get("error"):
+        text += f"  {m.get('error_type') or 'error'}: {' '.join(str(m['error']).split())[:200]}"
+    return text
+
+
 def _clock(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -64,11 +78,17 @@ class Progress:
             status = metrics.get("status") if metrics else None
             if status in FINAL:
                 self.final[num] = status
+                self._finished(num, metrics)
             elif status == Status.RUNNING:
                 running += 1
         counts = Counter(self.final.values())
         counts["running"] = running
         return counts
+
+    def _finished(self, num: int, metrics: dict) -> None:
+        """One line per finished job: the console's record of the sweep (each job's log is in its train.log)."""
+        self.stream.write(("\r\033[K" if self.tty else "") + "[medsweep] " + job_line(num, metrics) + "\n")
+        self.stream.flush()
 
     def line(self, counts: Counter) -> str:
         total, done = len(self.nums), len(self.final)

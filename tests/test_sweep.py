@@ -89,6 +89,9 @@ def test_single_run_writes_into_the_run_dir(tmp_path):
     ("trainer.epochs=0", "trainer.epochs=0", ">= 1"),
     ("trainer.batch_size=-3", "trainer.batch_size=-3", ">= 1"),
     ("trainer.epochs=abc", "trainer.epochs", "Integer"),
+    # these used to make a job directory, fail inside numpy and be retried
+    ("seed=-1", "seed=-1", "from 0 to 4294967295"),
+    ("seed=4294967296", "seed=4294967296", "from 0 to 4294967295"),
 ])
 def test_bad_trainer_values_stop_before_any_job_directory(tmp_path, override, key, allowed):
     sweep_dir = tmp_path / "sweep"

@@ -1,12 +1,9 @@
 """A job on a full disk: recorded as failed with a one-line "disk full" error, not retried, no partial file
 left. Runs on a real tiny filesystem (tmpfs, which needs root); skipped, saying why, elsewhere."""
 
-import os
-import subprocess
-
 import pytest
 
-from helpers import metrics_of
+from helpers import metrics_of, tiny_filesystem
 from medsweep.job import DiskFull, run_job
 from medsweep.job_files import METRICS_FILE
 
@@ -14,17 +11,8 @@ from medsweep.job_files import METRICS_FILE
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A 48 KiB filesystem: room for a job's first record, not for its outputs."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tiny tmpfs to fill needs root")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mount)], capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
-    try:
+    with tiny_filesystem(tmp_path / "tiny", "48k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_job_on_a_full_disk_is_recorded_failed_and_not_retried(compose_cfg, tiny_disk):

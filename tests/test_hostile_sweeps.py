@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from helpers import ROOT, metrics_of, run_train, wait_for
 from hydra_plugins.medsweep_sweeper._interrupt import alive, descendants
 from medsweep.job_files import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SWEEP_FILE, Status
@@ -170,19 +171,9 @@ def test_resume_refuses_while_a_job_of_the_killed_sweep_still_runs_and_reruns_it
 
 @pytest.fixture
 def tiny_filesystem(tmp_path):
-    """A 300 KiB filesystem (tmpfs) that a sweep fills up; skipped where it cannot be mounted."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tiny filesystem needs root")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
-    try:
+    """A 300 KiB filesystem that a sweep fills up."""
+    with helpers.tiny_filesystem(tmp_path / "tiny", "300k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_full_disk_stops_the_sweep_in_one_line_and_resume_completes_it(tiny_filesystem):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import hashlib
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -25,7 +24,7 @@ from omegaconf import OmegaConf
 
 from medsweep import data as data_io
 from medsweep.cli import EXIT_OK, Parser, fail, show_warnings
-from medsweep.data import DataError
+from medsweep.data import DataError, sha256_of_file
 from medsweep.job_files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, Status, load_metrics
 from medsweep.metrics import predicted_classes
 from medsweep.outputs import atomic_path
@@ -57,14 +56,6 @@ def completed_record(job_dir: Path) -> dict:
     return record
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def checked_model_file(job_dir: Path, record: dict) -> Path:
     """The job's model file, when its bytes are those the job saved (before anything loads it)."""
     path = Path(job_dir) / MODEL_FILE
@@ -74,7 +65,7 @@ def checked_model_file(job_dir: Path, record: dict) -> Path:
     if not recorded:
         raise PredictError(f"{Path(job_dir) / METRICS_FILE} records no model_sha256 (a job from an older "
                            f"medsweep), so {path} cannot be checked; run the job again to predict with it")
-    actual = _sha256(path)
+    actual = sha256_of_file(path)
     if actual != recorded:
         raise PredictError(f"{path} is not the model this job saved (sha256 {actual}, {METRICS_FILE} records "
                            f"{recorded}): it was replaced or corrupted, so it was not loaded")

@@ -2,7 +2,9 @@
 
 Imported as ``helpers`` (pytest puts ``tests/`` on ``sys.path``: the test files are not a package)."""
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -39,3 +41,20 @@ def wait_for(predicate, timeout: float = 120.0) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+@contextlib.contextmanager
+def tiny_filesystem(mount: Path, size: str):
+    """A real filesystem of ``size`` (tmpfs, e.g. "300k") mounted at ``mount``, to fill up; the test is skipped,
+    saying why, where one cannot be mounted (it needs root)."""
+    mount.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tiny tmpfs to fill needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -17,13 +17,13 @@ from typing import NoReturn, Optional
 EXIT_OK, EXIT_DIFFERENT, EXIT_ERROR = 0, 1, 2
 
 # command -> (module with a main(argv) -> int, one-line help). Modules are imported only when their command
-# runs (pandas and scikit-learn take seconds), and a command whose module is not installed yet (compare,
-# written separately) is simply not offered.
+# runs (pandas and scikit-learn take seconds); a command whose module is missing is not offered.
 COMMANDS = {
     "predict": ("medsweep.predict", "predict a CSV/Parquet file with a completed job's model"),
     "reproduce": ("medsweep.reproduce", "re-run a job from its saved config and compare its metrics"),
     "summarize": ("medsweep.summarize", "rebuild a sweep's summary files and print its leaderboard"),
-    "compare": ("medsweep.compare", "compare jobs or sweeps"),
+    "compare": ("medsweep.compare", "which of two jobs (or the best jobs of two sweeps) is better: corrected t-test"),
+    "track": ("medsweep.tracking", "log a sweep that has ended to an MLflow tracking store"),
 }
 
 
@@ -79,7 +79,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     run = getattr(module, "main", None)
     if not callable(run):
         return fail(f"command {args.command!r}: module {module.__name__} has no main(argv)")
-    if args.command in ("predict", "reproduce"):
+    if args.command in ("predict", "reproduce", "track"):
         return run(args.args, prog=f"medsweep {args.command}")
     return run(args.args)
 

@@ -273,6 +273,8 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP) -> str:
     s = summary.get("sweep", {})
     counts = ", ".join(f"{n} {k}" for k, n in s.get("counts", {}).items() if n)
     lines = [f"Sweep {s.get('dir', '')}: {len(rows)} jobs ({counts or 'none'})"]
+    if s.get("tracking"):
+        lines.append(str(s["tracking"]))
     opt = summary.get("optimization")
     if opt:
         lines.append(f"Best ({opt.get('name')}): {opt.get('best_value')} with {opt.get('best_params')}")
@@ -323,6 +325,8 @@ def _markdown(summary: dict) -> str:
     for key in ("command", "started_at", "finished_at", "launcher", "n_jobs"):
         if s.get(key) is not None:
             out.append(f"- {key}: {_md_code(s[key])}")
+    if s.get("tracking"):
+        out.append(f"- tracking: {_md_text(s['tracking'])}")
     out.append("- jobs: " + ", ".join(f"{n} {k}" for k, n in s["counts"].items()) + f" (total {len(rows)})")
     opt = summary.get("optimization")
     if opt:
@@ -385,6 +389,8 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
     for key in ("command", "started_at", "finished_at", "launcher", "n_jobs"):
         if s.get(key) is not None:
             out.append(f"<li>{key}: <code>{e(str(s[key]))}</code></li>")
+    if s.get("tracking"):
+        out.append(f"<li>tracking: {e(str(s['tracking']))}</li>")
     out.append("<li>jobs: " + e(", ".join(f"{n} {k}" for k, n in s["counts"].items())) + f" (total {len(rows)})</li>")
     opt = summary.get("optimization")
     if opt:
@@ -468,6 +474,11 @@ def summarize_sweep(sweep_dir) -> dict:
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     summary: dict[str, Any] = {"sweep": {"dir": str(sweep_dir.resolve()), **info, "counts": counts}}
+    from medsweep.tracking import describe as tracking_line  # reads tracking.json; never imports MLflow
+
+    tracking = tracking_line(sweep_dir)
+    if tracking:
+        summary["sweep"]["tracking"] = tracking
     opt = _yaml(sweep_dir / OPTUNA_FILE)
     if isinstance(opt, dict):
         summary["optimization"] = {k: opt.get(k) for k in ("name", "best_params", "best_value")}

@@ -58,8 +58,12 @@ def claim_sweep_dir(path: Path, resume: bool) -> tuple[Path, SweepLock]:
 
 
 def _job_overrides(overrides: list[str]) -> list[str]:
-    """A job's overrides as recorded: without `resume` and `dry_run`, which describe the command, not the job."""
-    return [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ("resume", "dry_run")]
+    """A job's overrides as recorded: without `resume`, `dry_run`, `verbose` and `tracking`, which describe the
+    command, not the job."""
+    def command_only(key: str) -> bool:
+        return key in ("resume", "dry_run", "verbose", "tracking") or key.startswith("tracking.")
+
+    return [o for o in overrides if not command_only(o.lstrip("+~").split("=", 1)[0])]
 
 
 def start_sweep_file(sweep_dir: Path, config: DictConfig, jobs: list[list[str]], resume: bool,

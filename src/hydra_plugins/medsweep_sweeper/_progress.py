@@ -79,6 +79,9 @@ class Progress:
             if status in FINAL:
                 self.final[num] = status
                 self._finished(num, metrics)
+                tracking = sys.modules.get("medsweep.tracking")  # loaded only with tracking=mlflow
+                if tracking is not None:
+                    tracking.log_job(self.sweep_dir / str(num))  # returns at once until the store is open
             elif status == Status.RUNNING:
                 running += 1
         counts = Counter(self.final.values())

@@ -104,3 +104,32 @@ def test_lightgbm_sweep_has_per_round_history_and_the_same_metrics_with_one_or_t
         assert history[0] == "fold,epoch,train_loss,val_roc_auc" and len(history) == 1 + 3 * 5
         assert metrics_of(out / "0")["unused_settings"] == ["trainer.batch_size"]
     assert results[1] == results[2]
+
+
+@pytest.mark.parametrize("name, params, rows, share, threads", [
+    # measured on 2 cores: a second thread slows these down on a small cohort, and pays on larger data
+    ("random_forest", {"n_estimators": 300}, 195, 2, 1),      # Parkinson's: 1.45x slower with 2 threads
+    ("random_forest", {"n_estimators": 300}, 1_000, 2, 2),
+    ("random_forest", {"n_estimators": 300}, 200_000, 4, 4),
+    ("hist_gbdt", {}, 195, 2, 1),                              # 2.5x slower with 2 threads
+    ("hist_gbdt", {}, 200_000, 2, 2),                          # 1.9x faster with 2 threads
+    ("lightgbm", {}, 195, 2, 2),
+    ("logreg", {}, 200_000, 2, 1),
+    ("mlp", {}, 200_000, 2, 1),
+])
+def test_a_job_uses_threads_only_where_they_pay(name, params, rows, share, threads):
+    assert REGISTRY[name].threads(params, rows, share) == threads
+
+
+@pytest.mark.slow
+def test_a_small_random_forest_job_runs_single_threaded_whatever_its_share(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "model=parkinsons", "estimator=random_forest",
+                           "trainer=fast", f"hydra.run.dir={tmp_path}"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert metrics_of(tmp_path)["n_threads"] == 1

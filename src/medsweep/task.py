@@ -63,7 +63,7 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         log.info("Epoch for %s: %s", estimator.name, estimator.epoch)
 
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
-                             n_threads=cpu_share(), on_epoch=on_epoch)
+                             n_threads=estimator.threads(spec, len(data.y), cpu_share()), on_epoch=on_epoch)
     cv = cross_validate(data, spec, trainer.folds, settings, threshold=rule, repeats=trainer.repeats)
     log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", trainer.folds,
              f" x {trainer.repeats} repeats" if trainer.repeats > 1 else "", cv.splitter, data.n_groups,

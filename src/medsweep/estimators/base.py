@@ -102,6 +102,12 @@ class Estimator:
         return errors
 
     @classmethod
+    def threads(cls, params: Mapping[str, Any], n_rows: int, share: int) -> int:
+        """Threads for one fit, out of the job's CPU ``share``: threads only pay on enough work (on a
+        small cohort they make a fit slower). Here: one (single-threaded estimators)."""
+        return 1
+
+    @classmethod
     def unused_settings(cls) -> list[str]:
         return [s for s in TRAINER_SETTINGS if s not in cls.uses]
 

@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 from omegaconf import MISSING
+from threadpoolctl import threadpool_limits
 
 from medsweep.estimators.base import AfterEpoch, Estimator, at_least, greater_than
 
@@ -40,6 +41,14 @@ class HistGBDT(Estimator):
         "sklearn.preprocessing._label.LabelEncoder", "numpy.random._generator.Generator",
     )
 
+    # Histograms are built in parallel (OpenMP); below this many rows a second thread slows a fit down
+    # (measured: 160 rows 2.5x slower with 2 threads, 2,000 even, 20,000 1.4x faster).
+    MIN_ROWS_FOR_THREADS = 5_000
+
+    @classmethod
+    def threads(cls, params: Any, n_rows: int, share: int) -> int:
+        return share if n_rows >= cls.MIN_ROWS_FOR_THREADS else 1
+
     def build(self) -> Any:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -52,7 +61,8 @@ class HistGBDT(Estimator):
     def fit(self, model: Any, X: Any, y: np.ndarray, classes: Optional[list], watch: Sequence[Any],
             after_epoch: AfterEpoch) -> Any:
         # The iterations run inside one fit; the per-iteration outputs come from the staged predictions.
-        model.fit(X, y)
+        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+            model.fit(X, y)
         staged = "staged_predict_proba" if self.classification else "staged_predict"
         stages = zip(*(getattr(model, staged)(Z) for Z in watch)) if watch else ([] for _ in range(self.epochs))
         for epoch, outputs in enumerate(stages, start=1):

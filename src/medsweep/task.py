@@ -4,7 +4,6 @@ final model. Returns plain data; attempts, retries, time limits and the status f
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Callable, Optional
@@ -14,19 +13,20 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from medsweep.cpu import cpu_share
-from medsweep.data import Dataset, load_dataset, load_external
+from medsweep.data import Dataset, load_dataset, load_external, sha256_of_file
 from medsweep.estimators import estimator_class
 from medsweep.evaluation import evaluate_predictions
 from medsweep.job_files import (CALIBRATION_FILE, DECISION_CURVE_FILE, HISTORY_FILE, LEARNING_CURVE_FILE, MODEL_FILE,
                                 PREDICTIONS_FILE, ROC_FILE, SUBGROUPS_FILE, TEST_PREDICTIONS_FILE)
-from medsweep.metrics import LOWER_IS_BETTER, predicted_classes, primary_metric
+from medsweep.metrics import LOWER_IS_BETTER, primary_metric
 from medsweep.outputs import write_csv
 from medsweep.persistence import save_model
 from medsweep.preprocess import column_kinds
 from medsweep.operating_point import parse_threshold_rule
 from medsweep.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
 from medsweep.splitting import holdout_split
-from medsweep.training import TrainSettings, binary, cross_validate, fit_final, fold_threshold
+from medsweep.training import (TrainSettings, binary, cross_validate, fit_final, fold_threshold,
+                               prediction_frame)
 
 # A calibration slope below this says the predictions are over-confident (overfitted): said in train.log.
 LOW_CALIBRATION_SLOPE = 0.8
@@ -93,7 +93,7 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         write_csv(out_dir / SUBGROUPS_FILE, evidence.subgroups)
     final = fit_final(data, spec, settings)
     save_model(final, out_dir / MODEL_FILE)
-    model_sha256 = hashlib.sha256((out_dir / MODEL_FILE).read_bytes()).hexdigest()  # predict refuses another file
+    model_sha256 = sha256_of_file(out_dir / MODEL_FILE)  # predict refuses another file
     operating_point = {"rule": str(rule) if binary(data) else "most probable class (not binary)"}
     if binary(data):
         # The final model's threshold, chosen (for a rule) on its own training rows: every row.
@@ -153,16 +153,8 @@ def _development_and_test(cfg: DictConfig) -> tuple[Dataset, Optional[Dataset]]:
 def _score_test(final, test: Dataset, threshold: Optional[float], cfg: DictConfig, out_dir: Path) -> dict:
     """The final model, scored once on patients it never saw: metrics with intervals, calibration, decision
     curve (the clinical evaluation of the cross-validation, on these predictions); test_predictions.csv."""
-    classification = test.task == "classification"
-    out = final.predict_proba(test.X) if classification else final.predict(test.X)
-    pred = {"row": test.rows, "patient": test.groups.to_numpy() if test.groups is not None else test.rows, "fold": 0,
-            "y_true": test.y.to_numpy()}
-    if classification:
-        pred["y_pred"] = predicted_classes(out, test.classes, threshold)
-        pred.update({f"proba_{c}": out[:, i] for i, c in enumerate(test.classes)})
-    else:
-        pred["y_pred"] = out
-    predictions = pd.DataFrame(pred)
+    out = final.predict_proba(test.X) if test.task == "classification" else final.predict(test.X)
+    predictions = prediction_frame(test, np.arange(len(test.y)), out, threshold, fold=0)
     write_csv(out_dir / TEST_PREDICTIONS_FILE, predictions)
     ev = cfg.eval
     evidence = evaluate_predictions(

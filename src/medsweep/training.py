@@ -126,6 +126,22 @@ def fold_threshold(rule: Optional[ThresholdRule], model: Any, X: Any, y: pd.Seri
     return choose_threshold(rule, y.to_numpy() == positive, model.predict_proba(X)[:, 1])
 
 
+def prediction_frame(data: Dataset, idx: np.ndarray, out: np.ndarray, threshold: Optional[float] = None,
+                     **where: Any) -> pd.DataFrame:
+    """One row per sample ``idx`` of ``data``: its row in the source, its patient (the row where there is no
+    patient column), ``where`` (fold, repeat), the truth, the prediction (at ``threshold`` for a binary
+    task) and, for classification, the probability of each class (``out``)."""
+    rows = data.rows[idx]
+    pred = {"row": rows, "patient": data.groups.iloc[idx].to_numpy() if data.groups is not None else rows,
+            **where, "y_true": data.y.iloc[idx].to_numpy()}
+    if data.task == "classification":
+        pred["y_pred"] = predicted_classes(out, data.classes, threshold=threshold)
+        pred.update({f"proba_{c}": out[:, i] for i, c in enumerate(data.classes)})
+    else:
+        pred["y_pred"] = out
+    return pd.DataFrame(pred)
+
+
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
                    threshold: Optional[ThresholdRule] = None, repeats: int = 1) -> CVResult:
     """k-fold cross-validation of ``spec`` on ``data``, ``repeats`` rounds: per-fold metrics (all rounds'
@@ -141,20 +157,15 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
         X_te, y_te = _rows(X, test_idx), data.y.iloc[test_idx]
         model, history = fit_model(spec, X_tr, y_tr, data.task, data.classes, settings, X_te, y_te)
         out = model.predict_proba(X_te) if data.task == "classification" else model.predict(X_te)
-        rows = data.rows[test_idx]
-        pred = {"row": rows, "patient": data.groups.iloc[test_idx].to_numpy() if data.groups is not None
-                else rows, **({"repeat": fold // folds} if repeats > 1 else {}), "fold": fold,
-                "y_true": y_te.to_numpy()}
+        t = None
         if data.task == "classification":
             t = fold_threshold(rule, model, X_tr, y_tr, data.classes[-1])
             thresholds.append(t)
             per_fold.append(classification_metrics(y_te.to_numpy(), out, data.classes, threshold=t))
-            pred["y_pred"] = predicted_classes(out, data.classes, threshold=t)
-            pred.update({f"proba_{c}": out[:, i] for i, c in enumerate(data.classes)})
         else:
             per_fold.append(regression_metrics(y_te.to_numpy(), out))
-            pred["y_pred"] = out
-        predictions.append(pd.DataFrame(pred))
+        where = {"repeat": fold // folds, "fold": fold} if repeats > 1 else {"fold": fold}
+        predictions.append(prediction_frame(data, test_idx, out, t, **where))
         histories.append(pd.DataFrame(history).assign(fold=fold, **({"repeat": fold // folds} if repeats > 1 else {})))
     history = pd.concat(histories, ignore_index=True)
     first = [c for c in ("repeat", "fold") if c in history.columns]

@@ -36,6 +36,8 @@ SAVED_HYDRA = SAVED_CONFIG.parent / "hydra.yaml"
 
 # In a sweep's directory
 SWEEP_FILE = "sweep.json"                # written by the sweeper: command, times, job list
+SWEEP_CONFIG = "multirun.yaml"           # the sweep's own config
+TRACKING_FILE = "tracking.json"          # tracking=mlflow: the store, experiment, run ids, what was logged
 LOCK_FILE = "sweep.lock"                 # held (flock) by the one process running the sweep; holds its PID
 OPTUNA_FILE = "optimization_results.yaml"  # written by Hydra's Optuna sweeper
 SUMMARY_FILES = ("summary.csv", "summary.json", "summary.md", "summary.png", "report.html")

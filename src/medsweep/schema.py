@@ -114,6 +114,11 @@ def register_configs() -> None:
         cs.store(group="schema/estimator", name=name, node=estimator.Params)
 
 
+# Keys that change how a job is run, not what it trains: a resume may change them (the sweeper compares saved
+# configs without them) and they are no MLflow params (which cannot change).
+RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking")
+
+
 class ConfigError(ValueError):
     """A configuration value outside its allowed range."""
 

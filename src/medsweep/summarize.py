@@ -26,8 +26,8 @@ import pandas as pd
 import yaml
 
 from medsweep.metrics import LOWER_IS_BETTER
-from medsweep.job_files import (JOB_PLOTS, list_jobs, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_CONFIG, SUMMARY_FILES, SWEEP_FILE,
-                                FINAL_STATUSES, Status, load_metrics)
+from medsweep.job_files import (FINAL_STATUSES, JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_OVERRIDES,
+                                SUMMARY_FILES, SWEEP_FILE, Status, list_jobs, load_metrics)
 from medsweep.outputs import atomic_path, write_json
 from medsweep.plots import plot_sweep, short_overrides
 
@@ -88,7 +88,7 @@ def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
         m, error, error_type = None, f"metrics.json unreadable: {exc}", "InvalidMetricsFile"
     overrides = job["overrides"]
     if overrides is None:
-        overrides = _yaml(job_dir / SAVED_CONFIG.parent / "overrides.yaml")
+        overrides = _yaml(job_dir / SAVED_OVERRIDES)
     if overrides is None and m:
         overrides = m.get("overrides")
     overrides = [str(o) for o in overrides or []]

@@ -38,27 +38,26 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from medsweep.job_files import (FINAL_STATUSES, HISTORY_FILE, JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE, MODEL_FILE,
-                                OPTUNA_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SUBGROUPS_FILE, SUMMARY_FILES, SWEEP_FILE,
-                                TEST_PREDICTIONS_FILE, Status, read_metrics)
+from medsweep.job_files import (FINAL_STATUSES, HISTORY_FILE, JOB_PLOTS, LOG_FILE, METRICS_FILE, MODEL_CARD_FILE,
+                                MODEL_FILE, OPTUNA_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SAVED_OVERRIDES, SUBGROUPS_FILE,
+                                SUMMARY_FILES, SWEEP_CONFIG, SWEEP_FILE, TEST_PREDICTIONS_FILE, TRACKING_FILE, Status,
+                                read_metrics)
 from medsweep.job_files import list_jobs as _sweep_jobs
 from medsweep.outputs import now, write_json
+from medsweep.schema import RUN_CONTROL_KEYS
 
 log = logging.getLogger(__name__)
 
-TRACKING_FILE = "tracking.json"       # in the sweep's (or single run's) directory: run ids, what was logged
 DEFAULT_DB = "mlflow.db"              # tracking.uri=null: sqlite:///<directory the sweep started from>/mlflow.db
 DEFAULT_EXPERIMENT = "medsweep"
 SINGLE_RUN_KEY = "run"                # a single run's entry in tracking.json's jobs
-JOB_LOG_FILE = "train.log"            # hydra.job.name in conf/train.yaml
 JOB_ARTIFACTS = (METRICS_FILE, PREDICTIONS_FILE, TEST_PREDICTIONS_FILE, HISTORY_FILE, SUBGROUPS_FILE, *JOB_PLOTS,
-                 MODEL_CARD_FILE, MODEL_FILE, JOB_LOG_FILE)
-CONFIG_ARTIFACTS = (SAVED_CONFIG, SAVED_CONFIG.parent / "overrides.yaml")   # uploaded into hydra/
-SWEEP_ARTIFACTS = (*SUMMARY_FILES, SWEEP_FILE, "multirun.yaml", OPTUNA_FILE)
-# A job's config, flattened into params: what it trains. Run-control keys (retries, timeout_min, debug, ...)
-# may change on a resume and params cannot: they are not params.
+                 MODEL_CARD_FILE, MODEL_FILE, LOG_FILE)
+CONFIG_ARTIFACTS = (SAVED_CONFIG, SAVED_OVERRIDES)   # uploaded into hydra/
+SWEEP_ARTIFACTS = (*SUMMARY_FILES, SWEEP_FILE, SWEEP_CONFIG, OPTUNA_FILE)
+# A job's config, flattened into params: what it trains. Run-control keys (schema.RUN_CONTROL_KEYS) may change
+# on a resume and params cannot: they are not params.
 PARAM_KEYS = ("model", "data", "trainer", "estimator", "eval", "seed", "data_dir")
-RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "tracking")
 STATS = ("mean", "std", "pooled", "lower", "upper")
 RUN_STATUS = {Status.COMPLETED: "FINISHED", Status.FAILED: "FAILED", Status.TIMEOUT: "KILLED",
               Status.INTERRUPTED: "KILLED"}

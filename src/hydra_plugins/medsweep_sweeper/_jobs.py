@@ -16,14 +16,13 @@ from omegaconf import DictConfig, OmegaConf
 from medsweep.job_files import (REQUIRED_FILES, SAVED_CONFIG, SWEEP_FILE, Status, overwrite_metrics_in_place,
                                 read_metrics, write_metrics)
 from medsweep.outputs import now, overwrite_json_in_place, write_json
+from medsweep.schema import RUN_CONTROL_KEYS
 
 from ._job_process import still_running
 from ._lock import SweepLock, holder, try_lock
 
 log = logging.getLogger(__name__)
 
-# Keys that change how a job is run, not what it trains: a resume may change them.
-RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking")
 # What every completed job has written; a resume runs again a "completed" job that lacks one of them.
 
 

@@ -32,7 +32,7 @@ from hydra.errors import CompactHydraException
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from medsweep.job_files import SWEEP_FILE, Status
+from medsweep.job_files import SWEEP_CONFIG, SWEEP_FILE, Status
 from medsweep.schema import config_errors
 
 from ._compose import SweepConfigLoader
@@ -123,7 +123,7 @@ class MedsweepSweeper(BasicSweeper):
              at_once: Optional[int]) -> Any:
         try:
             info = start_sweep_file(sweep_dir, self.config, jobs, resume, at_once)
-            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+            OmegaConf.save(self.config, sweep_dir / SWEEP_CONFIG)
         except OSError as exc:
             if disk_full(exc):
                 raise CompactHydraException(f"Sweep not started: {disk_full_reason(sweep_dir, exc)}") from None

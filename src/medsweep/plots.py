@@ -109,8 +109,9 @@ def _draw(frame: _Frame, lines: list[tuple], legend_loc: str, path) -> None:
 
 def _round_limits(lo: float, hi: float, pad: float = 0.5) -> tuple[float, float]:
     """[lo, hi] widened by ``pad`` steps and rounded outwards to a multiple of a round step (1, 2 or 5 x 10^k,
-    about a fifth of the range)."""
-    span = hi - lo if hi > lo else max(abs(hi), 1e-3) * 0.1
+    about a fifth of the range, or of 2% of the values' size: fold scores of 0.991-0.995 and of 0.990-0.998
+    share a frame)."""
+    span = max(hi - lo, 0.02 * max(abs(lo), abs(hi))) or 1.0
     raw = span / 5
     mag = 10.0 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)

@@ -144,3 +144,41 @@ def test_plots_need_no_display(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().lower() == "agg"
     assert png_shape(tmp_path / "lc.png") == JOB_SIZE
+
+
+def pixels(path):
+    return mpimg.imread(path)
+
+
+def test_a_plot_on_a_kept_frame_is_the_plot_of_its_own_data_only(tmp_path):
+    """The frames are drawn once per process and reused: a job's lines and legend must not remain on the
+    next job's plot, and a plot drawn on a kept frame must be the one a fresh frame gives."""
+    from medsweep import plots
+
+    plots._drawn_frame.cache_clear()
+    a, b = predictions(["0", "1"], seed=1), predictions(["0", "1"], n=60, folds=2, seed=2)
+    plot_roc(a, ["0", "1"], tmp_path / "a_fresh.png")
+    plot_roc(b, ["0", "1"], tmp_path / "b.png")
+    plot_roc(a, ["0", "1"], tmp_path / "a_kept.png")
+    assert plots._drawn_frame.cache_info().hits == 2  # one frame served all three plots
+    assert np.array_equal(pixels(tmp_path / "a_fresh.png"), pixels(tmp_path / "a_kept.png"))
+    assert not np.array_equal(pixels(tmp_path / "a_fresh.png"), pixels(tmp_path / "b.png"))
+    plot_learning_curve(history(), tmp_path / "lc.png")
+    plot_learning_curve(history(folds=2), tmp_path / "lc2.png")
+    plot_learning_curve(history(), tmp_path / "lc_again.png")
+    assert np.array_equal(pixels(tmp_path / "lc.png"), pixels(tmp_path / "lc_again.png"))
+    no_leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("lo, hi", [(0.9946, 0.998), (0.2, 0.9), (-0.055, 0.41), (20.0, 68.0), (0.97, 0.97),
+                                    (0.0, 0.0), (-3e4, -2e4)])
+def test_rounded_limits_hold_the_data_on_round_ticks(lo, hi):
+    from medsweep.plots import _round_limits
+
+    low, high = _round_limits(lo, hi)
+    assert low < lo and high > hi
+    # a round step (1, 2 or 5 x 10^k) divides both ends, and about five of them span the data
+    span = high - low
+    steps = [m * 10.0 ** k for k in range(-6, 6) for m in (1, 2, 5)]
+    assert any(abs(low / s - round(low / s)) < 1e-6 and abs(high / s - round(high / s)) < 1e-6
+               and span / s <= 20 for s in steps)

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from medsweep import data_cache
+
 log = logging.getLogger("medsweep")
 
 
@@ -318,16 +320,23 @@ def _bundled_file(data_cfg: Any) -> tuple[Path, dict]:
     return path, BUNDLED[name]
 
 
-def load_frame(data_cfg: Any, data_dir: Optional[str] = None) -> tuple[pd.DataFrame, dict]:
-    """The raw table and where it came from."""
+def load_frame(data_cfg: Any, data_dir: Optional[str] = None,
+               cache: Optional[Path] = None) -> tuple[pd.DataFrame, dict]:
+    """The raw table and where it came from. A file of at least ``data_cache.MIN_BYTES`` is read through the
+    parsed-table cache in folder ``cache`` (the same table, parsed once per cache; see data_cache.py)."""
     path = resolve_path(data_cfg, data_dir)
     if path is not None:
         _check_regular_file(path, _setting(data_cfg, data_dir))
-        frame = read_table(path, data_cfg.na_values, data_cfg.get("delimiter"))
+        stamp = data_cache.file_stamp(path)
+        digest = sha256_of_file(path)
+        frame = None
+        if cache is not None and stamp[0] >= data_cache.MIN_BYTES:
+            frame = data_cache.load(path, digest, stamp, data_cfg.na_values, data_cfg.get("delimiter"), cache)
+        if frame is None:
+            frame = read_table(path, data_cfg.na_values, data_cfg.get("delimiter"))
         if frame.shape[0] == 0:
             raise DataError(f"data file {path} has a header but no data rows")
-        info = {"source": "file", "synthetic": False, "path": str(path.resolve()),
-                "sha256": sha256_of_file(path)}
+        info = {"source": "file", "synthetic": False, "path": str(path.resolve()), "sha256": digest}
     elif data_cfg.source == "sklearn":
         frame = _load_sklearn(data_cfg.name)
         info = {"source": "sklearn", "synthetic": False, "path": None}
@@ -477,7 +486,8 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
         raise DataError(f"data.target={target!r} is entirely empty (all {len(frame)} rows missing): "
                         "choose the column that holds the outcome")
     # The original index is kept until the end, so that messages give the row of the file.
-    frame = frame.loc[~missing_target]
+    if missing_target.any():  # (selecting every row would copy the whole table)
+        frame = frame.loc[~missing_target]
     source_rows = np.flatnonzero(~missing_target.to_numpy())
     info = {**info, "dropped_rows_missing_target": int(missing_target.sum())}
 
@@ -538,12 +548,13 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
                    others=frame[list(excluded)].reset_index(drop=True))
 
 
-def load_dataset(data_cfg: Any, data_dir: Optional[str] = None) -> Dataset:
-    frame, info = load_frame(data_cfg, data_dir)
+def load_dataset(data_cfg: Any, data_dir: Optional[str] = None, cache: Optional[Path] = None) -> Dataset:
+    frame, info = load_frame(data_cfg, data_dir, cache)
     return prepare(frame, data_cfg, info)
 
 
-def load_external(data_cfg: Any, data_dir: Optional[str], development: Dataset) -> Dataset:
+def load_external(data_cfg: Any, data_dir: Optional[str], development: Dataset,
+                  cache: Optional[Path] = None) -> Dataset:
     """The external validation file ``data.test_path``, read and prepared with the development data's rules
     (target, patient column, dropped columns, missing-value markers), with exactly the development data's
     features in the same order and kinds. Fails in one line naming every feature the file lacks, or a
@@ -551,7 +562,7 @@ def load_external(data_cfg: Any, data_dir: Optional[str], development: Dataset) 
     path = data_cfg.test_path
     external_cfg = OmegaConf.merge(data_cfg, {"path": path, "test_path": None})
     try:
-        frame, info = load_frame(external_cfg, None)
+        frame, info = load_frame(external_cfg, None, cache)
         external = prepare(frame, external_cfg, info)
     except DataError as exc:
         raise DataError(f"data.test_path (external validation file): {exc}") from None

@@ -96,6 +96,7 @@ class Config:
     estimator: Any = MISSING
     seed: int = MISSING
     data_dir: Optional[str] = MISSING
+    data_cache: Optional[str] = MISSING
     retries: int = MISSING
     timeout_min: Optional[float] = MISSING
     resume: bool = MISSING
@@ -116,7 +117,7 @@ def register_configs() -> None:
 
 # Keys that change how a job is run, not what it trains: a resume may change them (the sweeper compares saved
 # configs without them) and they are no MLflow params (which cannot change).
-RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking")
+RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking", "data_cache")
 
 
 class ConfigError(ValueError):

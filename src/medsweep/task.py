@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from medsweep.cpu import cpu_share
 from medsweep.data import Dataset, load_dataset, load_external, sha256_of_file
+from medsweep.data_cache import cache_folder
 from medsweep.estimators import estimator_class
 from medsweep.evaluation import evaluate_predictions
 from medsweep.job_files import (CALIBRATION_FILE, DECISION_CURVE_FILE, HISTORY_FILE, LEARNING_CURVE_FILE, MODEL_FILE,
@@ -129,7 +130,8 @@ def _development_and_test(cfg: DictConfig) -> tuple[Dataset, Optional[Dataset]]:
     """The development data (cross-validation and the final model) and, when configured, the patients it
     never sees: a hold-out share of the same data (trainer.holdout, drawn with data.seed so that every job of
     a sweep sets aside the same patients) or an external file (data.test_path)."""
-    data = load_dataset(cfg.data, cfg.get("data_dir"))
+    cache = cache_folder(cfg.get("data_cache"))  # a big file is parsed once per sweep (data_cache.py)
+    data = load_dataset(cfg.data, cfg.get("data_dir"), cache)
     if cfg.trainer.get("holdout"):
         development, held = holdout_split(data, cfg.trainer.holdout, cfg.data.seed)
         test = data.subset(held)
@@ -138,7 +140,7 @@ def _development_and_test(cfg: DictConfig) -> tuple[Dataset, Optional[Dataset]]:
                  test.n_groups, len(test.y), cfg.data.seed)
         return data.subset(development), test
     if cfg.data.get("test_path"):
-        test = load_external(cfg.data, cfg.get("data_dir"), data)
+        test = load_external(cfg.data, cfg.get("data_dir"), data, cache)
         test.info = {**test.info, "test_source": "external"}
         if data.groups is not None and test.groups is not None:
             shared = sorted(set(test.groups) & set(data.groups), key=str)

@@ -90,3 +90,57 @@ def test_it_travels_to_workers_light_and_composes_the_same_there(loaders):
     job = ["model=parkinsons", "estimator=mlp", "seed=3"]
     assert OmegaConf.to_yaml(copy.load_sweep_config(master, job)) == \
         OmegaConf.to_yaml(hydra_loader.load_sweep_config(master, job))
+
+
+# The sweep's range checks and dry run read each job's values without a config composed per job
+# (load_job_values): they must be exactly the values of the config Hydra composes, for values taken the fast
+# way (JobValues) and for those it leaves to Hydra's composition.
+VALUE_JOBS = [
+    (["model=als", "seed=3"], True),
+    (["seed=-1", "model=als"], True),  # out of range: the same message
+    (["model=parkinsons", "estimator=mlp", "estimator.alpha=-1", "trainer.folds=1", "trainer.epochs=0"], True),
+    (["model=breast_cancer", "trainer.holdout=0.2", "data.test_path=/x.csv"], True),  # a rule of two keys
+    (["model=breast_cancer", "trainer.holdout=null", "data.test_path=/x.csv"], True),
+    (["model=diabetes", "estimator=random_forest", "estimator.n_estimators=0", "timeout_min=1"], True),  # int -> float
+    (["model=als", "eval.threshold=nonsense", "eval.n_boot=50", "data.path=/data/als.csv"], True),
+    (["model=als", "estimator.name=nope", "seed=1", "seed=2"], True),  # the last of a key wins
+    (["model=als", "hydra.job.chdir=true", "seed=4"], True),  # a hydra value: checked, not a job value
+    (["model=als", "data_dir=/data"], True),
+    (["model=als", "data.positive=[]"], False),  # a list: composed
+    (["model=als", "trainer.epochs=${trainer.folds}"], False),  # an interpolation: composed
+    (["model=als", "+note=first try"], False),  # an added key: composed
+    (["model=als", "hydra.job.env_copy=[HOME]"], False),
+]
+
+
+@pytest.mark.parametrize("job,fast", VALUE_JOBS, ids=lambda x: " ".join(x) if isinstance(x, list) else str(x))
+def test_job_values_are_those_of_the_composed_config(loaders, job, fast):
+    from hydra_plugins.medsweep_sweeper._compose import JobValues
+    from hydra_plugins.medsweep_sweeper._jobs import describe
+    from medsweep.schema import config_errors
+
+    hydra_loader, ours, master = loaders
+    expected = hydra_loader.load_sweep_config(master, list(job))
+    got = ours.load_job_values(master, list(job))
+    assert isinstance(got, JobValues) is fast
+    assert config_errors(got) == config_errors(expected)
+    assert describe(3, job, got) == describe(3, job, expected)
+    if fast:
+        tree = OmegaConf.to_container(expected, resolve=False)
+        tree.pop("hydra")
+        assert got.to_dict() == tree
+        assert [type(v) for v in got.to_dict()["trainer"].values()] == [type(v) for v in tree["trainer"].values()]
+
+
+def test_job_values_of_many_jobs_one_composition_and_no_shared_state(loaders):
+    from hydra_plugins.medsweep_sweeper._compose import JobValues
+
+    _, ours, master = loaders
+    with pytest.raises(Exception, match="timeout_min"):
+        ours.load_job_values(master, ["model=als", "timeout_min=abc"])  # refused as Hydra refuses it
+    with pytest.raises(Exception, match="no_such_key"):
+        ours.load_job_values(master, ["model=als", "trainer.no_such_key=1"])
+    values = [ours.load_job_values(master, ["model=als", f"seed={n}", "timeout_min=2"]) for n in range(50)]
+    assert all(isinstance(v, JobValues) for v in values)
+    assert [v.seed for v in values] == list(range(50)) and {v.timeout_min for v in values} == {2.0}
+    assert ours.load_job_values(master, ["model=als"]).seed == master.seed  # the defaults, untouched

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
@@ -201,8 +201,9 @@ def record_lost(sweep_dir: Path, nums: list[int]) -> list[int]:
     return lost
 
 
-def describe(num: int, overrides: list[str], cfg: DictConfig) -> str:
-    """One line of a dry run: what the job would train, on what data."""
+def describe(num: int, overrides: list[str], cfg: Any) -> str:
+    """One line of a dry run: what the job would train, on what data (``cfg``: the job's composed config or
+    its values, _compose.JobValues)."""
     from medsweep.data import DataError, resolve_path  # pandas: only a dry run needs it here
 
     try:

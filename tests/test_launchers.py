@@ -232,3 +232,22 @@ def test_plugin_launcher_names_still_compose(compose_with_hydra, overrides):
         needs("hydra_plugins.hydra_ray_launcher", "ray")
     cfg = compose_with_hydra(*overrides)
     assert cfg.hydra.launcher._target_.startswith("hydra_plugins.hydra_")
+
+
+def test_a_worker_keeps_its_plugin_registry_from_job_to_job():
+    # Hydra's execute_job rebuilds the registry for each job (a scan re-executing every plugin module);
+    # medsweep's launcher hands each job the registry its process already has, with the same plugins.
+    from hydra.core.plugins import Plugins
+    from hydra.core.singleton import Singleton
+    from hydra.plugins.launcher import Launcher
+    from hydra.plugins.sweeper import Sweeper
+
+    from hydra_plugins.medsweep_launcher._core import _keep_plugins
+
+    plugins = Plugins.instance()
+    state = Singleton.get_state()  # what the sweep process sends with each job: no plugin registry
+    assert Plugins not in state["instances"]
+    Singleton.set_state(_keep_plugins(state))  # what a job does first
+    assert Plugins.instance() is plugins
+    assert "MedsweepJoblibLauncher" in {c.__name__ for c in plugins.discover(Launcher)}
+    assert "MedsweepSweeper" in {c.__name__ for c in plugins.discover(Sweeper)}

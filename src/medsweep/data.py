@@ -460,6 +460,18 @@ def _is_row_number(col: pd.Series) -> bool:
     return len(np.unique(values)) == len(values)
 
 
+def _text_objects(col: pd.Series) -> pd.Series:
+    """A text column as an object array with NaN where missing. Text read from a file becomes one Python
+    string per distinct value, shared by its rows (one per row took ~55 bytes a row, a quarter of a float
+    feature matrix for two text columns)."""
+    if isinstance(col.dtype, pd.StringDtype):
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        values = np.append(np.asarray(uniques, dtype=object), np.nan)   # code -1 (missing) picks the NaN
+        return pd.Series(values[codes], index=col.index, name=col.name, dtype=object)
+    col = col.astype(object)
+    return col.where(col.notna(), np.nan)
+
+
 def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
     """Split a raw table into features, target and patient groups, as the ``data`` config says."""
     columns = list(map(str, frame.columns))
@@ -538,9 +550,9 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
     # text as object arrays with NaN.
     numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
     text = [c for c in X.columns if c not in numeric]
-    X = X.astype({**{c: "float64" for c in numeric}, **{c: object for c in text}})
+    X = X.astype({c: "float64" for c in numeric})
     if text:
-        X[text] = X[text].where(X[text].notna(), np.nan)
+        X = X.assign(**{c: _text_objects(X[c]) for c in text})
     if groups is not None:
         groups = groups.reset_index(drop=True)
     return Dataset(X=X.reset_index(drop=True), y=y.reset_index(drop=True), groups=groups, task=task,

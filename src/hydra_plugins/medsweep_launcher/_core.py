@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import time
 from pathlib import Path
 from typing import Any, Iterator, List, Sequence
@@ -36,9 +37,29 @@ class WorkerKilled(RuntimeError):
     """The worker process running a job died (killed by the OS, or crashed) before the job finished."""
 
 
+class _PickledOnce:
+    """An argument that every job of a batch gets (the sweep's config, Hydra's singletons: ~60 KB): pickled
+    once by the sweep process, not once per job as joblib would (~10 ms of the sweep process's CPU per job,
+    taken from the workers on a machine as busy as its jobs). Each job still unpickles its own copy."""
+
+    def __init__(self, obj: Any) -> None:
+        from joblib.externals import cloudpickle  # what loky pickles a job's arguments with
+
+        self.data = cloudpickle.dumps(obj)
+
+    def __reduce__(self) -> tuple:
+        return pickle.loads, (self.data,)
+
+    @staticmethod
+    def load(obj: Any) -> Any:
+        """The object itself, wherever the argument was not pickled (joblib runs n_jobs=1 in this process)."""
+        return pickle.loads(obj.data) if isinstance(obj, _PickledOnce) else obj
+
+
 def _execute(num: int, idx: int, overrides: Sequence[str], hydra_context: Any, config: Any, task_function: Any,
-             singleton_state: dict) -> tuple[int, JobReturn]:
+             singleton_state: Any) -> tuple[int, JobReturn]:
     """Hydra's execute_job, tagged with the job's place in the batch: results come back unordered."""
+    config, singleton_state = _PickledOnce.load(config), _PickledOnce.load(singleton_state)
     return num, execute_job(idx, overrides, hydra_context, config, task_function, _keep_plugins(singleton_state))
 
 
@@ -60,9 +81,10 @@ def _results(joblib_cfg: dict, launcher: Any, job_overrides: Sequence[Sequence[s
     """(place in batch, JobReturn) of each job in ``nums`` as soon as it finishes."""
     from joblib import Parallel, delayed
 
+    config, state = _PickledOnce(launcher.config), _PickledOnce(singleton_state)
     results = Parallel(**joblib_cfg, return_as="generator_unordered")(
-        delayed(_execute)(n, initial_job_idx + n, job_overrides[n], launcher.hydra_context, launcher.config,
-                          launcher.task_function, singleton_state)
+        delayed(_execute)(n, initial_job_idx + n, job_overrides[n], launcher.hydra_context, config,
+                          launcher.task_function, state)
         for n in nums)
     try:
         yield from results

@@ -12,9 +12,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 # The types of a fitted preprocessor, trusted when a model file is loaded (with each estimator's own).
 SAVED_TYPES = ("sklearn.pipeline.Pipeline", "sklearn.compose._column_transformer.ColumnTransformer",
                "sklearn.impute._base.SimpleImputer", "sklearn.preprocessing._data.StandardScaler",
-               "sklearn.preprocessing._encoders.OneHotEncoder", "medsweep.preprocess.MedianImputer")
-# Values the median imputer sorts at a time (8 MB of float64): whole small tables, a column of a big one.
-MEDIAN_BLOCK = 1 << 20
+               "sklearn.preprocessing._encoders.OneHotEncoder", "medsweep.preprocess.MedianImputer",
+               "medsweep.preprocess.BlockScaler", "medsweep.preprocess.Columns")
+# Values a statistic is computed over at a time (8 MB of float64): whole small tables, a few columns of a big one.
+STAT_BLOCK = 1 << 20
+# Rows transformed at a time into a big table's output (~28 MB at 54 output columns).
+TRANSFORM_ROWS = 1 << 16
 
 
 class MedianImputer(SimpleImputer):
@@ -27,11 +30,96 @@ class MedianImputer(SimpleImputer):
         super().__init__(strategy="median", keep_empty_features=keep_empty_features)
 
     def _dense_fit(self, X, strategy, missing_values, fill_value):
-        step = max(1, MEDIAN_BLOCK // max(1, X.shape[0]))
-        if strategy != "median" or X.shape[1] <= step:
+        blocks = _column_blocks(X, 1)
+        if strategy != "median" or len(blocks) == 1:
             return super()._dense_fit(X, strategy, missing_values, fill_value)
-        return np.concatenate([super(MedianImputer, self)._dense_fit(X[:, i:i + step], strategy, missing_values,
-                                                                     fill_value) for i in range(0, X.shape[1], step)])
+        return np.concatenate([super(MedianImputer, self)._dense_fit(X[:, a:b], strategy, missing_values, fill_value)
+                               for a, b in blocks])
+
+
+def _column_blocks(X: np.ndarray, least: int) -> list[tuple[int, int]]:
+    """Column ranges of about STAT_BLOCK values, each at least ``least`` columns wide."""
+    step = max(least, STAT_BLOCK // max(1, X.shape[0]))
+    bounds = list(range(0, X.shape[1], step)) + [X.shape[1]]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < least:
+        del bounds[-2]
+    return list(zip(bounds, bounds[1:]))
+
+
+class BlockScaler(StandardScaler):
+    """``StandardScaler`` whose mean and variance are computed a block of columns at a time: scikit-learn's
+    computation makes about three temporary copies of its input (``nansum`` copies it, then ``X - mean`` and its
+    copy). Blocks of two columns or more sum each column in the same order as the whole array (numpy adds row
+    after row), so the statistics are the same numbers; a single column would be summed pairwise, so no block
+    is one column wide."""
+
+    def fit(self, X, y=None, sample_weight=None):
+        if (sample_weight is not None or not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype != np.float64
+                or len(blocks := _column_blocks(X, 2)) == 1):
+            return super().fit(X, y, sample_weight)
+        parts = [StandardScaler(copy=self.copy, with_mean=self.with_mean, with_std=self.with_std).fit(X[:, a:b])
+                 for a, b in blocks]
+        self.n_features_in_ = X.shape[1]
+        for name in ("mean_", "var_", "scale_"):
+            values = [getattr(p, name) for p in parts]
+            setattr(self, name, None if values[0] is None else np.concatenate(values))
+        seen = [p.n_samples_seen_ for p in parts]
+        if all(np.ndim(n) == 0 and n == seen[0] for n in seen):
+            self.n_samples_seen_ = seen[0]
+        else:
+            self.n_samples_seen_ = np.concatenate([np.broadcast_to(n, (b - a,)) for n, (a, b) in zip(seen, blocks)])
+        return self
+
+
+class Columns(ColumnTransformer):
+    """``ColumnTransformer`` that writes a big table's output into one array, a block of rows at a time.
+    scikit-learn's transforms every column group whole and then stacks them into a new array: the numeric block
+    and its stacked copy side by side, two copies of X. Fitting here keeps no output, and every transform (of the
+    training rows too) is the same element-wise computation row block by row block, so the same numbers."""
+
+    def fit(self, X, y=None, **params):
+        self._fit_only = True
+        try:
+            ColumnTransformer.fit_transform(self, X, y, **params)
+        finally:
+            del self._fit_only
+        return self
+
+    def fit_transform(self, X, y=None, **params):
+        if len(X) <= TRANSFORM_ROWS:
+            return super().fit_transform(X, y, **params)
+        return self.fit(X, y, **params).transform(X)
+
+    def transform(self, X, **params):
+        if len(X) <= TRANSFORM_ROWS or params or not isinstance(X, pd.DataFrame):
+            return super().transform(X, **params)
+        return transform_rows(super().transform, X)
+
+    def _hstack(self, Xs, n_samples):
+        return None if getattr(self, "_fit_only", False) else super()._hstack(Xs, n_samples=n_samples)
+
+
+def transform_rows(transform, X: pd.DataFrame | np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+    """``transform`` (a fitted preprocessor's) of rows ``idx`` of ``X`` (all rows by default), TRANSFORM_ROWS
+    rows at a time into one array: neither the rows nor a whole intermediate result is ever copied at once.
+    Every step here transforms element by element, so the numbers are those of one whole transform."""
+    n = len(X) if idx is None else len(idx)
+
+    def block(start: int):
+        stop = min(start + TRANSFORM_ROWS, n)
+        take = slice(start, stop) if idx is None else idx[start:stop]
+        return transform(X.iloc[take] if isinstance(X, pd.DataFrame) else X[take])
+
+    first = block(0)
+    if n <= TRANSFORM_ROWS or not isinstance(first, np.ndarray):
+        return first if n <= TRANSFORM_ROWS else transform(X if idx is None else
+                                                           (X.iloc[idx] if isinstance(X, pd.DataFrame) else X[idx]))
+    out = np.empty((n, first.shape[1]), dtype=first.dtype)
+    out[:len(first)] = first
+    del first
+    for start in range(TRANSFORM_ROWS, n, TRANSFORM_ROWS):
+        out[start:start + TRANSFORM_ROWS] = block(start)
+    return out
 
 
 def column_kinds(X: pd.DataFrame | np.ndarray) -> tuple[list, list]:
@@ -46,7 +134,7 @@ def _numeric() -> Pipeline:
     # keep_empty_features: a column empty in one training fold keeps its slot, so folds agree in width.
     # The imputer always returns a new array, so the scaler may scale it in place: one copy of X fewer.
     return Pipeline([("impute", MedianImputer(keep_empty_features=True)),
-                     ("scale", StandardScaler(copy=False))])
+                     ("scale", BlockScaler(copy=False))])
 
 
 def make_preprocessor(X: pd.DataFrame | np.ndarray) -> Pipeline | ColumnTransformer:
@@ -59,4 +147,4 @@ def make_preprocessor(X: pd.DataFrame | np.ndarray) -> Pipeline | ColumnTransfor
         ("impute", SimpleImputer(strategy="most_frequent", keep_empty_features=True)),
         ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
     ]), categorical))
-    return ColumnTransformer(steps, remainder="drop", verbose_feature_names_out=False)
+    return Columns(steps, remainder="drop", verbose_feature_names_out=False)

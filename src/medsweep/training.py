@@ -17,7 +17,7 @@ from medsweep.estimators import estimator_class
 from medsweep.metrics import (classification_metrics, predicted_classes, primary_metric, regression_metrics,
                               summarize_folds)
 from medsweep.operating_point import ThresholdRule, choose_threshold
-from medsweep.preprocess import column_kinds, make_preprocessor
+from medsweep.preprocess import TRANSFORM_ROWS, column_kinds, make_preprocessor, transform_rows
 from medsweep.splitting import split
 
 
@@ -73,18 +73,36 @@ class _History:
                                                                          self.classes)})
 
 
-def fit_model(spec: Any, X: pd.DataFrame | np.ndarray, y: pd.Series, task: str, classes: Optional[list],
-              settings: TrainSettings, X_val: Optional[pd.DataFrame | np.ndarray] = None,
+@dataclass
+class Rows:
+    """Rows ``idx`` of ``X`` (a fold's), taken where they are used: on a big table, a fold's rows are copied
+    whole only to fit the preprocessing, and transformed a block of rows at a time (preprocess.transform_rows)."""
+    X: pd.DataFrame | np.ndarray
+    idx: np.ndarray
+
+    def take(self) -> pd.DataFrame | np.ndarray:
+        return _rows(self.X, self.idx)
+
+
+def fit_model(spec: Any, X: pd.DataFrame | np.ndarray | Rows, y: pd.Series, task: str, classes: Optional[list],
+              settings: TrainSettings, X_val: Optional[pd.DataFrame | np.ndarray | Rows] = None,
               y_val: Optional[pd.Series] = None) -> tuple[Any, list[dict]]:
     """Fit preprocessing + estimator on (X, y) only. With a validation set, also return the training loss
     and the validation metric after every epoch (one row for estimators fitted in one go)."""
     estimator = estimator_class(spec["name"])(spec, task, settings.seed, settings.n_threads, settings.epochs,
                                               min(settings.batch_size, len(y)))
-    pre = make_preprocessor(X)
+    X_fit = X.take() if isinstance(X, Rows) else X
+    pre = make_preprocessor(X_fit)
     y_arr = y.to_numpy()
-    # What Pipeline.fit does, keeping the transformed training fold for the history.
-    Xt = pre.fit_transform(X, y_arr)
-    watch = [Xt, pre.transform(X_val)] if X_val is not None else []
+    # What Pipeline.fit does, keeping the transformed training fold for the history. A big table is fitted,
+    # let go and transformed block by block: never the rows, their transform and its parts at once.
+    if len(y_arr) <= TRANSFORM_ROWS:
+        Xt = pre.fit_transform(X_fit, y_arr)
+    else:
+        pre.fit(X_fit, y_arr)
+        del X_fit
+        Xt = _transformed(pre, X)
+    watch = [Xt, _transformed(pre, X_val)] if X_val is not None else []
     history = _History(task, classes, y_arr, y_val.to_numpy() if X_val is not None else None)
 
     def after_epoch(epoch: int, outputs: list) -> None:
@@ -100,6 +118,10 @@ def fit_model(spec: Any, X: pd.DataFrame | np.ndarray, y: pd.Series, task: str, 
 # idle OpenBLAS threads spinning beside OpenMP (hist_gbdt) slowed a job 30x on 2 cores, and a fixed
 # thread count keeps MLP numbers bit-identical whatever the launcher's n_jobs.
 _one_blas_thread = threadpool_limits.wrap(limits=1, user_api="blas")
+
+
+def _transformed(pre: Any, X: pd.DataFrame | np.ndarray | Rows) -> np.ndarray:
+    return transform_rows(pre.transform, X.X, X.idx) if isinstance(X, Rows) else transform_rows(pre.transform, X)
 
 
 def _fold_features(X: pd.DataFrame) -> pd.DataFrame | np.ndarray:
@@ -153,13 +175,19 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     rule = threshold if binary(data) else None
     per_fold, histories, predictions, thresholds = [], [], [], []
     for fold, (train_idx, test_idx) in enumerate(splits):
-        X_tr, y_tr = _rows(X, train_idx), data.y.iloc[train_idx]
-        X_te, y_te = _rows(X, test_idx), data.y.iloc[test_idx]
-        model, history = fit_model(spec, X_tr, y_tr, data.task, data.classes, settings, X_te, y_te)
+        y_tr, y_te = data.y.iloc[train_idx], data.y.iloc[test_idx]
+        # A fold's rows are copies: taken where they are used and not kept, so that on a big table they do not
+        # sit beside the transformed arrays the estimator fits on.
+        model, history = fit_model(spec, Rows(X, train_idx), y_tr, data.task, data.classes, settings,
+                                   Rows(X, test_idx), y_te)
+        X_te = _rows(X, test_idx)
         out = model.predict_proba(X_te) if data.task == "classification" else model.predict(X_te)
+        del X_te
         t = None
         if data.task == "classification":
+            X_tr = _rows(X, train_idx) if rule is not None and rule.kind != "fixed" else None
             t = fold_threshold(rule, model, X_tr, y_tr, data.classes[-1])
+            del X_tr
             thresholds.append(t)
             per_fold.append(classification_metrics(y_te.to_numpy(), out, data.classes, threshold=t))
         else:

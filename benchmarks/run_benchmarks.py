@@ -16,7 +16,8 @@ Benchmarks (what each measures is in benchmarks/README.md):
   growth    10, 100, 1000 trivial jobs: time per job and start-up time to the first job   flat
   startup   first finished job of a 10-job and a 1,000-job sweep          target <= 1.5x
             and a 10,000-job dry_run                                      target < 10 s
-  memory    peak memory (VmHWM) of the parent and each worker on a 1,000,000 x 50 CSV file
+  memory    12 jobs on a 1,000,000 x 50 CSV file without and with the parsed-table cache: wall time and peak
+            memory (VmHWM) of the parent and each worker              target worker <= 2.5 copies of X
 
 Sweeps are real `python train.py -m ...` subprocesses, timed with time.perf_counter from just before the
 process starts to just after it exits, with hydra.sweep.dir in a temporary folder. Nothing here asserts a
@@ -514,35 +515,63 @@ class Bench:
             f"{verdict(dry_ok)}"
 
     def memory(self) -> str:
-        rows_n = self.sizes["memory_rows"]
+        """A sweep of `memory_jobs` jobs on the big CSV, n_jobs=2, without the parsed-table cache ("before":
+        every job parses the file) and with it ("after": data_cache=auto, parsed once per sweep), side by side."""
+        rows_n, n_jobs = self.sizes["memory_rows"], self.sizes.get("memory_jobs", 12)
+        sides = self.sizes.get("memory_sides", ("before", "after"))
         csv, gen_s, x_bytes, file_bytes = make_big_csv(self.tmp / "big.csv", rows_n)
         job = ["model=breast_cancer", f"data.path={csv}", "data.target=outcome", "data.task=classification",
-               "data.positive=null", "data.group=null", "estimator=logreg", "trainer.folds=2"]
+               "data.positive=null", "data.group=null", "estimator=logreg", "trainer.folds=2", seeds(n_jobs)]
+        # Code without the data_cache key (a checkout from before it) runs "before" as it is.
+        has_key = "data_cache:" in (ROOT / "conf" / "train.yaml").read_text()
         base = sweep(self.tmp, "memory_base", TINY_JOB + [seeds(2)], 2, memory=True)
-        big = sweep(self.tmp, "memory_big", job + [seeds(2)], 2, memory=True, timeout=3600)
         base_worker = max((p["hwm_kb"] for p in base.peaks_kb.values() if p["kind"] == "worker"), default=0)
         base_parent = max((p["hwm_kb"] for p in base.peaks_kb.values() if p["kind"] == "parent"), default=0)
-        rows = []
-        for pid, p in sorted(big.peaks_kb.items(), key=lambda kv: (kv[1]["kind"], kv[0])):
-            extra = p["hwm_kb"] - (base_worker if p["kind"] == "worker" else base_parent if p["kind"] == "parent" else 0)
-            rows.append([p["kind"], pid, p["hwm_kb"] / 1024, extra / 1024,
-                         extra * 1024 / x_bytes if p["kind"] in ("worker", "parent") else "-"])
-        workers = [p for p in big.peaks_kb.values() if p["kind"] == "worker"]
-        copies = max(((p["hwm_kb"] - base_worker) * 1024 / x_bytes for p in workers), default=float("nan"))
-        durations = [j["duration_s"] for j in job_records(big.sweep_dir)]
-        self.verdicts.append(Verdict("memory", "worker peak above an idle worker, in copies of X (float64)",
-                                     f"{copies:.1f}", "(reported)", "INFO"))
-        self.results["memory"] = {"rows": rows_n, "file_mb": file_bytes / 1e6, "x_mb": x_bytes / 1e6,
-                                  "peaks": big.peaks_kb, "base_worker_kb": base_worker, "base_parent_kb": base_parent,
-                                  "wall_s": big.wall_s, "children_maxrss_kb": big.children_maxrss_kb}
+        runs, rows, procs, results = {}, [], [], {}
+        for side in sides:
+            cache = ["data_cache=null"] if side == "before" and has_key else []
+            run = runs[side] = sweep(self.tmp, f"memory_{side}", job + cache, 2, memory=True, timeout=3600)
+            peaks = {pid: dict(p, kind="cache builder" if "medsweep.data_cache" in p["cmd"] else p["kind"])
+                     for pid, p in run.peaks_kb.items()}
+            for pid, p in sorted(peaks.items(), key=lambda kv: (kv[1]["kind"], kv[0])):
+                extra = p["hwm_kb"] - (base_worker if p["kind"] == "worker" else base_parent if p["kind"] == "parent"
+                                       else 0)
+                procs.append([side, p["kind"], pid, p["hwm_kb"] / 1024, extra / 1024,
+                              f"{extra * 1024 / x_bytes:.2f}" if p["kind"] in ("worker", "parent") else "-"])
+            worker = max((p["hwm_kb"] for p in peaks.values() if p["kind"] == "worker"), default=0)
+            parent = max((p["hwm_kb"] for p in peaks.values() if p["kind"] == "parent"), default=0)
+            copies = (worker - base_worker) * 1024 / x_bytes
+            records = job_records(run.sweep_dir)
+            mean_job = sum(j["duration_s"] for j in records) / max(1, len(records))
+            entries = len(list((run.sweep_dir / ".data_cache").glob("*.arrow")))
+            rows.append([side, len(records), run.wall_s, mean_job, parent / 1024, worker / 1024,
+                         (worker - base_worker) / 1024, copies, entries])
+            self.verdicts.append(Verdict("memory", f"{side}: worker peak above an idle worker, in copies of X",
+                                         f"{copies:.2f}", "<= 2.5" if side == "after" else "(reported)",
+                                         verdict(copies <= 2.5) if side == "after" else "INFO"))
+            self.verdicts.append(Verdict("memory", f"{side}: wall of {n_jobs} jobs", f"{run.wall_s:.1f} s",
+                                         "(reported)", "INFO"))
+            results[side] = {"peaks": run.peaks_kb, "wall_s": run.wall_s, "mean_job_s": mean_job,
+                             "parent_kb": parent, "worker_kb": worker, "worker_copies": copies, "cache_entries": entries,
+                             "children_maxrss_kb": run.children_maxrss_kb,
+                             "folds": {m.parent.name: json.loads(m.read_text())["metrics"]["roc_auc"]["folds"]
+                                       for m in run.sweep_dir.glob("*/metrics.json")}}
+        same = ""
+        if len(results) == 2:
+            a, b = (results[s]["folds"] for s in sides)
+            same = f"\n  same metrics, fold by fold (roc_auc of every job): {'yes' if a == b else 'NO'}"
+        self.results["memory"] = {"rows": rows_n, "jobs": n_jobs, "file_mb": file_bytes / 1e6, "x_mb": x_bytes / 1e6,
+                                  "base_worker_kb": base_worker, "base_parent_kb": base_parent, "sides": results}
         return table(f"7. Memory: {rows_n:,} x 50 CSV ({file_bytes / 1e6:.0f} MB on disk, X = {x_bytes / 1e6:.0f} MB "
-                     f"as float64; written in {gen_s:.0f} s), 2 jobs (logreg, 2 folds), n_jobs=2, "
-                     f"wall {big.wall_s:.0f} s, job durations {', '.join(f'{d:.0f}' for d in durations)} s",
-                     ["process", "pid", "peak MB (VmHWM)", "above idle MB", "in copies of X"], rows) + \
+                     f"as float64; written in {gen_s:.0f} s), {n_jobs} jobs (logreg, 2 folds), n_jobs=2; before: "
+                     "data_cache=null (every job parses the file), after: data_cache=auto (parsed once per sweep)",
+                     ["side", "jobs", "wall s", "mean job s", "parent peak MB", "worker peak MB", "above idle MB",
+                      "in copies of X", "cache entries"], rows) + "\n" + \
+            table("  every process (VmHWM)", ["side", "process", "pid", "peak MB", "above idle MB", "in copies of X"],
+                  procs) + \
             f"\n  idle = the same processes in a sweep of 2 tiny jobs: parent {base_parent / 1024:.0f} MB, worker " \
-            f"{base_worker / 1024:.0f} MB. getrusage(RUSAGE_CHILDREN).ru_maxrss (largest process): " \
-            f"{big.children_maxrss_kb / 1024:.0f} MB."
-
+            f"{base_worker / 1024:.0f} MB. The cache builder is the child process of the first job that parses the " \
+            "file into the cache." + same
 
 def make_big_csv(path: Path, rows: int, seed: int = 0) -> tuple[Path, float, int, int]:
     """rows x 50: 47 numeric columns (1% missing), 2 text columns, a binary target `outcome`."""
@@ -599,6 +628,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                         "about 3 s per job)")
     parser.add_argument("--growth", help="job counts of the growth benchmark, e.g. 10,100,1000")
     parser.add_argument("--memory-rows", type=int, help="rows of the memory benchmark's CSV file")
+    parser.add_argument("--memory-jobs", type=int, help="jobs of each memory sweep (default 12; --quick: 2)")
+    parser.add_argument("--memory-sides", default="before,after",
+                        help="memory sweeps to run: before (data_cache=null), after (the cache), or both (default)")
     parser.add_argument("--json", type=Path, help="write every measured number to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (sweeps, logs)")
     args = parser.parse_args(argv)
@@ -614,6 +646,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         sizes["growth"] = tuple(int(n) for n in args.growth.split(","))
     if args.memory_rows:
         sizes["memory_rows"] = args.memory_rows
+    sizes["memory_jobs"] = args.memory_jobs or (2 if args.quick else 12)
+    sizes["memory_sides"] = tuple(x.strip() for x in args.memory_sides.split(",") if x.strip())
+    if not sizes["memory_sides"] or set(sizes["memory_sides"]) - {"before", "after"}:
+        parser.error(f"--memory-sides {args.memory_sides!r}: choose before, after or before,after")
     info = machine()
     command = shlex.join(["python", "benchmarks/run_benchmarks.py", *(argv if argv is not None else sys.argv[1:])])
     print(f"medsweep benchmarks  {info['date']}  {info['cores']} cores ({info['usable_cores']} usable), "

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import validate_data
 
 # The types of a fitted preprocessor, trusted when a model file is loaded (with each estimator's own).
 SAVED_TYPES = ("sklearn.pipeline.Pipeline", "sklearn.compose._column_transformer.ColumnTransformer",
@@ -28,6 +31,25 @@ class MedianImputer(SimpleImputer):
 
     def __init__(self, *, keep_empty_features: bool = False):
         super().__init__(strategy="median", keep_empty_features=keep_empty_features)
+
+    def _validate_input(self, X, in_fit):
+        # A table of floats is converted once: with copy=True scikit-learn converts it, then converts it a second
+        # time to check that the first does not share memory with it (a transient copy of the numeric block).
+        # to_numpy(copy=True) never shares memory with the table, so it is imputed in place with no check; the
+        # column names are checked against the table as scikit-learn does.
+        if not (self.copy and isinstance(X, pd.DataFrame) and X.shape[1]
+                and all(dtype == np.float64 for dtype in X.dtypes)):
+            return super()._validate_input(X, in_fit)
+        values = X.to_numpy(dtype=np.float64, copy=True)
+        self.copy = False
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="X does not have valid feature names")
+                values = super()._validate_input(values, in_fit)
+        finally:
+            self.copy = True
+        validate_data(self, X, skip_check_array=True, reset=in_fit)
+        return values
 
     def _dense_fit(self, X, strategy, missing_values, fill_value):
         blocks = _column_blocks(X, 1)

@@ -30,11 +30,6 @@ PRELOAD = ["hydra_plugins.medsweep_launcher._preload"]  # what a job imports
 # environment, and the libraries read these variables when they load, in the server.
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-# glibc keeps freed blocks below its mmap threshold in the heap, and raises that threshold to the size of any
-# large block freed (up to 32 MiB): a worker then keeps a big job's freed fold copies resident (0.3-0.5 copies
-# of X on a 1,000,000-row file). A fixed threshold gives blocks of 2 MiB and more back to the system when
-# freed; smaller ones, all a small job allocates, stay in the heap as before. Read when the server starts.
-MALLOC_VARS = {"MALLOC_MMAP_THRESHOLD_": str(2 << 20)}
 
 
 def start_warm_workers(workers: int) -> bool:
@@ -48,7 +43,6 @@ def start_warm_workers(workers: int) -> bool:
         return False
     threads = str(max(1, usable_cores() // workers))
     env = {var: os.environ.get(var, threads) for var in THREAD_VARS}
-    env.update({var: os.environ.get(var, value) for var, value in MALLOC_VARS.items()})
     if threading.current_thread() is threading.main_thread():  # lives as long as the sweep: see _die_with_parent
         env[PARENT_ENV] = str(os.getpid())
     multiprocessing.set_forkserver_preload(PRELOAD)

@@ -152,7 +152,7 @@ class SweepConfigLoader:
     def __init__(self, loader: ConfigLoaderImpl) -> None:
         self._token = uuid.uuid4().hex  # one sweep's cache entries, whatever process they land in
         self._search_path = loader.get_search_path()
-        self._values_cache: dict = {}  # load_job_values: parsed lines, group values (this process only)
+        self._values_cache: dict = {}  # parsed lines, group keys, group values (this process only)
         _LOADERS[self._token] = loader
 
     # Every job of a sweep carries its loader to the worker: send the search path (~1 KB), not the loader
@@ -176,8 +176,24 @@ class SweepConfigLoader:
         return getattr(self._loader, name)
 
     def _needs_composing(self, override: Override) -> bool:
-        # Hydra's own rule (defaults_list.Overrides): a group override unless the value is a dict.
-        return self._loader.repository.group_exists(override.key_or_group) and not isinstance(override.value(), dict)
+        # Hydra's own rule (defaults_list.Overrides): a group override unless the value is a dict. Whether a
+        # key names a group is asked of the repository once per key and process.
+        is_group = self._values_cache.setdefault("is_group", {})
+        key = override.key_or_group
+        if key not in is_group:
+            is_group[key] = self._loader.repository.group_exists(key)
+        return is_group[key] and not isinstance(override.value(), dict)
+
+    def _group_choice(self, master_config: DictConfig, job_overrides: List[Override]) -> tuple[tuple, list]:
+        """The job's key in _COMPOSED (its group choices, composed there once per process) and its value
+        overrides."""
+        groups, values = [], []
+        for override in job_overrides:
+            (groups if self._needs_composing(override) else values).append(override)
+        key = (self._token, tuple(o.input_line for o in groups))
+        if key not in _COMPOSED:
+            _COMPOSED[key] = self._loader.load_sweep_config(master_config, list(key[1]))
+        return key, values
 
     def load_job_values(self, master_config: DictConfig, sweep_overrides: List[str]) -> Any:
         """The job's values outside the ``hydra`` node, exactly as ``load_sweep_config`` composes them (a
@@ -191,18 +207,9 @@ class SweepConfigLoader:
             return self.load_sweep_config(master_config, list(sweep_overrides))
         if any(o.key_or_group.startswith(_HYDRA_ONLY) for o in every):
             return self.load_sweep_config(master_config, list(sweep_overrides))
-        groups, values = [], []
-        is_group = state.setdefault("is_group", {})  # Hydra's rule (_needs_composing), once per key
-        for override in every[len(master_lines):]:
-            if override.key_or_group not in is_group:
-                is_group[override.key_or_group] = self._loader.repository.group_exists(override.key_or_group)
-            group = is_group[override.key_or_group] and not isinstance(override.value(), dict)
-            (groups if group else values).append(override)
-        key = (self._token, tuple(o.input_line for o in groups))
+        key, values = self._group_choice(master_config, every[len(master_lines):])
         known = state.setdefault("groups", {})
         if key not in known:
-            if key not in _COMPOSED:
-                _COMPOSED[key] = self._loader.load_sweep_config(master_config, list(key[1]))
             known[key] = _GroupValues(_COMPOSED[key])
         group = known[key]
         tree = group.tree
@@ -228,12 +235,7 @@ class SweepConfigLoader:
         every = parser.parse_overrides(master_lines + list(sweep_overrides))
         if any(o.key_or_group.startswith(_HYDRA_ONLY) for o in every):
             return self._loader.load_sweep_config(master_config, list(sweep_overrides))
-        groups, values = [], []
-        for override in every[len(master_lines):]:
-            (groups if self._needs_composing(override) else values).append(override)
-        key = (self._token, tuple(o.input_line for o in groups))
-        if key not in _COMPOSED:
-            _COMPOSED[key] = self._loader.load_sweep_config(master_config, list(key[1]))
+        key, values = self._group_choice(master_config, every[len(master_lines):])
         cfg = copy.deepcopy(_COMPOSED[key])
 
         # What Hydra's _load_configuration_impl does after composing, for the value overrides.

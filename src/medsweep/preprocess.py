@@ -127,20 +127,20 @@ def transform_rows(transform, X: pd.DataFrame | np.ndarray, idx: np.ndarray | No
     Every step here transforms element by element, so the numbers are those of one whole transform."""
     n = len(X) if idx is None else len(idx)
 
-    def block(start: int):
-        stop = min(start + TRANSFORM_ROWS, n)
+    def block(start: int, stop: int):
         take = slice(start, stop) if idx is None else idx[start:stop]
         return transform(X.iloc[take] if isinstance(X, pd.DataFrame) else X[take])
 
-    first = block(0)
-    if n <= TRANSFORM_ROWS or not isinstance(first, np.ndarray):
-        return first if n <= TRANSFORM_ROWS else transform(X if idx is None else
-                                                           (X.iloc[idx] if isinstance(X, pd.DataFrame) else X[idx]))
+    if n <= TRANSFORM_ROWS:
+        return block(0, n)
+    first = block(0, TRANSFORM_ROWS)
+    if not isinstance(first, np.ndarray):  # not an array (sparse): transformed whole
+        return block(0, n)
     out = np.empty((n, first.shape[1]), dtype=first.dtype)
     out[:len(first)] = first
     del first
     for start in range(TRANSFORM_ROWS, n, TRANSFORM_ROWS):
-        out[start:start + TRANSFORM_ROWS] = block(start)
+        out[start:start + TRANSFORM_ROWS] = block(start, min(start + TRANSFORM_ROWS, n))
     return out
 
 

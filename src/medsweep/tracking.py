@@ -562,10 +562,7 @@ class Tracker:
         """Log every job of a sweep that is over, its summary files and its status; register the best models
         if asked. What was done, or None where tracking is off."""
         with self._lock:
-            self._open()
-            self.attach(directory)
-            if self.off:
-                self._save()
+            if not self._attach_to_log(directory):
                 return None
             jobs = list_jobs(self.dir)
             outcomes = Counter(self.log_job(str(j["num"]), self.dir / j["dir"], j["overrides"]) for j in jobs)
@@ -580,13 +577,18 @@ class Tracker:
     def finish_single(self, run_dir: Path) -> Optional[dict]:
         """Log a single run (no -m) as a run of its own."""
         with self._lock:
-            self._open()
-            self.attach(run_dir)
-            if self.off:
-                self._save()
+            if not self._attach_to_log(run_dir):
                 return None
             outcomes = Counter([self.log_job(SINGLE_RUN_KEY, self.dir, None, nested=False)])
             return self._conclude([(SINGLE_RUN_KEY, self.dir)], outcomes)
+
+    def _attach_to_log(self, directory: Path) -> bool:
+        """Open the store and attach ``directory``; False (the state saved) where tracking is off."""
+        self._open()
+        self.attach(directory)
+        if self.off:
+            self._save()
+        return not self.off
 
     def _conclude(self, keyed: list[tuple[str, Path]], outcomes: Counter) -> dict:
         if self.register_best and not self.broken:

@@ -135,7 +135,6 @@ def _rows(X: pd.DataFrame | np.ndarray, idx: np.ndarray) -> pd.DataFrame | np.nd
     return X[idx] if isinstance(X, np.ndarray) else X.iloc[idx]
 
 
-@_one_blas_thread
 def binary(data: Dataset) -> bool:
     """Whether the data has a decision threshold to choose (an operating point)."""
     return data.task == "classification" and len(data.classes) == 2
@@ -183,6 +182,7 @@ def prediction_frame(data: Dataset, idx: np.ndarray, out: np.ndarray, threshold:
     return pd.DataFrame(pred)
 
 
+@_one_blas_thread
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
                    threshold: Optional[ThresholdRule] = None, repeats: int = 1, threshold_folds: int = 3) -> CVResult:
     """k-fold cross-validation of ``spec`` on ``data``, ``repeats`` rounds: per-fold metrics (all rounds'

@@ -117,7 +117,7 @@ def main() -> None:
     bucket: dict = {}
     # What medsweep.task calls, by the names it imported them under.
     names = ["_development_and_test", "cross_validate", "evaluate_predictions", "fit_final", "save_model",
-             "sha256_of_file", "fold_threshold", "plot_roc", "plot_learning_curve", "plot_calibration",
+             "sha256_of_file", "pooled_threshold", "plot_roc", "plot_learning_curve", "plot_calibration",
              "plot_decision_curve", "write_csv"]
     for name in names:
         setattr(task, name, timed(getattr(task, name), bucket, name))

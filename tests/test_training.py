@@ -91,3 +91,29 @@ def test_training_leaves_the_data_as_it_was(name):
     model = fit_final(data, MLP, settings)
     assert data.X.equals(before)
     assert list(model.feature_names_in_) == list(data.X.columns)  # the saved model knows its columns
+
+
+def test_blas_runs_single_threaded_in_every_fold_and_the_final_fit(parkinsons, monkeypatch):
+    # One BLAS thread inside a job (training._one_blas_thread says why): checked where the models are fitted,
+    # inner threshold folds included, under a caller that allows 2 threads.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from medsweep.operating_point import parse_threshold_rule
+    import medsweep.training as training
+
+    if not any(pool["user_api"] == "blas" for pool in threadpool_info()):
+        pytest.skip("no BLAS library loaded that threadpoolctl can see")
+    seen, fit = [], training.fit_model
+
+    def spy(*args, **kwargs):
+        seen.append({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"})
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(training, "fit_model", spy)
+    settings = TrainSettings(epochs=2, batch_size=16, seed=0)
+    with threadpool_limits(limits=2, user_api="blas"):
+        cross_validate(parkinsons, MLP, 3, settings, threshold=parse_threshold_rule("youden"), threshold_folds=2)
+        fit_final(parkinsons, MLP, settings)
+        outside = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+    assert len(seen) == 3 * (1 + 2) + 1 and all(s == {1} for s in seen), seen
+    assert outside == {2}  # the limit is the job's own: lifted when it returns

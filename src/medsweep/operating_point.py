@@ -1,6 +1,6 @@
 """The operating point: how a job's decision threshold is chosen (``eval.threshold``). A rule is chosen on
-a training fold's predictions only and applied unchanged to its test fold. numpy only: the sweep's parent
-checks every job's rule before any job starts."""
+out-of-fold predictions of a training fold's rows only (training.inner_threshold) and applied unchanged to its
+test fold. numpy only: the sweep's parent checks every job's rule before any job starts."""
 
 from __future__ import annotations
 
@@ -84,8 +84,8 @@ def threshold_candidates(y_bool, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def choose_threshold(rule, y_bool, p) -> float:
     """The decision threshold that ``rule`` (a ThresholdRule or anything parse_threshold_rule accepts)
-    gives on these rows (predicted positive iff p >= threshold). Pass training rows only: the threshold
-    is then applied unchanged to the rows it is evaluated on.
+    gives on these rows (predicted positive iff p >= threshold). Pass out-of-fold predictions of training
+    rows only: the threshold is then applied unchanged to the rows it is evaluated on.
 
       fixed probability   itself (the data are not looked at)
       youden              the candidate (distinct score) maximising sensitivity + specificity - 1;

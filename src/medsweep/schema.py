@@ -73,6 +73,7 @@ class DebugConfig:
 class EvalConfig:
     n_boot: int = MISSING
     threshold: str = MISSING
+    threshold_folds: int = MISSING
     dca_thresholds: List[float] = MISSING
     subgroups: List[str] = MISSING
     subgroup_bins: int = MISSING
@@ -177,6 +178,7 @@ def _eval_errors(ev: Any) -> list[str]:
         parse_threshold_rule(ev.threshold)
     except ValueError as exc:
         errors.append(f"eval.threshold={ev.threshold} is not allowed: {exc}")
+    _check(errors, ev.threshold_folds >= 2, "eval.threshold_folds", ev.threshold_folds, "must be an integer >= 2")
     dca = list(ev.dca_thresholds)
     _check(errors, len(dca) == 2 and all(math.isfinite(t) for t in dca) and 0 < dca[0] < dca[1] < 1,
            "eval.dca_thresholds", dca, "must be [from, to] with 0 < from < to < 1, e.g. [0.05,0.95]")

@@ -88,6 +88,42 @@ def split(data: Dataset, folds: int, seed: int, repeats: int = 1) -> Splits:
     return Splits(splits, type(splitter).__name__, repeats)
 
 
+def inner_seed(seed: int, fold: int) -> int:
+    """The shuffling seed of the inner cross-validation of outer fold ``fold`` (0-based over all repeats):
+    derived from the job's seed and the fold, so every fold's inner folds differ and reruns repeat them."""
+    return int(np.random.SeedSequence([seed, fold, INNER_TAG]).generate_state(1)[0])
+
+
+INNER_TAG = 1  # keeps inner_seed's entropy apart from repeat_seed's ([seed, repeat])
+
+
+def inner_split(data: Dataset, train: np.ndarray, folds: int, seed: int, where: str) -> list:
+    """The inner cross-validation of one outer fold's training rows ``train`` (indices into ``data``), split as
+    the outer folds are (stratified by class, grouped by patient): (train, test) per inner fold, as indices
+    into ``data``. Classification only (it serves the threshold rules of eval.threshold); ``where`` names the
+    outer fold in messages. Raises DataError, with the numbers, when an inner fold could not hold every class."""
+    y = data.y.to_numpy()[train]
+    groups = data.groups.to_numpy()[train] if data.groups is not None else None
+    units = pd.Series(groups if groups is not None else np.arange(len(train)))
+    per_class = units.groupby(y).nunique().reindex(data.classes, fill_value=0)
+    smallest, count = per_class.idxmin(), int(per_class.min())
+    what = what_of(data)
+    if count < folds:
+        remedy = (f"use eval.threshold_folds<={count}" if count >= 2 else "use a fixed eval.threshold") + \
+            " or fewer trainer.folds"
+        raise DataError(f"eval.threshold_folds={folds} but the training side of {where} has only {count} {what} "
+                        f"of class {str(smallest)!r} of {data.target!r}: the inner cross-validation that chooses "
+                        f"the threshold needs one in every inner fold; {remedy}")
+    splitter = make_splitter(data.task, folds, seed, groups is not None)
+    inner = [(train[tr], train[te]) for tr, te in splitter.split(np.zeros((len(y), 1)), y, groups)]
+    for k, (tr, _) in enumerate(inner):
+        # Grouping can leave a class out of an inner training side: its model could not predict that class.
+        if len(np.unique(data.y.to_numpy()[tr])) < len(data.classes):
+            raise DataError(f"with eval.threshold_folds={folds}, inner fold {k} of {where} trains on a single "
+                            f"class of {data.target!r}: use fewer eval.threshold_folds or another seed")
+    return inner
+
+
 def what_of(data: Dataset) -> str:
     return "patients" if data.groups is not None else "rows"
 

@@ -23,13 +23,13 @@ from medsweep.metrics import LOWER_IS_BETTER, primary_metric
 from medsweep.outputs import write_csv
 from medsweep.persistence import save_model
 from medsweep.preprocess import column_kinds
-from medsweep.operating_point import parse_threshold_rule
+from medsweep.operating_point import ThresholdRule, parse_threshold_rule
 from medsweep.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
 from medsweep.splitting import holdout_split
-from medsweep.training import (TrainSettings, binary, cross_validate, fit_final, fold_threshold,
+from medsweep.training import (CVResult, TrainSettings, binary, cross_validate, fit_final, pooled_threshold,
                                prediction_frame)
 
-# A calibration slope below this says the predictions are over-confident (overfitted): said in train.log.
+# A calibration slope below this says the predictions are too extreme (overfitted): said in train.log.
 LOW_CALIBRATION_SLOPE = 0.8
 
 log = logging.getLogger("medsweep")
@@ -65,7 +65,8 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
 
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
                              n_threads=estimator.threads(spec, len(data.y), cpu_share()), on_epoch=on_epoch)
-    cv = cross_validate(data, spec, trainer.folds, settings, threshold=rule, repeats=trainer.repeats)
+    cv = cross_validate(data, spec, trainer.folds, settings, threshold=rule, repeats=trainer.repeats,
+                        threshold_folds=ev.threshold_folds)
     log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", trainer.folds,
              f" x {trainer.repeats} repeats" if trainer.repeats > 1 else "", cv.splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)
@@ -96,19 +97,25 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
     save_model(final, out_dir / MODEL_FILE)
     model_sha256 = sha256_of_file(out_dir / MODEL_FILE)  # predict refuses another file
     operating_point = {"rule": str(rule) if binary(data) else "most probable class (not binary)"}
+    # Reviewer warnings: the evaluation's (kind, message), then this job's own; all in train.log too.
+    warnings = list(evidence.record.pop("warnings", []))
     if binary(data):
-        # The final model's threshold, chosen (for a rule) on its own training rows: every row.
-        final_threshold = fold_threshold(rule, final, data.X, data.y, data.classes[-1])
-        operating_point.update(fold_thresholds=cv.thresholds, final_threshold=final_threshold,
-                               positive_class=str(data.classes[-1]))
+        operating_point.update(_operating_point(rule, cv, metrics, data.classes[-1]))
+        if operating_point["target_met"] is False:
+            warnings.append({"kind": "threshold_target_missed", "message": _target_missed(rule, operating_point)})
     scored = None
     if test is not None:
         scored = _score_test(final, test, operating_point.get("final_threshold"), cfg, out_dir)
+        where = "Hold-out" if scored["source"] == "holdout" else "External validation"
+        warnings += [{**w, "message": f"{where}: {w['message']}"} for w in scored["evaluation"].pop("warnings", [])]
+    for w in warnings:
+        log.warning("%s", w["message"])
 
     return {
         "greater_is_better": primary_metric(data.task) not in LOWER_IS_BETTER,
         "metrics": metrics,
         "operating_point": operating_point,
+        "warnings": warnings,
         "model_sha256": model_sha256,
         "model_description": cfg.model.get("description") or "",
         "evaluation": evidence.record,
@@ -174,6 +181,42 @@ def _score_test(final, test: Dataset, threshold: Optional[float], cfg: DictConfi
             "evaluation": evidence.record}
 
 
+def _operating_point(rule: ThresholdRule, cv: CVResult, metrics: dict, positive) -> dict:
+    """metrics.json's operating point of a binary job: each fold's threshold and the final model's, what
+    they were chosen on, and (a rule) the rule's out-of-fold value at the fold thresholds, with its interval,
+    against its target. ``target_met``: None without a target (youden, a fixed probability); else whether the
+    target is within reach of the out-of-fold value: not above its 95% interval's upper limit (the value
+    itself when there is no interval, eval.n_boot=0)."""
+    final = pooled_threshold(rule, cv.predictions, positive)
+    positive = str(positive)
+    if rule.kind == "fixed":
+        return {"fold_thresholds": cv.thresholds, "final_threshold": final, "positive_class": positive,
+                "chosen_on": "fixed probability (no predictions looked at)",
+                "final_chosen_on": "fixed probability (no predictions looked at)", "target_met": None}
+    if rule.kind == "youden":
+        value = metrics["sensitivity"]["pooled"] + metrics["specificity"]["pooled"] - 1.0
+        out_of_fold = {"metric": "youden_j", "target": None, "value": value}
+        met = None
+    else:
+        m = metrics[rule.kind]
+        out_of_fold = {"metric": rule.kind, "target": rule.value, "value": m["pooled"],
+                       **{k: m[k] for k in ("lower", "upper") if m.get(k) is not None}}
+        met = bool(out_of_fold.get("upper", m["pooled"]) >= rule.value - 1e-12)
+    return {"fold_thresholds": cv.thresholds, "final_threshold": final, "positive_class": positive,
+            "chosen_on": f"out-of-fold predictions of an inner {cv.threshold_folds}-fold cross-validation of "
+                         "each outer fold's training rows",
+            "final_chosen_on": "pooled out-of-fold predictions of the outer cross-validation",
+            "threshold_folds": cv.threshold_folds, "out_of_fold": out_of_fold, "target_met": met}
+
+
+def _target_missed(rule: ThresholdRule, op: dict) -> str:
+    oof = op["out_of_fold"]
+    interval = f" (95% CI {oof['lower']:.3f}-{oof['upper']:.3f})" if "upper" in oof else ""
+    return (f"eval.threshold={rule} misses its target out of fold: {rule.kind} {oof['value']:.3f}{interval} on "
+            f"the test folds, each at a threshold chosen without them, below {rule.value:g}; the final threshold "
+            f"{op['final_threshold']:.4g} is unlikely to deliver it on new patients")
+
+
 def _feature_kinds(X: pd.DataFrame) -> dict:
     """Each feature's kind as the preprocessing treats it (predict refuses a file where one differs)."""
     numeric, _ = column_kinds(X)
@@ -191,10 +234,23 @@ def _log_evidence(record: dict, subgroups) -> None:
             log.info("Calibration%s: slope %.3f, calibration-in-the-large %s, ECE %s", what, slope,
                      f"{c['citl']:.3f}" if c.get("citl") is not None else "-",
                      f"{c['ece']:.3f}" if c.get("ece") is not None else "-")
-            if slope < LOW_CALIBRATION_SLOPE:
-                log.warning("Calibration slope%s is %.2f (< %.1f): the predicted risks are too extreme "
-                            "(over-confident, a sign of overfitting); recalibrate before using them as "
-                            "probabilities", what, slope, LOW_CALIBRATION_SLOPE)
+            _warn_calibration_slope(slope, what, calibration.get("kind") == "regression")
     if subgroups is not None:
         for r in subgroups[subgroups.flag].itertuples():
             log.warning("Subgroup %s=%s: %s", r.column, r.subgroup, r.note)
+
+
+def _warn_calibration_slope(slope: float, what: str, regression: bool) -> None:
+    """Warn about a calibration slope that says the predictions cannot be read as they stand. Negative (or
+    zero): the predictions run against the outcome (or not with it), which is no matter of confidence;
+    between 0 and LOW_CALIBRATION_SLOPE: too extreme (over-confident). A regression predicts values, not
+    risks."""
+    predictions = "predictions" if regression else "predicted risks"
+    if slope <= 0:
+        log.warning("Calibration slope%s is %.2f (<= 0): the %s are inversely related to the outcome (higher "
+                    "predictions go with %s); check the target coding (data.positive) and the model before "
+                    "using them", what, slope, predictions, "lower outcomes" if regression else "fewer events")
+    elif slope < LOW_CALIBRATION_SLOPE:
+        log.warning("Calibration slope%s is %.2f (< %.1f): the %s are too extreme (%s, a sign of overfitting); "
+                    "recalibrate before using them", what, slope, LOW_CALIBRATION_SLOPE, predictions,
+                    "spread wider than the outcomes they predict" if regression else "over-confident")

@@ -18,7 +18,7 @@ from medsweep.metrics import (classification_metrics, predicted_classes, primary
                               summarize_folds)
 from medsweep.operating_point import ThresholdRule, choose_threshold
 from medsweep.preprocess import TRANSFORM_ROWS, column_kinds, make_preprocessor, transform_rows
-from medsweep.splitting import split
+from medsweep.splitting import inner_seed, inner_split, split
 
 
 @dataclass
@@ -42,6 +42,7 @@ class CVResult:
     history: pd.DataFrame    # fold, epoch, train_loss, validation metric
     splitter: str            # the scikit-learn splitter that made the folds
     thresholds: Optional[list] = None  # each fold's decision threshold (binary, with a threshold rule)
+    threshold_folds: Optional[int] = None  # folds of the inner CVs that chose them (a rule other than fixed)
     splits: Optional[dict] = None      # fingerprint, folds, repeats, n_train, n_test (see Splits.record)
 
 
@@ -134,18 +135,35 @@ def _rows(X: pd.DataFrame | np.ndarray, idx: np.ndarray) -> pd.DataFrame | np.nd
     return X[idx] if isinstance(X, np.ndarray) else X.iloc[idx]
 
 
-@_one_blas_thread
 def binary(data: Dataset) -> bool:
     """Whether the data has a decision threshold to choose (an operating point)."""
     return data.task == "classification" and len(data.classes) == 2
 
 
-def fold_threshold(rule: Optional[ThresholdRule], model: Any, X: Any, y: pd.Series, positive: Any) -> Optional[float]:
-    """The decision threshold ``rule`` gives on these (training) rows: a fixed probability without looking
-    at them; a rule (youden, a sensitivity or specificity target) from the model's predictions on them."""
-    if rule is None or rule.kind == "fixed":
-        return None if rule is None else rule.value
-    return choose_threshold(rule, y.to_numpy() == positive, model.predict_proba(X)[:, 1])
+def inner_threshold(rule: ThresholdRule, data: Dataset, spec: Any, X: pd.DataFrame | np.ndarray, inner: list,
+                    settings: TrainSettings) -> float:
+    """The threshold ``rule`` gives for one outer fold: chosen on the out-of-fold predictions of the inner
+    cross-validation ``inner`` (splitting.inner_split) of its training rows, every one predicted once by a
+    model that did not train on it. (Chosen on the outer model's own training predictions, a forest's
+    in-sample probabilities, near-perfectly separated, put a sensitivity>=0.9 threshold where it caught about
+    half the positives of the test fold.)"""
+    rows, p = [], []
+    for train_idx, test_idx in inner:
+        model, _ = fit_model(spec, Rows(X, train_idx), data.y.iloc[train_idx], data.task, data.classes, settings)
+        p.append(model.predict_proba(_rows(X, test_idx))[:, 1])
+        rows.append(test_idx)
+    y = data.y.to_numpy()[np.concatenate(rows)] == data.classes[-1]
+    return choose_threshold(rule, y, np.concatenate(p))
+
+
+def pooled_threshold(rule: ThresholdRule, predictions: pd.DataFrame, positive: Any) -> float:
+    """The final model's threshold: ``rule`` on the pooled out-of-fold predictions of the cross-validation
+    (all rounds' with repeats), the predictions of models that did not train on the rows they predict; a
+    fixed probability as it is."""
+    if rule.kind == "fixed":
+        return float(rule.value)
+    return choose_threshold(rule, predictions["y_true"].to_numpy() == positive,
+                            predictions[f"proba_{positive}"].to_numpy())
 
 
 def prediction_frame(data: Dataset, idx: np.ndarray, out: np.ndarray, threshold: Optional[float] = None,
@@ -164,15 +182,24 @@ def prediction_frame(data: Dataset, idx: np.ndarray, out: np.ndarray, threshold:
     return pd.DataFrame(pred)
 
 
+@_one_blas_thread
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
-                   threshold: Optional[ThresholdRule] = None, repeats: int = 1) -> CVResult:
+                   threshold: Optional[ThresholdRule] = None, repeats: int = 1, threshold_folds: int = 3) -> CVResult:
     """k-fold cross-validation of ``spec`` on ``data``, ``repeats`` rounds: per-fold metrics (all rounds'
     folds), out-of-fold predictions and history (with a ``repeat`` column when there are several rounds).
     With a ``threshold`` rule (binary classification), each fold's threshold is chosen on its training
-    side only and the threshold-dependent metrics and ``y_pred`` are at that operating point."""
+    side only (a rule: on the out-of-fold predictions of an inner ``threshold_folds``-fold cross-validation
+    of those rows, see inner_threshold) and the threshold-dependent metrics and ``y_pred`` are at that
+    operating point."""
     splits = split(data, folds, settings.seed, repeats)
     X = _fold_features(data.X)
     rule = threshold if binary(data) else None
+    inner = None
+    if rule is not None and rule.kind != "fixed":
+        # Every inner split before any model is fitted: a fold too small for them fails at once.
+        inner = [inner_split(data, train_idx, threshold_folds, inner_seed(settings.seed, fold),
+                             f"outer fold {fold % folds}" + (f" of repeat {fold // folds}" if repeats > 1 else ""))
+                 for fold, (train_idx, _) in enumerate(splits)]
     per_fold, histories, predictions, thresholds = [], [], [], []
     for fold, (train_idx, test_idx) in enumerate(splits):
         y_tr, y_te = data.y.iloc[train_idx], data.y.iloc[test_idx]
@@ -185,9 +212,8 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
         del X_te
         t = None
         if data.task == "classification":
-            X_tr = _rows(X, train_idx) if rule is not None and rule.kind != "fixed" else None
-            t = fold_threshold(rule, model, X_tr, y_tr, data.classes[-1])
-            del X_tr
+            if rule is not None:
+                t = rule.value if inner is None else inner_threshold(rule, data, spec, X, inner[fold], settings)
             thresholds.append(t)
             per_fold.append(classification_metrics(y_te.to_numpy(), out, data.classes, threshold=t))
         else:
@@ -202,7 +228,7 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     predictions_frame = pd.concat(predictions, ignore_index=True).sort_values(order, kind="stable")
     return CVResult(metrics=summarize_folds(per_fold), predictions=predictions_frame.reset_index(drop=True),
                     history=history, splitter=splits.splitter, thresholds=thresholds if rule else None,
-                    splits=splits.record(data.rows))
+                    threshold_folds=threshold_folds if inner else None, splits=splits.record(data.rows))
 
 
 @_one_blas_thread

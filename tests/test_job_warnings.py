@@ -1,0 +1,56 @@
+"""What a job warns a reviewer about: metrics.json's top-level ``warnings`` (the evaluation's and the job's own,
+each {"kind", "message"}), every one also in train.log; the calibration-slope warning's wording."""
+
+import logging
+
+import pytest
+
+import medsweep.task as task
+from helpers import metrics_of
+from medsweep.job import run_job
+
+
+@pytest.mark.parametrize("kind, slope, says, never", [
+    ("binary", -0.4, "the predicted risks are inversely related to the outcome", "over-confident"),
+    ("binary", 0.5, "the predicted risks are too extreme (over-confident", "inversely"),
+    ("regression", -0.4, "the predictions are inversely related to the outcome", "risk"),
+    ("regression", 0.5, "the predictions are too extreme (spread wider than the outcomes", "risk"),
+])
+def test_the_calibration_slope_warning_says_what_the_slope_means(caplog, kind, slope, says, never):
+    record = {"calibration": {"kind": kind, "slope": slope, "citl": 0.0, "ece": 0.1}}
+    with caplog.at_level(logging.INFO, logger="medsweep"):
+        task._log_evidence(record, None)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and says in warned[0] and never not in warned[0].lower(), warned
+
+
+def test_a_good_slope_is_not_warned_about(caplog):
+    with caplog.at_level(logging.INFO, logger="medsweep"):
+        task._log_evidence({"calibration": {"kind": "binary", "slope": 0.95, "citl": 0.0, "ece": 0.1}}, None)
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_the_evaluations_warnings_move_to_the_top_level_and_into_the_log(compose_cfg, tmp_path, monkeypatch, caplog):
+    evaluate = task.evaluate_predictions
+
+    def with_a_warning(*args, **kwargs):
+        evidence = evaluate(*args, **kwargs)
+        evidence.record["warnings"] = [{"kind": "small_test_fold", "message": "test fold 1 holds 2 patients of 0"}]
+        return evidence
+
+    monkeypatch.setattr(task, "evaluate_predictions", with_a_warning)
+    with caplog.at_level(logging.WARNING, logger="medsweep"):
+        run_job(compose_cfg("model=breast_cancer", "estimator=logreg", "trainer.folds=2", "eval.n_boot=0",
+                            "trainer.holdout=0.2"), tmp_path / "job")
+    m = metrics_of(tmp_path / "job")
+    assert m["warnings"] == [{"kind": "small_test_fold", "message": "test fold 1 holds 2 patients of 0"},
+                             {"kind": "small_test_fold", "message": "Hold-out: test fold 1 holds 2 patients of 0"}]
+    assert "warnings" not in m["evaluation"] and "warnings" not in m["test"]["evaluation"]
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert all(w["message"] in logged for w in m["warnings"])
+
+
+def test_a_job_without_warnings_records_an_empty_list(compose_cfg, tmp_path):
+    run_job(compose_cfg("model=breast_cancer", "estimator=logreg", "trainer.folds=2", "eval.n_boot=0"),
+            tmp_path / "job")
+    assert metrics_of(tmp_path / "job")["warnings"] == []

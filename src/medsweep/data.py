@@ -211,8 +211,8 @@ def _head(path: Path) -> bytes:
 
 
 def expanded_size(path: Path, max_bytes: Optional[int]) -> int:
-    """What the file holds once decompressed, in bytes: the text (checked as :func:`_scan_text` does) or a
-    Parquet file's uncompressed column data (from its metadata). More than ``max_bytes`` is refused."""
+    """What the file holds once decompressed, in bytes: its text (checked as :func:`_scan_text` does) or a
+    Parquet file's decoded table (estimated from its metadata). More than ``max_bytes`` is refused."""
     head = _head(path)
     if head.startswith(_PARQUET_MAGIC):
         return _parquet_size(path, max_bytes)

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import stat
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -112,6 +113,12 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 _HEAD_BYTES = 1 << 16
 _PARQUET_MAGIC, _GZIP_MAGIC = b"PAR1", b"\x1f\x8b"
 _ZIP_MAGIC, _OLE_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"   # .xlsx (and any zip); old .xls
+# The most a data file may hold once decompressed (data.max_expanded_mb, MB = 10**6 bytes; schema.py repeats
+# it). A 694 KB gzip file of 300 MB text took 7.4 GB to parse: a small file is not a small table.
+DEFAULT_MAX_EXPANDED_MB = 2048
+# Feature values must lie within float32's range: tree estimators compute in float32, and larger values
+# overflow scaling (1e308 squared is inf) into NaN.
+MAX_ABS_VALUE = float(np.finfo(np.float32).max)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -143,9 +150,11 @@ def _text_head(path: Path, head: bytes) -> tuple[list[str], Optional[str]]:
                         "save it as CSV (or Parquet) and point data.path at that")
     # NUL bytes and other control characters do not occur in CSV text (UTF-8 or Latin-1).
     controls = sum(b < 32 and b not in (9, 10, 13) for b in head)
-    if b"\x00" in head or controls > 0.01 * len(head):
+    if controls > 0.01 * len(head):
         raise DataError(f"data file {path} is not a text table (binary content): allowed are CSV or other "
                         "delimited text (UTF-8 or Latin-1) and Parquet")
+    if b"\x00" in head:
+        raise _nul_error(path, head.count(b"\n", 0, head.find(b"\x00")) + 1)
     lines = head.decode("utf-8", errors="replace").splitlines()
     if len(head) == _HEAD_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut off
@@ -154,13 +163,43 @@ def _text_head(path: Path, head: bytes) -> tuple[list[str], Optional[str]]:
     return lines[:50], compression
 
 
-def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> pd.DataFrame:
-    """Read a CSV/TSV/delimited text file or a Parquet file; the file is only read.
+def _nul_error(path: Path, line: int) -> DataError:
+    return DataError(f"data file {path} holds a NUL byte (a zero byte) on line {line} (data row {line - 1}): "
+                     "text tables never hold one, and it would turn that value, and a numeric column with it, "
+                     "into text; export the file again or remove the byte")
 
-    Every problem reading it (empty, binary, not Parquet, ragged rows, a column name given twice, ...)
-    is a :class:`DataError` naming the file and what is wrong. ``path`` must be a regular file (see
-    :func:`load_frame`): a FIFO would block the open below.
-    """
+
+def _too_large(path: Path, max_bytes: int) -> DataError:
+    mb = max_bytes // 10**6
+    return DataError(f"data file {path} expands to more than {mb} MB when read (data.max_expanded_mb={mb}, "
+                     "the most one data file may hold once decompressed; a small compressed file expanding far "
+                     "beyond it is a decompression bomb): raise data.max_expanded_mb if the table is really "
+                     "that large")
+
+
+def _scan_text(path: Path, compression: Optional[str], max_bytes: Optional[int]) -> int:
+    """The bytes of text the file holds once decompressed, found in one streaming pass that stops at
+    ``max_bytes`` (a gzip bomb is never expanded in full) and refuses a NUL byte anywhere, naming its line
+    (the head check sees only the first 64 KiB; pandas reads a NUL further on as text)."""
+    opener = gzip.open if compression == "gzip" else open
+    size = lines = 0
+    try:
+        with opener(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                nul = block.find(b"\x00")
+                if nul >= 0:
+                    raise _nul_error(path, lines + block.count(b"\n", 0, nul) + 1)
+                size += len(block)
+                if max_bytes is not None and size > max_bytes:
+                    raise _too_large(path, max_bytes)
+                lines += block.count(b"\n")
+    except (OSError, EOFError) as exc:
+        what = "is a damaged gzip file" if compression == "gzip" else "cannot be read"
+        raise DataError(f"data file {path} {what} ({_one_line(exc)})") from None
+    return size
+
+
+def _head(path: Path) -> bytes:
     try:
         with open(path, "rb") as f:
             head = f.read(_HEAD_BYTES)
@@ -168,8 +207,34 @@ def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> 
         raise DataError(f"data file {path} cannot be opened: {exc.strerror or _one_line(exc)}") from None
     if not head.strip():
         raise DataError(f"data file {path} is empty: it needs a header row and at least one data row")
+    return head
 
+
+def expanded_size(path: Path, max_bytes: Optional[int]) -> int:
+    """What the file holds once decompressed, in bytes: its text (checked as :func:`_scan_text` does) or a
+    Parquet file's decoded table (estimated from its metadata). More than ``max_bytes`` is refused."""
+    head = _head(path)
     if head.startswith(_PARQUET_MAGIC):
+        return _parquet_size(path, max_bytes)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return len(head)   # read_table refuses it with its own message
+    _, compression = _text_head(path, head)
+    return _scan_text(path, compression, max_bytes)
+
+
+def read_table(path: Path, na_values: list, delimiter: Optional[str] = None, max_bytes: Optional[int] = None,
+               scanned: bool = False) -> pd.DataFrame:
+    """Read a CSV/TSV/delimited text file or a Parquet file; the file is only read.
+
+    Every problem reading it (empty, binary, not Parquet, ragged rows, a column name given twice, a NUL
+    byte, more than ``max_bytes`` once decompressed, ...) is a :class:`DataError` naming the file and what is
+    wrong. ``scanned``: :func:`expanded_size` has checked the text already. ``path`` must be a regular file
+    (see :func:`load_frame`): a FIFO would block the open below.
+    """
+    head = _head(path)
+    if head.startswith(_PARQUET_MAGIC):
+        if not scanned:
+            _parquet_size(path, max_bytes)
         frame = _read_parquet(path)
         return _missing_markers_to_nan(frame, na_values)
     if path.suffix.lower() in PARQUET_SUFFIXES:
@@ -177,6 +242,8 @@ def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> 
                         "(no PAR1 header): rename it to .csv if it is text, or export it again as Parquet")
 
     lines, compression = _text_head(path, head)
+    if not scanned:
+        _scan_text(path, compression, max_bytes)
     sep = DELIMITER_NAMES.get(delimiter, delimiter) if delimiter else _sniff_delimiter(lines)
     # Only data.na_values mark missing cells (pandas' own list would also swallow real categories like
     # "None"), so CSV and Parquet copies of a table read the same.
@@ -191,6 +258,11 @@ def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> 
             log.warning("Data file %s is not UTF-8 text: read as Latin-1", path)
             encoding = "latin-1"
             frame = pd.read_csv(path, encoding=encoding, **kwargs)
+        if not isinstance(frame.index, pd.RangeIndex):
+            # Rows with more fields than the header has names: pandas made the first field(s) row labels
+            # and shifted every column onto its neighbour's name.
+            _refuse_extra_fields(path, frame)
+            frame = pd.read_csv(path, encoding=encoding, index_col=False, **kwargs)
         # pandas renames a repeated name (target, target.1), which would make a copy of the target a
         # feature: the header row itself, read as data with the same delimiter, encoding, quoting and
         # compression, holds the names as written (a column really called "x.1" is not a copy of "x").
@@ -207,6 +279,21 @@ def read_table(path: Path, na_values: list, delimiter: Optional[str] = None) -> 
     return frame
 
 
+def _refuse_extra_fields(path: Path, frame: pd.DataFrame) -> None:
+    """A trailing delimiter on every data row (``3.87,1.29,1.45,`` under ``y,x1,x2``, a common export
+    artefact) leaves the extra fields empty: the columns are then read as the header names them. Extra
+    fields holding values are refused: which column they belong to is not written anywhere."""
+    extra = frame.index.nlevels
+    tail = frame.iloc[:, -extra:]
+    blank = tail.isna() | tail.apply(lambda c: c.astype(str).str.strip().eq(""))
+    if not blank.to_numpy().all():
+        row = int(np.flatnonzero(~blank.to_numpy().all(axis=1))[0])
+        raise DataError(f"data file {path}: data row {row + 1} has {extra} field(s) more than the header's "
+                        f"{frame.shape[1]} column names, holding values ({tail.iloc[row].tolist()!r} at the end): "
+                        "every row needs exactly one field per name; add the missing name(s) to the header or "
+                        "remove the extra field(s)")
+
+
 def _refuse_duplicate_columns(path: Path, names: list) -> None:
     """A name given to several columns of the file, as written in it (not as pandas renamed them)."""
     # An empty name is not a name: pandas calls each such column "Unnamed: <i>", none can be chosen
@@ -219,17 +306,52 @@ def _refuse_duplicate_columns(path: Path, names: list) -> None:
                         "the target as a feature): rename or delete the copies in the file")
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _parquet_metadata(path: Path) -> Any:
     try:
         import pyarrow.parquet as pq
 
-        # pyarrow writes a schema with a repeated name (pandas refuses to): check the names as stored.
-        names = pq.read_schema(path).names
+        return pq.read_metadata(path)
     except ImportError:
         raise DataError(f"data file {path} is Parquet, which needs pyarrow: pip install pyarrow") from None
     except (OSError, ValueError, TypeError) as exc:  # pyarrow's errors derive from these
         raise DataError(f"data file {path} is not a readable Parquet file ({_one_line(exc)})") from None
-    _refuse_duplicate_columns(path, names)
+
+
+def _parquet_size(path: Path, max_bytes: Optional[int]) -> int:
+    """What a Parquet file's table takes once decoded, from its metadata: rows x each column's width (8
+    bytes per text cell) plus the stored data (the text itself). Its own sizes count encoded pages: a
+    million equal numbers take a few KB there."""
+    meta = _parquet_metadata(path)
+    try:
+        fields = list(meta.schema.to_arrow_schema())
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(f"data file {path} is not a readable Parquet file ({_one_line(exc)})") from None
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    for f in fields:
+        try:
+            width = max(1, f.type.bit_width // 8)
+        except ValueError:   # variable width (text, binary, nested)
+            width = 8
+        size += meta.num_rows * width
+    if max_bytes is not None and size > max_bytes:
+        raise _too_large(path, max_bytes)
+    return size
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.types as pat
+
+    # pyarrow writes a schema with a repeated name (pandas refuses to): check the names as stored.
+    try:
+        schema = _parquet_metadata(path).schema.to_arrow_schema()
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(f"data file {path} is not a readable Parquet file ({_one_line(exc)})") from None
+    _refuse_duplicate_columns(path, schema.names)
+    # A list, struct or map cell becomes a Python list or dict, which no step after this can compare or count.
+    nested = [f"{f.name!r} ({f.type})" for f in schema if pat.is_nested(f.type)]
+    if nested:
+        raise DataError(f"data file {path} has nested Parquet column(s) {', '.join(nested)}: allowed are flat "
+                        "columns (numbers, text, booleans, dates); flatten them into one column per value")
     try:
         return pd.read_parquet(path)
     except (OSError, ValueError, TypeError) as exc:
@@ -253,6 +375,10 @@ def _missing_markers_to_nan(frame: pd.DataFrame, na_values: list) -> pd.DataFram
 
 def resolve_path(data_cfg: Any, data_dir: Optional[str]) -> Optional[Path]:
     """The file a job trains on: ``data.path``, else ``data_dir``/``data.file``, else None (embedded)."""
+    for key, value in (("data.path", data_cfg.get("path")), ("data_dir", data_dir)):
+        if value is not None and not str(value).strip():
+            raise DataError(f"{key}={value!r} is empty: give a file{' ' if key == 'data.path' else ' folder '}"
+                            f"or null (an unset shell variable would otherwise train on the model's embedded data)")
     if data_cfg.get("path"):
         return Path(data_cfg.path).expanduser()
     if data_dir:
@@ -329,11 +455,14 @@ def load_frame(data_cfg: Any, data_dir: Optional[str] = None,
         _check_regular_file(path, _setting(data_cfg, data_dir))
         stamp = data_cache.file_stamp(path)
         digest = sha256_of_file(path)
+        max_bytes = int(data_cfg.get("max_expanded_mb") or DEFAULT_MAX_EXPANDED_MB) * 10**6
+        # Decompressed, not on disk: a small gzip file can hold a table every job would parse again.
+        size = expanded_size(path, max_bytes)
         frame = None
-        if cache is not None and stamp[0] >= data_cache.MIN_BYTES:
+        if cache is not None and size >= data_cache.MIN_BYTES:
             frame = data_cache.load(path, digest, stamp, data_cfg.na_values, data_cfg.get("delimiter"), cache)
         if frame is None:
-            frame = read_table(path, data_cfg.na_values, data_cfg.get("delimiter"))
+            frame = read_table(path, data_cfg.na_values, data_cfg.get("delimiter"), max_bytes, scanned=True)
         if frame.shape[0] == 0:
             raise DataError(f"data file {path} has a header but no data rows")
         info = {"source": "file", "synthetic": False, "path": str(path.resolve()), "sha256": digest}
@@ -398,7 +527,10 @@ def _patients(frame: pd.DataFrame, column: str, pattern: Optional[str]) -> pd.Se
     ids = values.astype(str)
     if not pattern:
         return ids
-    regex = re.compile(pattern)
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise DataError(f"data.group_pattern={pattern!r} is not a regular expression ({exc})") from None
     extracted = ids.map(lambda s: (m := regex.match(s)) and (m.group(1) if m.groups() else m.group(0)))
     bad = ids[extracted.isna()]
     if len(bad) == len(ids) and ids.nunique() < len(ids):
@@ -472,8 +604,55 @@ def _text_objects(col: pd.Series) -> pd.Series:
     return col.where(col.notna(), np.nan)
 
 
-def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
-    """Split a raw table into features, target and patient groups, as the ``data`` config says."""
+def _name_key(name: str) -> str:
+    """A column name as a reader sees it: without spaces, invisible (format) characters or case."""
+    name = unicodedata.normalize("NFKC", str(name))
+    return "".join(ch for ch in name if not ch.isspace() and unicodedata.category(ch) != "Cf").casefold()
+
+
+def _same_values(col: pd.Series, y: pd.Series) -> bool:
+    """``col`` holds the target's values in every row (numbers compared as numbers, text as text)."""
+    numeric = pd.api.types.is_numeric_dtype(col)
+    if col.isna().any() or numeric != pd.api.types.is_numeric_dtype(y):
+        return False
+    for rows in (slice(0, 1000), slice(None)):   # most columns differ within the first rows: stop there
+        a, b = col.iloc[rows].to_numpy(), y.iloc[rows].to_numpy()
+        same = np.array_equal(a.astype(float), b.astype(float)) if numeric else (a.astype(str) == b.astype(str)).all()
+        if not same:
+            return False
+    return True
+
+
+def _refuse_target_copies(X: pd.DataFrame, y: pd.Series, target: str) -> None:
+    """A feature that is the target under another name (`" y"`, `"y\u200b"`, or any name holding its values)
+    scores a perfect model that means nothing: refused, naming it."""
+    key = _name_key(target)
+    for c in X.columns:
+        if _name_key(c) == key:
+            raise DataError(f"column {c!r} has the name of data.target={target!r} but for spaces, case or "
+                            "invisible characters: a copy of the target cannot be a feature; delete it from the "
+                            "file or add it to data.drop")
+        if _same_values(X[c], y):
+            raise DataError(f"column {c!r} holds the values of data.target={target!r} in every row: a copy of the "
+                            "target cannot be a feature; delete it from the file or add it to data.drop")
+
+
+def _refuse_out_of_range(values: pd.Series, what: str) -> None:
+    """inf, or a number beyond float32's range, in a numeric column: a data error naming it and the row
+    (estimators would fail without naming either, or compute NaN)."""
+    a = values.to_numpy(dtype=float)
+    bad = np.abs(a) > MAX_ABS_VALUE
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{what} holds {float(a[first]):g} in data row {values.index[first] + 1} ({int(bad.sum())} row(s) "
+                        f"in all): allowed are finite numbers within +-{MAX_ABS_VALUE:.3g} (float32's range, in "
+                        "which tree estimators compute); mark missing values with data.na_values or fix the file")
+
+
+def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict, check_copies: bool = True) -> Dataset:
+    """Split a raw table into features, target and patient groups, as the ``data`` config says.
+    ``check_copies``: refuse a feature that copies the target (off for an external file, whose features are
+    the development data's)."""
     columns = list(map(str, frame.columns))
     frame = frame.set_axis(columns, axis=1)
     target, group = data_cfg.target, data_cfg.get("group")
@@ -519,6 +698,7 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
                             f"rows{positive}: classification needs at least two")
     else:
         y = _numeric_target(y, target)
+        _refuse_out_of_range(y, f"data.target={target!r}")
 
     groups = _patients(frame, group, data_cfg.get("group_pattern")) if group else None
 
@@ -553,6 +733,12 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict) -> Dataset:
     X = X.astype({c: "float64" for c in numeric})
     if text:
         X = X.assign(**{c: _text_objects(X[c]) for c in text})
+    for c in numeric:
+        _refuse_out_of_range(X[c], f"column {c!r}")
+    if check_copies:
+        _refuse_target_copies(X, frame[target], target)
+        if data_cfg.get("positive"):   # the classes too: a 0/1 column equal to "num > 0"
+            _refuse_target_copies(X, y, target)
     if groups is not None:
         groups = groups.reset_index(drop=True)
     return Dataset(X=X.reset_index(drop=True), y=y.reset_index(drop=True), groups=groups, task=task,
@@ -565,17 +751,40 @@ def load_dataset(data_cfg: Any, data_dir: Optional[str] = None, cache: Optional[
     return prepare(frame, data_cfg, info)
 
 
+def _external_patients(data_cfg: Any, columns: list[str]) -> tuple[Optional[str], Optional[str]]:
+    """The external file's patient column and the pattern deriving the patient from it: data.test_group when
+    set (data.group_pattern, written for the development ids, then applies only if it is the same column),
+    else data.group's column, which the file must then have."""
+    group, test_group = data_cfg.get("group"), data_cfg.get("test_group")
+    if test_group:
+        if test_group not in columns:
+            raise _not_a_column("data.test_group", test_group, columns)
+        return test_group, data_cfg.get("group_pattern") if test_group == group else None
+    if group and group not in columns:
+        raise DataError(f"the file has no patient column {group!r} (data.group): name its patient column with "
+                        "data.test_group=<column> (a column with a distinct value in every row if each row is "
+                        f"a different patient); columns are: {', '.join(columns)}")
+    return group, data_cfg.get("group_pattern")
+
+
 def load_external(data_cfg: Any, data_dir: Optional[str], development: Dataset,
                   cache: Optional[Path] = None) -> Dataset:
     """The external validation file ``data.test_path``, read and prepared with the development data's rules
-    (target, patient column, dropped columns, missing-value markers), with exactly the development data's
+    (target, missing-value markers, the dropped columns it has; its patient column is data.test_group, else
+    data.group's), with exactly the development data's
     features in the same order and kinds. Fails in one line naming every feature the file lacks, or a
     feature whose kind differs (text where numbers were)."""
     path = data_cfg.test_path
     external_cfg = OmegaConf.merge(data_cfg, {"path": path, "test_path": None})
     try:
         frame, info = load_frame(external_cfg, None, cache)
-        external = prepare(frame, external_cfg, info)
+        # Another site's file needs the features and the target only: a column dropped for training may be
+        # absent, and its patient column may have another name (data.test_group).
+        columns = list(map(str, frame.columns))
+        group, pattern = _external_patients(data_cfg, columns)
+        external_cfg = OmegaConf.merge(external_cfg, {"group": group, "group_pattern": pattern,
+                                                      "drop": [c for c in data_cfg.drop if c in columns]})
+        external = prepare(frame, external_cfg, info, check_copies=False)
     except DataError as exc:
         raise DataError(f"data.test_path (external validation file): {exc}") from None
     columns = set(external.X.columns) | set(external.others.columns)

@@ -147,8 +147,10 @@ def _text_chunks(path: Path, head: bytes, data_cfg: Any, text_columns: list,
 
     def chunks() -> Iterator[pd.DataFrame]:
         # Text features are read as the text written (a chunk of codes "1", "2" must not become numbers).
+        # index_col=False: a trailing delimiter on every row must not turn the first field into row labels
+        # (every column shifted onto its neighbour's name); the columns are read as the header names them.
         reader = pd.read_csv(path, chunksize=chunk_rows, na_values=list(data_cfg.na_values), keep_default_na=False,
-                             dtype={c: str for c in text_columns if c in names}, **kwargs)
+                             dtype={c: str for c in text_columns if c in names}, index_col=False, **kwargs)
         try:
             yield from reader
         except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:

@@ -8,6 +8,7 @@ job's config before any job starts, and a single run runs before its output dire
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
@@ -41,6 +42,8 @@ class DataConfig:
     path: Optional[str] = None
     # An external validation file (another hospital): read like `path`, scored once by the final model.
     test_path: Optional[str] = None
+    # The external file's patient column when its name differs from `group`'s (null: `group`'s name).
+    test_group: Optional[str] = None
     target: str = MISSING
     task: str = "classification"
     group: Optional[str] = None
@@ -51,6 +54,9 @@ class DataConfig:
     na_values: List[str] = field(default_factory=lambda: ["", "?", "NA", "N/A", "n/a", "NaN", "nan", "NULL",
                                                           "null", "#N/A"])
     delimiter: Optional[str] = None
+    # The most one data file may hold once decompressed, in MB (10**6 bytes): bounds a decompression bomb.
+    # The same default as data.DEFAULT_MAX_EXPANDED_MB (schema.py does not import pandas).
+    max_expanded_mb: int = 2048
     # Seed of the synthetic cohort; separate from the training seed so that `seed=0,1,2` varies the
     # splits and the estimator, not the patients.
     seed: int = 0
@@ -157,6 +163,19 @@ def config_errors(cfg: Any) -> list[str]:
            f"cannot be combined with data.test_path={d.test_path!r}: validate on a hold-out or on an external file")
     _check(errors, d.positive is None or len(d.positive) > 0, "data.positive", d.positive,
            "must be null or a non-empty list of target values")
+    # An empty value (an unset shell variable: data.path=$FILE) would silently train on the embedded data.
+    for key, value in (("data.path", d.path), ("data.test_path", d.test_path), ("data_dir", cfg.data_dir),
+                       ("data.test_group", d.get("test_group"))):
+        _check(errors, value is None or str(value).strip() != "", key, value,
+               "must be null or name a " + ("folder" if key == "data_dir" else "column" if key == "data.test_group"
+                                            else "file") + ", not be empty")
+    _check(errors, d.get("max_expanded_mb", 1) >= 1, "data.max_expanded_mb", d.get("max_expanded_mb"),
+           "must be an integer >= 1 (MB, the most one data file may hold once decompressed)")
+    if d.group_pattern is not None:
+        try:
+            re.compile(d.group_pattern)
+        except re.error as exc:
+            errors.append(f"data.group_pattern={d.group_pattern!r} is not allowed: not a regular expression ({exc})")
 
     errors += _eval_errors(cfg.eval)
 

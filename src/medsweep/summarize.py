@@ -25,10 +25,11 @@ from typing import Any, Optional
 import pandas as pd
 import yaml
 
+from medsweep.escape import link, md_code as _md_code, md_text as _md_text  # shared with model_card.md
 from medsweep.metrics import LOWER_IS_BETTER
 from medsweep.job_files import (FINAL_STATUSES, JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_OVERRIDES,
                                 SUMMARY_FILES, SWEEP_FILE, Status, list_jobs, load_metrics)
-from medsweep.outputs import atomic_path, write_json
+from medsweep.outputs import atomic_path, write_csv, write_json
 from medsweep.plots import plot_sweep, short_overrides
 
 # A job without a metrics.json: never started, or killed before writing one.
@@ -305,20 +306,6 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP) -> str:
     return "\n".join(lines)
 
 
-def _md_text(x) -> str:
-    """Text from jobs and data (errors name columns and values) as inert Markdown: HTML escaped, so a
-    column named ``<img onerror=...>`` is shown, not rendered, and no table cell is broken."""
-    return html.escape(" ".join(str(x).split()), quote=False).replace("|", "\\|")
-
-
-def _md_code(x) -> str:
-    """A code span that its content cannot close (a fence longer than any run of backticks in it)."""
-    text = " ".join(str(x).split()).replace("|", "\\|")
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
 def _markdown(summary: dict) -> str:
     s, rows = summary["sweep"], summary["jobs"]
     out = [f"# Sweep summary: {_md_text(s['dir'])}", ""]
@@ -339,7 +326,7 @@ def _markdown(summary: dict) -> str:
                 "| rank | job | estimator | overrides | " + " | ".join(h for h, _ in cols) + " | duration |",
                 "|---:|---:|---|---|" + "---|" * len(cols) + "---:|"]
         for rank, r in enumerate(group, 1):
-            out.append(f"| {rank} | [{r['job']}]({r['dir']}/{METRICS_FILE}) | {_md_text(r['estimator'])} | "
+            out.append(f"| {rank} | [{r['job']}]({link(r['dir'])}/{METRICS_FILE}) | {_md_text(r['estimator'])} | "
                        f"{_md_code(r['overrides'])} | " + " | ".join(_md_text(f(r)) for _, f in cols) +
                        f" | {_duration(r)} |")
     seeds = summary.get("across_seeds") or []
@@ -351,7 +338,7 @@ def _markdown(summary: dict) -> str:
         out += ["", "## Not completed", "", "| job | status | overrides | error |", "|---:|---|---|---|"]
         for r in bad:
             err = f"{r['error_type']}: {r['error']}" if r.get("error_type") else (r.get("error") or "")
-            out.append(f"| [{r['job']}]({r['dir']}/) | {_md_text(r['status'])} | {_md_code(r['overrides'])} | {_md_text(err)} |")
+            out.append(f"| [{r['job']}]({link(r['dir'])}/) | {_md_text(r['status'])} | {_md_code(r['overrides'])} | {_md_text(err)} |")
     return "\n".join(out) + "\n"
 
 
@@ -408,7 +395,7 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
             out.append(f"<tr><td>{rank}</td><td><a href=\"#job-{r['job']}\">{r['job']}</a></td>"
                        f"<td>{e(str(r['estimator']))}</td><td><code>{e(r['overrides'])}</code></td>"
                        + "".join(f"<td>{e(f(r))}</td>" for _, f in cols) + f"<td>{_duration(r)}</td>"
-                       f"<td><a href=\"{e(r['dir'])}/\">dir</a> <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a></td></tr>")
+                       f"<td><a href=\"{link(r['dir'])}/\">dir</a> <a href=\"{link(r['dir'])}/{METRICS_FILE}\">metrics.json</a></td></tr>")
         out.append("</table>")
     seeds = summary.get("across_seeds") or []
     if seeds:
@@ -422,19 +409,19 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
             err = f"{r['error_type']}: {r['error']}" if r.get("error_type") else (r.get("error") or "")
             out.append(f"<tr><td><a href=\"#job-{r['job']}\">{r['job']}</a></td><td class=\"{e(r['status'])}\">"
                        f"{e(r['status'])}</td><td><code>{e(r['overrides'])}</code></td><td>{e(err)}</td>"
-                       f"<td><a href=\"{e(r['dir'])}/\">dir</a></td></tr>")
+                       f"<td><a href=\"{link(r['dir'])}/\">dir</a></td></tr>")
         out.append("</table>")
     out.append("<h2>Jobs</h2>")
     for r in rows:
         metric = (f"{e(str(r['primary_metric']))} = {_fmt(r['primary_mean'], r['primary_std'])}"
                   if r.get("primary_mean") is not None else e(r.get("error") or ""))
         out += [f"<div class=\"job\" id=\"job-{r['job']}\"><h3>Job {r['job']}: <code>{e(r['overrides'])}</code></h3>",
-                f"<p class=\"{e(r['status'])}\">{e(r['status'])}: {metric} — <a href=\"{e(r['dir'])}/\">directory</a>"
-                f" · <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a>"
-                + (f" · <a href=\"{e(r['dir'])}/{MODEL_CARD_FILE}\">model card</a>"
+                f"<p class=\"{e(r['status'])}\">{e(r['status'])}: {metric} — <a href=\"{link(r['dir'])}/\">directory</a>"
+                f" · <a href=\"{link(r['dir'])}/{METRICS_FILE}\">metrics.json</a>"
+                + (f" · <a href=\"{link(r['dir'])}/{MODEL_CARD_FILE}\">model card</a>"
                    if (sweep_dir / r["dir"] / MODEL_CARD_FILE).is_file() else "") + "</p>"]
         pngs = [(name, sweep_dir / r["dir"] / name) for name in JOB_PLOTS]
-        out.append("<div class=\"plots\">" + "".join(_img(png, embed, f"{r['dir']}/{name}", f"job {r['job']} {name}")
+        out.append("<div class=\"plots\">" + "".join(_img(png, embed, f"{link(r['dir'])}/{name}", f"job {r['job']} {name}")
                                                   for name, png in pngs if png.is_file()) + "</div>")
         if job_metrics.get(r["job"]):
             out.append(_metrics_table(job_metrics[r["job"]]))
@@ -501,8 +488,7 @@ def summarize_sweep(sweep_dir) -> dict:
     frame = pd.DataFrame(rows, columns=columns)
     for col in ("vs_best_job", "seed", "folds"):  # whole numbers stay whole beside empty cells
         frame[col] = frame[col].astype("Int64")
-    with atomic_path(csv_file) as tmp:
-        frame.to_csv(tmp, index=False)
+    write_csv(csv_file, frame)  # spreadsheet formulas neutralised (escape.csv_safe)
     write_json(json_file, summary)
     with atomic_path(md_file) as tmp:
         tmp.write_text(_markdown(summary))

@@ -15,6 +15,7 @@ import argparse
 import base64
 import html
 import json
+import logging
 import math
 import statistics
 import re
@@ -25,6 +26,7 @@ from typing import Any, Optional
 import pandas as pd
 import yaml
 
+from medsweep.cli import fail, show_warnings
 from medsweep.escape import link, md_code as _md_code, md_text as _md_text  # shared with model_card.md
 from medsweep.metrics import LOWER_IS_BETTER
 from medsweep.job_files import (FINAL_STATUSES, JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_OVERRIDES,
@@ -36,6 +38,10 @@ from medsweep.plots import plot_sweep, short_overrides
 MISSING = "missing"
 STATUSES = (*(str(s) for s in FINAL_STATUSES), MISSING)
 MISSING_ERROR = "no metrics.json: never started, or killed before writing it"
+# A job whose files are not as medsweep writes them (hand-edited, foreign, corrupted): shown as such, with
+# error_type DAMAGED_TYPE and the file, key and value in its error; counted only where there is one.
+DAMAGED = "damaged"
+DAMAGED_TYPE = "DamagedFile"
 # Above this many jobs report.html links the per-job PNGs (loaded lazily, as they scroll into view) instead
 # of embedding them: with four plots per job, 100 embedded jobs made a 19 MB page that is slow to open.
 EMBED_LIMIT = 25
@@ -45,14 +51,103 @@ COMPARISON_COLUMNS = ("vs_best_job", "vs_best_diff", "vs_best_lower", "vs_best_u
 # The terminal leaderboard shows this many jobs per model; summary.md has all.
 TERMINAL_TOP = 15
 
+log = logging.getLogger("medsweep")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster for 1,000 jobs
 
 
 def _yaml(path: Path) -> Any:
+    """A YAML file's content (safe loader: a ``!!python/...`` tag is an error), None where there is none;
+    ValueError naming the file where it cannot be read or parsed."""
     try:
         return yaml.load(path.read_text(), Loader=_Loader)
     except FileNotFoundError:
         return None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ValueError(f"not readable YAML: {_one_line(exc, 160)}") from None
+
+
+def _shown(x: Any) -> str:
+    return _one_line(repr(x), 80)
+
+
+# What a summary reads from metrics.json, by key: the types medsweep writes (None is allowed for each).
+_RECORD_KEYS = {"model": str, "estimator": str, "task": str, "primary_metric": str, "error_type": str,
+                "greater_is_better": bool, "folds": int, "seed": int, "duration_s": float, "overrides": list,
+                "metrics": dict, "test": dict, "data": dict, "splits": dict}
+_FIGURES = ("mean", "std", "pooled", "lower", "upper", "value")
+_KIND_NAMES = {str: "text", bool: "true or false", int: "a whole number", float: "a number", list: "a list",
+               dict: "a mapping"}
+
+
+def _is(value: Any, kind: type) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is int:  # whole numbers that fit the CSV's integer columns
+        return isinstance(value, int) and abs(value) < 2**63
+    if kind is float:  # any JSON number a float can hold (NaN and infinities included: shown empty)
+        return isinstance(value, float) or (isinstance(value, int) and abs(value) < 1e300)
+    return isinstance(value, kind)
+
+
+def _record_damage(m: Any) -> Optional[str]:
+    """What in a metrics.json record is not as medsweep writes it, among the keys a summary reads (None:
+    nothing), as "key is value, not what"."""
+    if not isinstance(m, dict):
+        return f"holds a JSON {type(m).__name__}, not a job's record"
+    status = m.get("status")
+    if status is not None and not (isinstance(status, str) and status in {str(s) for s in Status}):
+        return f"status is {_shown(status)}, not one of {', '.join(map(str, Status))}"
+    for key, kind in _RECORD_KEYS.items():
+        if m.get(key) is not None and not _is(m[key], kind):
+            return f"{key} is {_shown(m[key])}, not {_KIND_NAMES[kind]}"
+    for where, table in (("metrics", m.get("metrics")), ("test.metrics", (m.get("test") or {}).get("metrics"))):
+        if table is not None and not isinstance(table, dict):
+            return f"{where} is {_shown(table)}, not a mapping"
+        for name, figures in (table or {}).items():
+            if not isinstance(figures, dict):
+                return f"{where}.{name} is {_shown(figures)}, not a mapping of figures"
+            for k in _FIGURES:
+                if figures.get(k) is not None and not _is(figures[k], float):
+                    return f"{where}.{name}.{k} is {_shown(figures[k])}, not a number"
+    return None
+
+
+def _read_job(sweep_dir: Path, job: dict) -> tuple[Optional[dict], Optional[list], Optional[str]]:
+    """(metrics.json record or None, overrides or None, damage or None) of one listed job; damage names
+    the file (relative to the sweep), the key and the value. A damaged job keeps its overrides where they
+    are readable, so that the summary says which configuration it was."""
+    if job.get("damage"):
+        return None, None, job["damage"]
+    job_dir = sweep_dir / job["dir"]
+    if job_dir.exists() and not job_dir.is_dir():
+        return None, None, f"{job['dir']} is a file, not a job folder"
+    overrides, damage = job["overrides"], None
+    if overrides is not None and not isinstance(overrides, list):
+        overrides, damage = None, f"{SWEEP_FILE}: overrides of job {job['num']} are {_shown(overrides)}, not a list"
+    elif overrides is None:
+        overrides_file = f"{job['dir']}/{SAVED_OVERRIDES}"
+        try:
+            overrides = _yaml(job_dir / SAVED_OVERRIDES)
+        except ValueError as exc:
+            overrides, damage = None, f"{overrides_file}: {exc}"
+        if overrides is not None and not isinstance(overrides, list):
+            kind = _KIND_NAMES.get(type(overrides), type(overrides).__name__)
+            overrides, damage = None, f"{overrides_file} holds {kind}, not a list of overrides"
+    metrics_file = f"{job['dir']}/{METRICS_FILE}"
+    try:
+        m = load_metrics(job_dir)
+    except FileNotFoundError:
+        m = None
+    except (OSError, ValueError) as exc:  # written atomically: a hand-edited, foreign or corrupted file
+        return None, overrides, f"{metrics_file} unreadable: {exc.strerror if isinstance(exc, OSError) else exc}"
+    why = None if m is None else _record_damage(m)
+    if why:
+        return None, overrides, f"{metrics_file}: {why}"
+    if damage:
+        return None, overrides, damage
+    if overrides is None and m:
+        overrides = m.get("overrides")
+    return m, overrides, None
 
 
 def _clean(x: Any) -> Any:
@@ -79,22 +174,14 @@ def _override_value(overrides: list[str], key: str) -> Optional[str]:
 
 def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
     """(summary row, other metrics' columns, the job's metrics.json record) of one job."""
-    job_dir = sweep_dir / job["dir"]
     error = error_type = None
-    try:
-        m = load_metrics(job_dir)
-    except FileNotFoundError:
-        m = None
-    except ValueError as exc:  # files are written atomically; this is a hand-edited or foreign file
-        m, error, error_type = None, f"metrics.json unreadable: {exc}", "InvalidMetricsFile"
-    overrides = job["overrides"]
-    if overrides is None:
-        overrides = _yaml(job_dir / SAVED_OVERRIDES)
-    if overrides is None and m:
-        overrides = m.get("overrides")
+    m, overrides, damage = _read_job(sweep_dir, job)
+    if damage:
+        # Of a damaged job only its number, folder and readable overrides are shown: no figure is trusted.
+        m, error, error_type = None, damage, DAMAGED_TYPE
     overrides = [str(o) for o in overrides or []]
     m = m or {}
-    status = m.get("status") or MISSING
+    status = DAMAGED if damage else m.get("status") or MISSING
     primary = m.get("primary_metric")
     metrics = m.get("metrics") or {}
     greater = m.get("greater_is_better")
@@ -463,10 +550,22 @@ def summarize_sweep(sweep_dir) -> dict:
     summary: dict[str, Any] = {"sweep": {"dir": str(sweep_dir.resolve()), **info, "counts": counts}}
     from medsweep.tracking import describe as tracking_line  # reads tracking.json; never imports MLflow
 
-    tracking = tracking_line(sweep_dir)
+    try:
+        tracking = tracking_line(sweep_dir)
+    except TypeError as exc:  # a hand-edited tracking.json (e.g. "logged": 5)
+        tracking = None
+        log.warning("tracking.json is not as medsweep writes it (%s): its line is left out of the summary", exc)
     if tracking:
         summary["sweep"]["tracking"] = tracking
-    opt = _yaml(sweep_dir / OPTUNA_FILE)
+    try:
+        opt = _yaml(sweep_dir / OPTUNA_FILE)
+    except ValueError as exc:
+        opt = None
+        log.warning("%s: %s; the search's best trial is left out of the summary", OPTUNA_FILE, exc)
+    if isinstance(opt, dict) and not isinstance(opt.get("best_params") or {}, dict):
+        log.warning("%s: best_params is %s, not a mapping; the search's best trial is left out of the summary",
+                    OPTUNA_FILE, _shown(opt["best_params"]))
+        opt = None
     if isinstance(opt, dict):
         summary["optimization"] = {k: opt.get(k) for k in ("name", "best_params", "best_value")}
         selected = _selected_trial(opt, rows)
@@ -505,11 +604,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("sweep_dir", help="the sweep directory (hydra.sweep.dir), e.g. multirun/<date>/<time>")
     parser.add_argument("--all", action="store_true", help="print every job, not the best %d per model" % TERMINAL_TOP)
     args = parser.parse_args(argv)
+    show_warnings()
     try:
         summary = summarize_sweep(args.sweep_dir)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError) as exc:  # no sweep, an unusable sweep.json, a summary file not writable
+        return fail(exc)
     print(format_leaderboard(summary, top=None if args.all else TERMINAL_TOP))
     print(f"\nWrote {', '.join(SUMMARY_FILES)} in {args.sweep_dir}")
     return 0

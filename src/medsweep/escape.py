@@ -76,11 +76,20 @@ def _text_columns(frame: "pd.DataFrame") -> list[int]:
 
 
 def _map_column(column: "pd.Series", fn) -> "pd.Series":
+    """``fn`` applied to each distinct text value of ``column`` (ids and labels repeat: a million rows have few
+    distinct values), the column itself returned where no value changes."""
     import pandas as pd
 
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.cat.rename_categories(fn)  # fn is one-to-one: categories stay distinct
-    return column.map(fn)
+    try:
+        values = pd.unique(column)
+    except TypeError:  # unhashable cells (lists): value by value
+        return column.map(fn)
+    changed = {v: fn(v) for v in values if isinstance(v, str) and fn(v) != v}
+    if not changed:
+        return column
+    return column.where(~column.isin(list(changed)), column.map(changed))
 
 
 def csv_safe(frame: "pd.DataFrame") -> "pd.DataFrame":

@@ -201,6 +201,23 @@ def test_a_damaged_side_file_is_named_and_left_out(sweep, capsys, name, text):
     assert [r["status"] for r in summary["jobs"]] == ["completed", "completed", "failed"]
 
 
+def test_nothing_is_read_from_a_listed_dir_outside_the_sweep(tmp_path, capsys):
+    from medsweep.plots import plot_learning_curve
+    import pandas as pd
+
+    outside, sweep = tmp_path / "outside", tmp_path / "sweep"
+    outside.mkdir()
+    (outside / "metrics.json").write_text(json.dumps(_record(0)))
+    plot_learning_curve(pd.DataFrame({"fold": [0], "epoch": [1], "train_loss": [0.1], "val_roc_auc": [0.6]}),
+                        outside / "roc.png")
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text(json.dumps({"jobs": [{"num": 0, "dir": "../outside", "overrides": []}]}))
+    assert main([str(sweep)]) == 0
+    row = json.loads((sweep / "summary.json").read_text())["jobs"][0]
+    assert row["status"] == DAMAGED and row["primary_mean"] is None
+    assert "job 0 roc.png" not in (sweep / "report.html").read_text()  # the plot beside ../outside/metrics.json
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_an_unreadable_metrics_json_is_a_damaged_job(sweep, capsys):
     (sweep / "1" / "metrics.json").chmod(0)

@@ -507,7 +507,8 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
                 f" · <a href=\"{link(r['dir'])}/{METRICS_FILE}\">metrics.json</a>"
                 + (f" · <a href=\"{link(r['dir'])}/{MODEL_CARD_FILE}\">model card</a>"
                    if (sweep_dir / r["dir"] / MODEL_CARD_FILE).is_file() else "") + "</p>"]
-        pngs = [(name, sweep_dir / r["dir"] / name) for name in JOB_PLOTS]
+        # A damaged job's dir may lie outside the sweep: nothing is read from it.
+        pngs = [(name, sweep_dir / r["dir"] / name) for name in JOB_PLOTS if r["status"] != DAMAGED]
         out.append("<div class=\"plots\">" + "".join(_img(png, embed, f"{link(r['dir'])}/{name}", f"job {r['job']} {name}")
                                                   for name, png in pngs if png.is_file()) + "</div>")
         if job_metrics.get(r["job"]):

@@ -55,6 +55,11 @@ def test_unknown_estimator_key_is_refused(compose_cfg):
     ("estimator.learning_rate_init=inf", "estimator.learning_rate_init=inf is not allowed: must be > 0"),
     ("timeout_min=inf", "timeout_min=inf is not allowed: must be null (no limit) or a finite number of minutes > 0"),
     ("debug.epoch_sleep_s=inf", "debug.epoch_sleep_s=inf is not allowed: must be a finite number >= 0"),
+    # no upper bound used to let a typo run for days (eval.n_boot) or forever (retries)
+    ("eval.n_boot=100000000", "eval.n_boot=100000000 is not allowed: must be 0 (no intervals) or an integer >= 100 "
+                              "(fewer resamples give unstable 95% limits) and <= 100000 (more only cost time)"),
+    ("retries=1000000000", "retries=1000000000 is not allowed: must be an integer from 0 to 10"),
+    ("retries=-1", "retries=-1 is not allowed: must be an integer from 0 to 10"),
 ])
 def test_range_errors_name_key_value_and_what_is_allowed(compose_cfg, override, message):
     with pytest.raises(ConfigError) as err:

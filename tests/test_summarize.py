@@ -258,7 +258,7 @@ def test_jobs_run_with_several_seeds_are_summarised_across_seeds(tmp_path):
     assert (group["configuration"], group["seeds"], group["jobs"]) == ("model=parkinsons estimator=mlp", [0, 1, 2], [0, 1, 2])
     assert group["mean"] == pytest.approx(0.74) and group["std_over_seeds"] == pytest.approx(0.04)  # sample std
     assert group["mean_std_over_folds"] == pytest.approx(0.0082)
-    for text in (format_leaderboard(summary), (s / "summary.md").read_text(), (s / "report.html").read_text()):
+    for text in (format_leaderboard(summary), (s / "summary.md").read_text().replace("\\", ""), (s / "report.html").read_text()):
         assert "Across seeds" in text and "0.7400 ± 0.0400 over seeds [0, 1, 2]" in text
 
 

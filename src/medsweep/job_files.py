@@ -85,18 +85,51 @@ def overwrite_metrics_in_place(job_dir: Path, record: dict[str, Any]) -> bool:
 def list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:
     """(sweep info, [{num, dir, overrides}]): sweep.json's job list when there is one, else the numbered
     directories with their .hydra/overrides.yaml (sweeps run by another sweeper, such as Optuna's, which
-    writes no sweep.json)."""
+    writes no sweep.json). A job whose listed ``dir`` is not a folder inside the sweep also has ``damage``
+    (why, one line). Raises ValueError naming sweep.json where its job list is unusable."""
+    path = Path(sweep_dir) / SWEEP_FILE
     try:
-        sweep = json.loads((Path(sweep_dir) / SWEEP_FILE).read_text())
+        sweep = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):  # ValueError: claimed, but the sweep died before writing it
         sweep = None
+    except OSError as exc:  # a folder, or unreadable
+        raise ValueError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    if sweep is not None and not isinstance(sweep, dict):
+        raise ValueError(f"{path} holds a JSON {type(sweep).__name__}, not a sweep's record (an object with a job list)")
     if sweep:
-        jobs = [{"num": int(j["num"]), "dir": str(j.get("dir", j["num"])), "overrides": j.get("overrides")}
-                for j in sweep.get("jobs") or []]
+        jobs = _listed_jobs(path, sweep.get("jobs"))
     else:
         sweep = {}
         jobs = [{"num": int(p.name), "dir": p.name, "overrides": None}
-                for p in Path(sweep_dir).iterdir() if p.name.isdigit() and p.is_dir()]
+                for p in Path(sweep_dir).iterdir() if p.name.isascii() and p.name.isdigit() and p.is_dir()]
     jobs.sort(key=lambda j: j["num"])
     info = {k: sweep.get(k) for k in ("command", "started_at", "finished_at", "launcher", "n_jobs")}
     return info, jobs
+
+
+def _listed_jobs(path: Path, entries: Any) -> list[dict]:
+    """sweep.json's job list, checked: each entry an object with a whole ``num`` (listed once)."""
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: \"jobs\" is {repr(entries)[:80]}, not a list of jobs")
+    jobs, seen = [], set()
+    for i, entry in enumerate(entries):
+        num = entry.get("num") if isinstance(entry, dict) else None
+        if isinstance(num, str) and num.isascii() and num.isdigit():
+            num = int(num)
+        if not isinstance(num, int) or isinstance(num, bool) or num < 0:
+            raise ValueError(f"{path}: job entry {i} ({repr(entry)[:80]}) has no job number "
+                             "(\"num\": a whole number >= 0)")
+        if num in seen:
+            raise ValueError(f"{path}: job {num} is listed twice")
+        seen.add(num)
+        job = {"num": num, "dir": entry.get("dir", str(num)), "overrides": entry.get("overrides")}
+        folder = job["dir"]
+        parts = Path(str(folder)).parts
+        if not isinstance(folder, (str, int)) or isinstance(folder, bool) or not parts or ".." in parts \
+                or Path(str(folder)).is_absolute():
+            job["damage"] = f"{SWEEP_FILE}: dir {repr(folder)[:80]} of job {num} is not a folder inside the sweep"
+        job["dir"] = str(folder)
+        jobs.append(job)
+    return jobs

@@ -7,7 +7,6 @@ descriptions, paths) is HTML-escaped, so it is shown and never rendered.
 
 from __future__ import annotations
 
-import html
 import math
 import re
 import shlex
@@ -15,23 +14,17 @@ from pathlib import Path
 from typing import Any, Optional
 
 from medsweep.job_files import METRICS_FILE, MODEL_CARD_FILE, SUBGROUPS_FILE, Status, read_metrics
+from medsweep.escape import md_code, md_text
 from medsweep.outputs import atomic_path
 
 
 
 # -- Markdown pieces ---------------------------------------------------------------------------------------
 
-def _md(x: Any) -> str:
-    """Data-derived text (column names, classes, descriptions, paths) as inert Markdown, shown as written:
-    HTML escaped (a column named ``<img onerror=...>`` is shown, not rendered), on one line, with the
-    characters that would start emphasis, code, links or a table cell escaped."""
-    text = html.escape(" ".join(str(x).split()), quote=False)
-    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", text)
-
-
-def _code(x: Any) -> str:
-    """A code span, for text that is not data-derived and holds no backtick (sha256, package names)."""
-    return f"`{x}`"
+# Data-derived text as inert Markdown, and code spans their content cannot close: one escaper, shared
+# with summary.md (escape.py). sha256 values come from metrics.json, which may be a file from elsewhere.
+_md = md_text
+_code = md_code
 
 
 def _code_block(lines: list[str]) -> list[str]:

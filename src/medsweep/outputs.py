@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from medsweep.escape import csv_restored, csv_safe
+
 if TYPE_CHECKING:  # pandas is slow to import, and the sweep's parent process only reads JSON
     import pandas as pd
 
@@ -39,8 +41,18 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_csv(path: Path, frame: "pd.DataFrame") -> None:
+    """``frame`` as CSV, each text cell a spreadsheet would evaluate as a formula neutralised (escape.csv_safe:
+    ``=1+1`` is written ``'=1+1``; numbers as they are)."""
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        csv_safe(frame).to_csv(tmp, index=False)
+
+
+def read_csv(path: Path, **kwargs: Any) -> "pd.DataFrame":
+    """A CSV medsweep wrote (predictions, subgroups, summary) with text cells as they were before
+    neutralising: a patient ``=1+1`` is read as ``=1+1``, as the data file and metrics.json have it."""
+    import pandas as pd
+
+    return csv_restored(pd.read_csv(path, **kwargs))
 
 
 def overwrite_json_in_place(path: Path, data: Any) -> bool:

@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 from medsweep import data as data_io
 from medsweep.cli import EXIT_OK, Parser, fail, show_warnings
 from medsweep.data import DataError, sha256_of_file
+from medsweep.escape import csv_safe
 from medsweep.job_files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, Status, load_metrics
 from medsweep.metrics import predicted_classes
 from medsweep.outputs import atomic_path
@@ -306,7 +307,7 @@ def predict_file(job_dir: Path, data_file: Path, output: Path, chunk_rows: int =
             if with_patient:
                 out["patient"] = _patients(chunk, data_cfg).to_numpy()
             out.update(_predictions(model, record, X))
-            pd.DataFrame(out).to_csv(f, header=rows == 0, index=False)
+            csv_safe(pd.DataFrame(out)).to_csv(f, header=rows == 0, index=False)  # no formulas (escape.py)
             rows += len(chunk)
         if rows == 0:
             raise PredictError(f"data file {data_file} has a header but no data rows")

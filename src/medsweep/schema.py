@@ -20,6 +20,14 @@ from medsweep.estimators import REGISTRY
 TASKS = ("classification", "regression")
 MAX_SEED = 2**32 - 1
 EMBEDDED_SOURCES = ("synthetic", "sklearn", "bundled")
+# Upper bounds of keys that only cost time above them (eval.n_boot=1e8 or retries=1e9 passed before):
+# - bootstrap resamples: the Monte Carlo error of a 95% limit shrinks as 1/sqrt(n_boot): ~2.7 sd/sqrt(n_boot),
+#   0.0003 at 100,000 for a ROC-AUC of standard error 0.03, below the third decimal shown. 1,000 resamples
+#   take ~0.75 s per 3,000 rows, so 1e8 meant ~21 h per job (and again per subgroup and never-seen patients).
+# - retries re-run a whole job after a transient failure (a killed worker, a lost node); one that failed 11
+#   times is not transient, and a sweep should end.
+MAX_N_BOOT = 100_000
+MAX_RETRIES = 10
 
 
 @dataclass
@@ -148,7 +156,7 @@ def config_errors(cfg: Any) -> list[str]:
            "must be null (no hold-out) or the share of patients set aside, > 0 and <= 0.5")
     # numpy seeds are 32-bit unsigned: anything else fails deep inside a job.
     _check(errors, 0 <= cfg.seed <= MAX_SEED, "seed", cfg.seed, f"must be an integer from 0 to {MAX_SEED}")
-    _check(errors, cfg.retries >= 0, "retries", cfg.retries, "must be an integer >= 0")
+    _check(errors, 0 <= cfg.retries <= MAX_RETRIES, "retries", cfg.retries, f"must be an integer from 0 to {MAX_RETRIES}")
     _check(errors, cfg.timeout_min is None or 0 < cfg.timeout_min < math.inf, "timeout_min", cfg.timeout_min,
            "must be null (no limit) or a finite number of minutes > 0")
     _check(errors, cfg.debug.fail_attempts >= 0, "debug.fail_attempts", cfg.debug.fail_attempts, "must be >= 0")
@@ -191,8 +199,9 @@ def _eval_errors(ev: Any) -> list[str]:
     from medsweep.operating_point import parse_threshold_rule  # numpy only: cheap in the sweep's parent
 
     errors: list[str] = []
-    _check(errors, ev.n_boot == 0 or ev.n_boot >= 100, "eval.n_boot", ev.n_boot,
-           "must be 0 (no intervals) or an integer >= 100 (fewer resamples give unstable 95% limits)")
+    _check(errors, ev.n_boot == 0 or 100 <= ev.n_boot <= MAX_N_BOOT, "eval.n_boot", ev.n_boot,
+           f"must be 0 (no intervals) or an integer >= 100 (fewer resamples give unstable 95% limits) and "
+           f"<= {MAX_N_BOOT} (more only cost time)")
     try:
         parse_threshold_rule(ev.threshold)
     except ValueError as exc:

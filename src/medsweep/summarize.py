@@ -15,6 +15,7 @@ import argparse
 import base64
 import html
 import json
+import logging
 import math
 import statistics
 import re
@@ -25,16 +26,22 @@ from typing import Any, Optional
 import pandas as pd
 import yaml
 
+from medsweep.cli import fail, show_warnings
+from medsweep.escape import link, md_code as _md_code, md_text as _md_text  # shared with model_card.md
 from medsweep.metrics import LOWER_IS_BETTER
 from medsweep.job_files import (FINAL_STATUSES, JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_OVERRIDES,
                                 SUMMARY_FILES, SWEEP_FILE, Status, list_jobs, load_metrics)
-from medsweep.outputs import atomic_path, write_json
+from medsweep.outputs import atomic_path, write_csv, write_json
 from medsweep.plots import plot_sweep, short_overrides
 
 # A job without a metrics.json: never started, or killed before writing one.
 MISSING = "missing"
 STATUSES = (*(str(s) for s in FINAL_STATUSES), MISSING)
 MISSING_ERROR = "no metrics.json: never started, or killed before writing it"
+# A job whose files are not as medsweep writes them (hand-edited, foreign, corrupted): shown as such, with
+# error_type DAMAGED_TYPE and the file, key and value in its error; counted only where there is one.
+DAMAGED = "damaged"
+DAMAGED_TYPE = "DamagedFile"
 # Above this many jobs report.html links the per-job PNGs (loaded lazily, as they scroll into view) instead
 # of embedding them: with four plots per job, 100 embedded jobs made a 19 MB page that is slow to open.
 EMBED_LIMIT = 25
@@ -44,14 +51,103 @@ COMPARISON_COLUMNS = ("vs_best_job", "vs_best_diff", "vs_best_lower", "vs_best_u
 # The terminal leaderboard shows this many jobs per model; summary.md has all.
 TERMINAL_TOP = 15
 
+log = logging.getLogger("medsweep")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster for 1,000 jobs
 
 
 def _yaml(path: Path) -> Any:
+    """A YAML file's content (safe loader: a ``!!python/...`` tag is an error), None where there is none;
+    ValueError naming the file where it cannot be read or parsed."""
     try:
         return yaml.load(path.read_text(), Loader=_Loader)
     except FileNotFoundError:
         return None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ValueError(f"not readable YAML: {_one_line(exc, 160)}") from None
+
+
+def _shown(x: Any) -> str:
+    return _one_line(repr(x), 80)
+
+
+# What a summary reads from metrics.json, by key: the types medsweep writes (None is allowed for each).
+_RECORD_KEYS = {"model": str, "estimator": str, "task": str, "primary_metric": str, "error_type": str,
+                "greater_is_better": bool, "folds": int, "seed": int, "duration_s": float, "overrides": list,
+                "metrics": dict, "test": dict, "data": dict, "splits": dict}
+_FIGURES = ("mean", "std", "pooled", "lower", "upper", "value")
+_KIND_NAMES = {str: "text", bool: "true or false", int: "a whole number", float: "a number", list: "a list",
+               dict: "a mapping"}
+
+
+def _is(value: Any, kind: type) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is int:  # whole numbers that fit the CSV's integer columns
+        return isinstance(value, int) and abs(value) < 2**63
+    if kind is float:  # any JSON number a float can hold (NaN and infinities included: shown empty)
+        return isinstance(value, float) or (isinstance(value, int) and abs(value) < 1e300)
+    return isinstance(value, kind)
+
+
+def _record_damage(m: Any) -> Optional[str]:
+    """What in a metrics.json record is not as medsweep writes it, among the keys a summary reads (None:
+    nothing), as "key is value, not what"."""
+    if not isinstance(m, dict):
+        return f"holds a JSON {type(m).__name__}, not a job's record"
+    status = m.get("status")
+    if status is not None and not (isinstance(status, str) and status in {str(s) for s in Status}):
+        return f"status is {_shown(status)}, not one of {', '.join(map(str, Status))}"
+    for key, kind in _RECORD_KEYS.items():
+        if m.get(key) is not None and not _is(m[key], kind):
+            return f"{key} is {_shown(m[key])}, not {_KIND_NAMES[kind]}"
+    for where, table in (("metrics", m.get("metrics")), ("test.metrics", (m.get("test") or {}).get("metrics"))):
+        if table is not None and not isinstance(table, dict):
+            return f"{where} is {_shown(table)}, not a mapping"
+        for name, figures in (table or {}).items():
+            if not isinstance(figures, dict):
+                return f"{where}.{name} is {_shown(figures)}, not a mapping of figures"
+            for k in _FIGURES:
+                if figures.get(k) is not None and not _is(figures[k], float):
+                    return f"{where}.{name}.{k} is {_shown(figures[k])}, not a number"
+    return None
+
+
+def _read_job(sweep_dir: Path, job: dict) -> tuple[Optional[dict], Optional[list], Optional[str]]:
+    """(metrics.json record or None, overrides or None, damage or None) of one listed job; damage names
+    the file (relative to the sweep), the key and the value. A damaged job keeps its overrides where they
+    are readable, so that the summary says which configuration it was."""
+    if job.get("damage"):
+        return None, None, job["damage"]
+    job_dir = sweep_dir / job["dir"]
+    if job_dir.exists() and not job_dir.is_dir():
+        return None, None, f"{job['dir']} is a file, not a job folder"
+    overrides, damage = job["overrides"], None
+    if overrides is not None and not isinstance(overrides, list):
+        overrides, damage = None, f"{SWEEP_FILE}: overrides of job {job['num']} are {_shown(overrides)}, not a list"
+    elif overrides is None:
+        overrides_file = f"{job['dir']}/{SAVED_OVERRIDES}"
+        try:
+            overrides = _yaml(job_dir / SAVED_OVERRIDES)
+        except ValueError as exc:
+            overrides, damage = None, f"{overrides_file}: {exc}"
+        if overrides is not None and not isinstance(overrides, list):
+            kind = _KIND_NAMES.get(type(overrides), type(overrides).__name__)
+            overrides, damage = None, f"{overrides_file} holds {kind}, not a list of overrides"
+    metrics_file = f"{job['dir']}/{METRICS_FILE}"
+    try:
+        m = load_metrics(job_dir)
+    except FileNotFoundError:
+        m = None
+    except (OSError, ValueError) as exc:  # written atomically: a hand-edited, foreign or corrupted file
+        return None, overrides, f"{metrics_file} unreadable: {exc.strerror if isinstance(exc, OSError) else exc}"
+    why = None if m is None else _record_damage(m)
+    if why:
+        return None, overrides, f"{metrics_file}: {why}"
+    if damage:
+        return None, overrides, damage
+    if overrides is None and m:
+        overrides = m.get("overrides")
+    return m, overrides, None
 
 
 def _clean(x: Any) -> Any:
@@ -78,22 +174,14 @@ def _override_value(overrides: list[str], key: str) -> Optional[str]:
 
 def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
     """(summary row, other metrics' columns, the job's metrics.json record) of one job."""
-    job_dir = sweep_dir / job["dir"]
     error = error_type = None
-    try:
-        m = load_metrics(job_dir)
-    except FileNotFoundError:
-        m = None
-    except ValueError as exc:  # files are written atomically; this is a hand-edited or foreign file
-        m, error, error_type = None, f"metrics.json unreadable: {exc}", "InvalidMetricsFile"
-    overrides = job["overrides"]
-    if overrides is None:
-        overrides = _yaml(job_dir / SAVED_OVERRIDES)
-    if overrides is None and m:
-        overrides = m.get("overrides")
+    m, overrides, damage = _read_job(sweep_dir, job)
+    if damage:
+        # Of a damaged job only its number, folder and readable overrides are shown: no figure is trusted.
+        m, error, error_type = None, damage, DAMAGED_TYPE
     overrides = [str(o) for o in overrides or []]
     m = m or {}
-    status = m.get("status") or MISSING
+    status = DAMAGED if damage else m.get("status") or MISSING
     primary = m.get("primary_metric")
     metrics = m.get("metrics") or {}
     greater = m.get("greater_is_better")
@@ -305,20 +393,6 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP) -> str:
     return "\n".join(lines)
 
 
-def _md_text(x) -> str:
-    """Text from jobs and data (errors name columns and values) as inert Markdown: HTML escaped, so a
-    column named ``<img onerror=...>`` is shown, not rendered, and no table cell is broken."""
-    return html.escape(" ".join(str(x).split()), quote=False).replace("|", "\\|")
-
-
-def _md_code(x) -> str:
-    """A code span that its content cannot close (a fence longer than any run of backticks in it)."""
-    text = " ".join(str(x).split()).replace("|", "\\|")
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
 def _markdown(summary: dict) -> str:
     s, rows = summary["sweep"], summary["jobs"]
     out = [f"# Sweep summary: {_md_text(s['dir'])}", ""]
@@ -339,7 +413,7 @@ def _markdown(summary: dict) -> str:
                 "| rank | job | estimator | overrides | " + " | ".join(h for h, _ in cols) + " | duration |",
                 "|---:|---:|---|---|" + "---|" * len(cols) + "---:|"]
         for rank, r in enumerate(group, 1):
-            out.append(f"| {rank} | [{r['job']}]({r['dir']}/{METRICS_FILE}) | {_md_text(r['estimator'])} | "
+            out.append(f"| {rank} | [{r['job']}]({link(r['dir'])}/{METRICS_FILE}) | {_md_text(r['estimator'])} | "
                        f"{_md_code(r['overrides'])} | " + " | ".join(_md_text(f(r)) for _, f in cols) +
                        f" | {_duration(r)} |")
     seeds = summary.get("across_seeds") or []
@@ -351,7 +425,7 @@ def _markdown(summary: dict) -> str:
         out += ["", "## Not completed", "", "| job | status | overrides | error |", "|---:|---|---|---|"]
         for r in bad:
             err = f"{r['error_type']}: {r['error']}" if r.get("error_type") else (r.get("error") or "")
-            out.append(f"| [{r['job']}]({r['dir']}/) | {_md_text(r['status'])} | {_md_code(r['overrides'])} | {_md_text(err)} |")
+            out.append(f"| [{r['job']}]({link(r['dir'])}/) | {_md_text(r['status'])} | {_md_code(r['overrides'])} | {_md_text(err)} |")
     return "\n".join(out) + "\n"
 
 
@@ -408,7 +482,7 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
             out.append(f"<tr><td>{rank}</td><td><a href=\"#job-{r['job']}\">{r['job']}</a></td>"
                        f"<td>{e(str(r['estimator']))}</td><td><code>{e(r['overrides'])}</code></td>"
                        + "".join(f"<td>{e(f(r))}</td>" for _, f in cols) + f"<td>{_duration(r)}</td>"
-                       f"<td><a href=\"{e(r['dir'])}/\">dir</a> <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a></td></tr>")
+                       f"<td><a href=\"{link(r['dir'])}/\">dir</a> <a href=\"{link(r['dir'])}/{METRICS_FILE}\">metrics.json</a></td></tr>")
         out.append("</table>")
     seeds = summary.get("across_seeds") or []
     if seeds:
@@ -422,19 +496,20 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
             err = f"{r['error_type']}: {r['error']}" if r.get("error_type") else (r.get("error") or "")
             out.append(f"<tr><td><a href=\"#job-{r['job']}\">{r['job']}</a></td><td class=\"{e(r['status'])}\">"
                        f"{e(r['status'])}</td><td><code>{e(r['overrides'])}</code></td><td>{e(err)}</td>"
-                       f"<td><a href=\"{e(r['dir'])}/\">dir</a></td></tr>")
+                       f"<td><a href=\"{link(r['dir'])}/\">dir</a></td></tr>")
         out.append("</table>")
     out.append("<h2>Jobs</h2>")
     for r in rows:
         metric = (f"{e(str(r['primary_metric']))} = {_fmt(r['primary_mean'], r['primary_std'])}"
                   if r.get("primary_mean") is not None else e(r.get("error") or ""))
         out += [f"<div class=\"job\" id=\"job-{r['job']}\"><h3>Job {r['job']}: <code>{e(r['overrides'])}</code></h3>",
-                f"<p class=\"{e(r['status'])}\">{e(r['status'])}: {metric} — <a href=\"{e(r['dir'])}/\">directory</a>"
-                f" · <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a>"
-                + (f" · <a href=\"{e(r['dir'])}/{MODEL_CARD_FILE}\">model card</a>"
+                f"<p class=\"{e(r['status'])}\">{e(r['status'])}: {metric} — <a href=\"{link(r['dir'])}/\">directory</a>"
+                f" · <a href=\"{link(r['dir'])}/{METRICS_FILE}\">metrics.json</a>"
+                + (f" · <a href=\"{link(r['dir'])}/{MODEL_CARD_FILE}\">model card</a>"
                    if (sweep_dir / r["dir"] / MODEL_CARD_FILE).is_file() else "") + "</p>"]
-        pngs = [(name, sweep_dir / r["dir"] / name) for name in JOB_PLOTS]
-        out.append("<div class=\"plots\">" + "".join(_img(png, embed, f"{r['dir']}/{name}", f"job {r['job']} {name}")
+        # A damaged job's dir may lie outside the sweep: nothing is read from it.
+        pngs = [(name, sweep_dir / r["dir"] / name) for name in JOB_PLOTS if r["status"] != DAMAGED]
+        out.append("<div class=\"plots\">" + "".join(_img(png, embed, f"{link(r['dir'])}/{name}", f"job {r['job']} {name}")
                                                   for name, png in pngs if png.is_file()) + "</div>")
         if job_metrics.get(r["job"]):
             out.append(_metrics_table(job_metrics[r["job"]]))
@@ -476,10 +551,22 @@ def summarize_sweep(sweep_dir) -> dict:
     summary: dict[str, Any] = {"sweep": {"dir": str(sweep_dir.resolve()), **info, "counts": counts}}
     from medsweep.tracking import describe as tracking_line  # reads tracking.json; never imports MLflow
 
-    tracking = tracking_line(sweep_dir)
+    try:
+        tracking = tracking_line(sweep_dir)
+    except TypeError as exc:  # a hand-edited tracking.json (e.g. "logged": 5)
+        tracking = None
+        log.warning("tracking.json is not as medsweep writes it (%s): its line is left out of the summary", exc)
     if tracking:
         summary["sweep"]["tracking"] = tracking
-    opt = _yaml(sweep_dir / OPTUNA_FILE)
+    try:
+        opt = _yaml(sweep_dir / OPTUNA_FILE)
+    except ValueError as exc:
+        opt = None
+        log.warning("%s: %s; the search's best trial is left out of the summary", OPTUNA_FILE, exc)
+    if isinstance(opt, dict) and not isinstance(opt.get("best_params") or {}, dict):
+        log.warning("%s: best_params is %s, not a mapping; the search's best trial is left out of the summary",
+                    OPTUNA_FILE, _shown(opt["best_params"]))
+        opt = None
     if isinstance(opt, dict):
         summary["optimization"] = {k: opt.get(k) for k in ("name", "best_params", "best_value")}
         selected = _selected_trial(opt, rows)
@@ -501,8 +588,7 @@ def summarize_sweep(sweep_dir) -> dict:
     frame = pd.DataFrame(rows, columns=columns)
     for col in ("vs_best_job", "seed", "folds"):  # whole numbers stay whole beside empty cells
         frame[col] = frame[col].astype("Int64")
-    with atomic_path(csv_file) as tmp:
-        frame.to_csv(tmp, index=False)
+    write_csv(csv_file, frame)  # spreadsheet formulas neutralised (escape.csv_safe)
     write_json(json_file, summary)
     with atomic_path(md_file) as tmp:
         tmp.write_text(_markdown(summary))
@@ -519,11 +605,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("sweep_dir", help="the sweep directory (hydra.sweep.dir), e.g. multirun/<date>/<time>")
     parser.add_argument("--all", action="store_true", help="print every job, not the best %d per model" % TERMINAL_TOP)
     args = parser.parse_args(argv)
+    show_warnings()
     try:
         summary = summarize_sweep(args.sweep_dir)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError) as exc:  # no sweep, an unusable sweep.json, a summary file not writable
+        return fail(exc)
     print(format_leaderboard(summary, top=None if args.all else TERMINAL_TOP))
     print(f"\nWrote {', '.join(SUMMARY_FILES)} in {args.sweep_dir}")
     return 0

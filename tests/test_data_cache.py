@@ -402,3 +402,20 @@ def test_the_parsing_process_dies_with_the_job_that_started_it(tmp_path):
         for pid in descendants(job.pid):
             os.kill(pid, signal.SIGKILL)
     assert not (cache / "e.arrow").exists()
+
+
+def test_a_fifo_planted_as_the_entry_or_lock_never_blocks_a_job(tmp_path, caplog):
+    csv = write_cohort(tmp_path / "c.csv")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    entry = entry_of(csv, cache)
+    os.mkfifo(entry)
+    os.mkfifo(entry.with_name(entry.name + ".lock"))
+    frames = []
+    with caplog.at_level("WARNING", logger="medsweep"):
+        job = threading.Thread(target=lambda: frames.append(load_frame(data_cfg(csv), cache=cache)[0]), daemon=True)
+        job.start()
+        job.join(timeout=60)
+    assert not job.is_alive(), "the job blocked opening a FIFO"
+    pd.testing.assert_frame_equal(frames[0], load_frame(data_cfg(csv))[0], check_exact=True)
+    assert "is not a regular file" in caplog.text

@@ -58,7 +58,8 @@ _BAD_FILE, _CHANGED = 3, 4   # the child's exit status when the file is bad or c
 KEY_FILE = ".key"             # the folder's secret key for the entries' digests
 MAC_SUFFIX = ".mac"           # <entry>.mac: the entry's HMAC-SHA256 (hex), written by its builder
 _KEY_BYTES = 32
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+# Never through a link, never inherited, and never blocking on a planted FIFO (then refused: not a regular file).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 class CacheRefused(OSError):

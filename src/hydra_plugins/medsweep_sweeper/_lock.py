@@ -19,7 +19,8 @@ from typing import Optional
 
 from medsweep.job_files import LOCK_FILE
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+# Never through a link, never inherited, and never blocking on a planted FIFO (then refused: not a regular file).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 class LockRefused(OSError):

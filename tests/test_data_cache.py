@@ -284,7 +284,8 @@ def rewrite_target(entry, value):
 
     table = pa.ipc.open_file(pa.memory_map(str(entry))).read_all()
     i = table.schema.get_field_index("outcome")
-    table = table.set_column(i, table.schema.field(i), pa.array([value] * table.num_rows, type=table.schema.field(i).type))
+    field = table.schema.field(i)
+    table = table.set_column(i, field, pa.array([value] * table.num_rows, type=field.type))
     tmp = entry.with_name("forged")
     with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)

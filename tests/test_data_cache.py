@@ -1,7 +1,13 @@
 """The parsed-table cache (data_cache.py): a big file is parsed once per sweep and memory-mapped by every job,
 giving exactly the table (and the metrics, fold by fold) that parsing it gives."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,7 +15,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from helpers import ROOT
+from helpers import ROOT, wait_for
 from medsweep import data as data_module
 from medsweep import data_cache, preprocess, training
 from medsweep.data import DataError, load_dataset, load_frame
@@ -160,7 +166,7 @@ def test_a_damaged_entry_is_ignored_and_rebuilt(tmp_path, caplog, damage):
     with caplog.at_level("WARNING", logger="medsweep"):
         frame, _ = load_frame(data_cfg(csv), cache=cache)
     pd.testing.assert_frame_equal(frame, good, check_exact=True)
-    assert "is unreadable" in caplog.text and "rebuilt" in caplog.text
+    assert "is unreadable or untrusted" in caplog.text and "rebuilt" in caplog.text
     assert entry.read_bytes() == content
 
 
@@ -186,7 +192,7 @@ def test_an_entry_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
 
     monkeypatch.setattr("pyarrow.ipc.RecordBatchFileWriter.write_table", killed)
     with pytest.raises(KeyboardInterrupt):
-        data_cache.write_entry(frame, "0" * 64, entry, [])
+        data_cache.write_entry(frame, "0" * 64, entry, [], b"k" * 32)
     assert list(tmp_path.iterdir()) == []   # neither the entry nor its temporary file
 
 
@@ -264,3 +270,153 @@ def test_data_cache_is_a_run_control_key_with_auto_as_default(compose_cfg):
     assert compose_cfg("data_cache=null").data_cache is None
     assert compose_cfg("data_cache=/scratch/cache").data_cache == "/scratch/cache"
     assert "data_cache" in RUN_CONTROL_KEYS   # a resume may change it; it changes no result
+
+
+# --- An entry is trusted only as its builder wrote it (issue 22, items 3 to 5) ---------------------------------
+
+def entry_of(csv, cache):
+    return cache / data_cache.entry_name(data_module.sha256_of_file(csv), ["", "?", "NA"], None)
+
+
+def rewrite_target(entry, value):
+    """What an attacker or a careless script does: every target value rewritten, the metadata kept."""
+    import pyarrow as pa
+
+    table = pa.ipc.open_file(pa.memory_map(str(entry))).read_all()
+    i = table.schema.get_field_index("outcome")
+    field = table.schema.field(i)
+    table = table.set_column(i, field, pa.array([value] * table.num_rows, type=field.type))
+    tmp = entry.with_name("forged")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    tmp.replace(entry)
+
+
+@pytest.mark.parametrize("forge_digest", [False, True])
+def test_an_entry_changed_after_it_was_built_is_rebuilt_with_a_warning(tmp_path, caplog, forge_digest):
+    import hashlib
+
+    csv = write_cohort(tmp_path / "c.csv")
+    cache = tmp_path / "cache"
+    parsed, _ = load_frame(data_cfg(csv))
+    load_frame(data_cfg(csv), cache=cache)
+    entry = entry_of(csv, cache)
+    rewrite_target(entry, "yes")
+    if forge_digest:  # without the folder's key, a plain digest of the new content does not pass either
+        (cache / (entry.name + ".mac")).write_text(hashlib.sha256(entry.read_bytes()).hexdigest() + "\n")
+    with caplog.at_level("WARNING", logger="medsweep"):
+        frame, _ = load_frame(data_cfg(csv), cache=cache)
+    pd.testing.assert_frame_equal(frame, parsed, check_exact=True)   # not the forged targets
+    assert "is not what its builder recorded" in caplog.text and "rebuilt" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="medsweep"):
+        again, _ = load_frame(data_cfg(csv), cache=cache)             # the rebuilt entry is used as it is
+    pd.testing.assert_frame_equal(again, parsed, check_exact=True)
+    assert caplog.text == ""
+
+
+def test_the_key_and_entries_must_be_this_users_own_files(tmp_path, caplog):
+    csv = write_cohort(tmp_path / "c.csv")
+    cache = tmp_path / "cache"
+    parsed, _ = load_frame(data_cfg(csv), cache=cache)
+    key = cache / data_cache.KEY_FILE
+    assert key.stat().st_mode & 0o777 == 0o600
+    key.chmod(0o666)                                    # anyone could have replaced it
+    with caplog.at_level("WARNING", logger="medsweep"):
+        frame, _ = load_frame(data_cfg(csv), cache=cache)
+    pd.testing.assert_frame_equal(frame, parsed, check_exact=True)
+    assert f"{key} is writable by others" in caplog.text and "parsed by this job" in caplog.text
+    key.chmod(0o600)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # an entry of another user is not used
+        entry = entry_of(csv, cache)
+        os.chown(entry, 12345, 12345)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="medsweep"):
+            frame, _ = load_frame(data_cfg(csv), cache=cache)
+        pd.testing.assert_frame_equal(frame, parsed, check_exact=True)
+        assert "belongs to another user" in caplog.text and entry.stat().st_uid == os.getuid()
+
+
+def test_links_planted_in_the_cache_folder_never_write_through(tmp_path, caplog):
+    """The entry's name is computable from the data file's sha256: links planted at the entry, its digest and
+    every temporary name the builder used to take (its PID) leave their targets untouched."""
+    csv = write_cohort(tmp_path / "c.csv")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    entry = entry_of(csv, cache)
+    victims = {name: tmp_path / f"victim-{name}" for name in ("entry", "mac", "tmp")}
+    for victim in victims.values():
+        victim.write_text("precious\n")
+    entry.symlink_to(victims["entry"])
+    (cache / (entry.name + ".mac")).symlink_to(victims["mac"])
+    first = os.getpid()
+    for pid in range(first, first + 3000):            # the builder's PID follows this one's
+        (cache / f".{entry.name}.{pid}.tmp").symlink_to(victims["tmp"])
+    parsed, _ = load_frame(data_cfg(csv))
+    with caplog.at_level("WARNING", logger="medsweep"):
+        frame, _ = load_frame(data_cfg(csv), cache=cache)
+    pd.testing.assert_frame_equal(frame, parsed, check_exact=True)
+    assert all(v.read_text() == "precious\n" for v in victims.values())
+    assert not entry.is_symlink() and entry.is_file()   # the link was replaced by a real entry
+    assert "symbolic link" in caplog.text
+
+
+@pytest.mark.parametrize("planted", ["lock", "key"])
+def test_a_linked_lock_or_key_is_refused_and_its_target_untouched(tmp_path, caplog, planted):
+    csv = write_cohort(tmp_path / "c.csv")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"x" * 32)
+    name = entry_of(csv, cache).name + ".lock" if planted == "lock" else data_cache.KEY_FILE
+    (cache / name).symlink_to(victim)
+    parsed, _ = load_frame(data_cfg(csv))
+    with caplog.at_level("WARNING", logger="medsweep"):
+        frame, _ = load_frame(data_cfg(csv), cache=cache)
+    pd.testing.assert_frame_equal(frame, parsed, check_exact=True)
+    assert victim.read_bytes() == b"x" * 32
+    assert f"{cache / name} is a symbolic link" in caplog.text and "parsed by this job" in caplog.text
+    assert entries(cache) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux only")
+def test_the_parsing_process_dies_with_the_job_that_started_it(tmp_path):
+    from hydra_plugins.medsweep_sweeper._interrupt import alive, descendants
+
+    fifo = tmp_path / "slow.csv"
+    os.mkfifo(fifo)        # the parser blocks opening it: a build that takes forever
+    cache = tmp_path / "cache"
+    job = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from pathlib import Path; from medsweep import data_cache as d\n"
+        f"p, c = Path({str(fifo)!r}), Path({str(cache)!r}); c.mkdir()\n"
+        "d._build(p, '0' * 64, d.file_stamp(p), [], None, c / 'e.arrow', d.folder_key(c))")])
+    try:
+        assert wait_for(lambda: any(b"medsweep.data_cache" in Path(f"/proc/{p}/cmdline").read_bytes()
+                                    for p in descendants(job.pid)), timeout=60)
+        [builder] = descendants(job.pid)
+        time.sleep(1)      # the builder has set its parent-death signal
+        job.send_signal(signal.SIGKILL)
+        job.wait(timeout=10)
+        assert wait_for(lambda: not alive(builder), timeout=10), "the builder outlived its job"
+    finally:
+        job.kill()
+        for pid in descendants(job.pid):
+            os.kill(pid, signal.SIGKILL)
+    assert not (cache / "e.arrow").exists()
+
+
+def test_a_fifo_planted_as_the_entry_or_lock_never_blocks_a_job(tmp_path, caplog):
+    csv = write_cohort(tmp_path / "c.csv")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    entry = entry_of(csv, cache)
+    os.mkfifo(entry)
+    os.mkfifo(entry.with_name(entry.name + ".lock"))
+    frames = []
+    with caplog.at_level("WARNING", logger="medsweep"):
+        job = threading.Thread(target=lambda: frames.append(load_frame(data_cfg(csv), cache=cache)[0]), daemon=True)
+        job.start()
+        job.join(timeout=60)
+    assert not job.is_alive(), "the job blocked opening a FIFO"
+    pd.testing.assert_frame_equal(frames[0], load_frame(data_cfg(csv))[0], check_exact=True)
+    assert "is not a regular file" in caplog.text

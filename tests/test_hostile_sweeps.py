@@ -215,3 +215,33 @@ def test_resume_runs_a_job_whose_saved_config_is_empty(tmp_path):
     resumed = run_train(*args, "resume=true")
     assert resumed.returncode == 0, resumed.stderr
     assert statuses(tmp_path, 2) == [Status.COMPLETED] * 2
+
+
+@pytest.mark.parametrize("how", ["single run", "sweep running its job in its own process"])
+def test_a_job_whose_process_dies_by_a_signal_is_recorded_failed(tmp_path, how):
+    """What a parser crashing under an address-space limit leaves (SIGSEGV: no Python code runs): nobody
+    else watches these processes, so the job's watcher records it (job_watch.py)."""
+    def args(sleep):
+        if how == "single run":
+            return ["model=breast_cancer", *FAST, f"debug.epoch_sleep_s={sleep}", f"hydra.run.dir={tmp_path}"]
+        return ["-m", "model=breast_cancer", *FAST, f"debug.epoch_sleep_s={sleep}", "hydra.launcher.n_jobs=1",
+                f"hydra.sweep.dir={tmp_path}"]
+
+    job_dir = tmp_path if how == "single run" else tmp_path / "0"
+    proc = start(*args(20))
+    try:
+        assert wait_for(lambda: status(job_dir) == Status.RUNNING)
+        pid = metrics_of(job_dir)["pid"]
+        assert pid == proc.pid    # the job runs in the command's own process
+        os.kill(pid, signal.SIGSEGV)
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGSEGV
+    assert wait_for(lambda: status(job_dir) == Status.FAILED, timeout=30)
+    record = metrics_of(job_dir)
+    assert record["error_type"] == "WorkerKilled" and f"process (PID {pid}) died without recording" in record["error"]
+    if how != "single run":
+        resumed = run_train(*args(0), "resume=true")
+        assert resumed.returncode == 0, resumed.stderr
+        assert status(job_dir) == Status.COMPLETED

@@ -21,10 +21,11 @@ from typing import Any, Optional, Sequence
 from omegaconf import DictConfig
 
 import medsweep
+from medsweep import job_watch
 from medsweep.data import DataError
 from medsweep.estimators import REGISTRY
 from medsweep.job_control import Deadline, JobTimeout, TransientError, epoch_hook
-from medsweep.job_files import MODEL_CARD_FILE, Status, overwrite_metrics_in_place, write_metrics
+from medsweep.job_files import LOCK_FILE, MODEL_CARD_FILE, Status, overwrite_metrics_in_place, write_metrics
 from medsweep.metrics import primary_metric
 from medsweep.model_card import write_model_card
 from medsweep.outputs import now
@@ -88,16 +89,43 @@ def _to_log_file(text: str) -> None:
             handler.handle(record)
 
 
+def _unwatched() -> bool:
+    """True where nobody would record this job if its process died: a single run, a job run without Hydra
+    (``medsweep reproduce``), or a sweep running the job in its own process (one worker: joblib runs it
+    there; the sweep's lock file holds the sweep's PID). A launcher's worker is watched by the sweep."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+            return True
+        lock = Path(str(HydraConfig.get().sweep.dir)) / LOCK_FILE
+        return lock.read_text(errors="replace").strip() == str(os.getpid())
+    except Exception:  # noqa: BLE001 - no lock to read (another sweeper): its launcher's process, or watched
+        return False
+
+
 def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence[str] = ()) -> float:
     """Run one job in ``out_dir`` and return the mean of its primary metric (what Hydra sweepers optimise).
 
     ``metrics.json`` says "running" while the job runs, then "completed", "failed" (with the error; the
     full traceback is in the log), "timeout" or "interrupted". A failure is re-raised so that Hydra marks
-    the job failed; transient failures are retried up to ``retries`` times in the same directory.
+    the job failed; transient failures are retried up to ``retries`` times in the same directory. Where no
+    launcher watches this process, a watcher records the job failed if the process dies without recording
+    it (a crash, SIGKILL: job_watch.py).
     """
-    started, tic = now(), time.perf_counter()
     out_dir = Path(out_dir or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
+    watcher = job_watch.watch(out_dir.resolve()) if _unwatched() else None
+    try:
+        return _run_job(cfg, out_dir, overrides)
+    finally:
+        if watcher is not None:
+            watcher.close()
+
+
+def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
+    started, tic = now(), time.perf_counter()
     record = _base_record(cfg, out_dir, overrides)
     deadline = Deadline(cfg.timeout_min)
     max_attempts = 1 + cfg.retries

@@ -13,13 +13,13 @@ from typing import Any, Optional
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
-from medsweep.job_files import (REQUIRED_FILES, SAVED_CONFIG, SWEEP_FILE, Status, overwrite_metrics_in_place,
-                                read_metrics, write_metrics)
+from medsweep.job_files import (LOCK_FILE, REQUIRED_FILES, SAVED_CONFIG, SWEEP_FILE, Status,
+                                overwrite_metrics_in_place, read_metrics, write_metrics)
 from medsweep.outputs import now, overwrite_json_in_place, write_json
 from medsweep.schema import RUN_CONTROL_KEYS
 
 from ._job_process import still_running
-from ._lock import SweepLock, holder, try_lock
+from ._lock import LockRefused, SweepLock, holder, try_lock
 
 log = logging.getLogger(__name__)
 
@@ -30,30 +30,71 @@ def claim_sweep_dir(path: Path, resume: bool) -> tuple[Path, SweepLock]:
     """The directory this sweep owns, locked for its life (_lock.py). A new sweep claims a directory by
     locking it and then creating sweep.json exclusively, so two sweeps started in the same second never
     share one: the later one gets ``<dir>-1``, ``<dir>-2``, ... A resume locks its directory before it
-    reads or changes anything, and is refused while another process holds it."""
+    reads or changes anything, and is refused while another process holds it. A new sweep never writes into
+    a folder that is not a medsweep sweep (_foreign): it stops in one line, before anything is written."""
     if resume:
         if not (path / SWEEP_FILE).is_file():
             raise CompactHydraException(
                 f"resume=true: {path} holds no medsweep sweep ({SWEEP_FILE} is missing); "
                 "pass hydra.sweep.dir=<the directory of the sweep to resume>")
-        lock = try_lock(path)
+        lock = _lock(path)
         if lock is None:
             raise CompactHydraException(
                 f"resume=true refused: {path} is in use by another sweep ({holder(path)}); wait for it to end "
                 "or stop it, then resume. Nothing was changed.")
         return path, lock
+    not_ours = _foreign(path)
+    if not_ours:
+        raise CompactHydraException(
+            f"hydra.sweep.dir={path} {not_ours}, and is not a medsweep sweep (no {SWEEP_FILE}): nothing was "
+            "written; choose a new or empty directory (resume=true continues a medsweep sweep only)")
     candidate, n = path, 0
     while True:
-        candidate.mkdir(parents=True, exist_ok=True)
-        lock = None if (candidate / SWEEP_FILE).exists() else try_lock(candidate)
-        if lock is not None:
-            try:
-                os.close(os.open(candidate / SWEEP_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                return candidate, lock
-            except FileExistsError:
-                lock.release()
+        # A numbered candidate that is someone else's folder is passed over like a sweep's.
+        if not (candidate != path and _foreign(candidate)):
+            candidate.mkdir(parents=True, exist_ok=True)
+            lock = None if (candidate / SWEEP_FILE).exists() else _lock(candidate)
+            if lock is not None:
+                try:
+                    os.close(os.open(candidate / SWEEP_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                    return candidate, lock
+                except FileExistsError:
+                    lock.release()
         n += 1
         candidate = path.with_name(f"{path.name}-{n}")
+
+
+def _foreign(path: Path) -> Optional[str]:
+    """Why ``path`` must not become a new sweep's directory: it exists and is not a directory, or it holds
+    files but no sweep.json (the user's own results, a typo'd path); None for a new or empty directory, a
+    medsweep sweep (passed over by claim_sweep_dir), or one holding only the lock of a sweep killed as it
+    started."""
+    if not os.path.lexists(path):
+        return None
+    if not path.is_dir():
+        return "exists and is not a directory"
+    if (path / SWEEP_FILE).exists():
+        return None
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as exc:
+        return f"cannot be listed ({exc.strerror})"
+    names = [name for name in names if name != LOCK_FILE]
+    if names:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return f"already holds {shown}"
+    return None
+
+
+def _lock(path: Path) -> Optional[SweepLock]:
+    """try_lock, with a lock file that cannot be used (a planted link) ending the sweep in one line."""
+    try:
+        return try_lock(path)
+    except OSError as exc:
+        why = str(exc) if isinstance(exc, LockRefused) else f"{path / LOCK_FILE}: {exc.strerror}"
+        raise CompactHydraException(f"Sweep refused: its lock file cannot be used ({why}); nothing was written "
+                                    "through it. Remove it if it is not yours, or choose another "
+                                    "hydra.sweep.dir") from None
 
 
 def _job_overrides(overrides: list[str]) -> list[str]:

@@ -513,7 +513,8 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
            "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
            "font-size:13px;text-align:left}th{background:#f3f3f3}.failed,.timeout,.interrupted,.missing"
            "{color:#b00}code{font-size:12px}img{max-width:100%}.plots{display:flex;flex-wrap:wrap;gap:6px}"
-           ".plots img{width:380px}table.metrics td{font-variant-numeric:tabular-nums}</style>",
+           ".plots img{width:380px}table.metrics td{font-variant-numeric:tabular-nums}td.flags{color:#b00}"
+           "p.figures{font-size:13px;color:#444}</style>",
            "</head><body>", f"<h1>Sweep {e(s['dir'])}</h1>", "<ul>"]
     for key in ("command", "started_at", "finished_at", "launcher", "n_jobs"):
         if s.get(key) is not None:
@@ -530,7 +531,7 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
     if sweep_png.is_file():
         out.append(_img(sweep_png, True, sweep_png.name, "primary metric of every job"))
     if leaderboard_groups(rows):
-        out.append(f"<p>{e(FIGURES)}</p>")
+        out.append(f"<p class=\"figures\">{e(FIGURES)}</p>")
     for title, group in leaderboard_groups(rows):
         cols = _columns(group)
         out += [f"<h2>{e(title)}</h2>", "<table><tr><th>rank</th><th>job</th><th>estimator</th><th>overrides</th>"
@@ -538,7 +539,8 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
         for rank, r in enumerate(group, 1):
             out.append(f"<tr><td>{rank}</td><td><a href=\"#job-{r['job']}\">{r['job']}</a></td>"
                        f"<td>{e(str(r['estimator']))}</td><td><code>{e(r['overrides'])}</code></td>"
-                       + "".join(f"<td>{e(f(r))}</td>" for _, f in cols) + f"<td>{_duration(r)}</td>"
+                       + "".join(f"<td class=\"flags\">{e(f(r))}</td>" if h == "flags" else f"<td>{e(f(r))}</td>"
+                               for h, f in cols) + f"<td>{_duration(r)}</td>"
                        f"<td><a href=\"{e(r['dir'])}/\">dir</a> <a href=\"{e(r['dir'])}/{METRICS_FILE}\">metrics.json</a></td></tr>")
         out.append("</table>")
     seeds = summary.get("across_seeds") or []

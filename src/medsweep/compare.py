@@ -401,8 +401,8 @@ def _compare_sweeps(dir_a: Path, dir_b: Path, alpha: float) -> int:
         picked = [f"job {label} is the best of {count}" for label, count in (("A", count_a), ("B", count_b))
                   if count > 1]
         if picked:
-            print(f"  ({' and '.join(picked)} jobs scored on the same folds: a best score is optimistic; nested "
-                  "CV or held-out patients give an unbiased one)")
+            print(f"  ({' and '.join(picked)} jobs scored on the same folds: a best score is optimistic; "
+                  "the sweep's summary gives its BBC-CV estimate, nested CV or held-out patients an unbiased one)")
     if only:
         print("\n" + "; ".join(only))
     return 0 if compared else CANNOT_COMPARE

@@ -165,3 +165,16 @@ def test_a_group_is_read_from_predictions_files_in_any_row_order(tmp_path):
     records[2] = write_predictions(tmp_path / "2", y2, outs[0], patients, np.arange(len(y)))
     with pytest.raises(ValueError, match="job 2: .*predictions.csv holds other rows, truths or patients"):
         group_estimate({n: tmp_path / str(n) for n in (0, 1, 2)}, records)
+
+
+def test_the_benchmark_script_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, str(root / "benchmarks" / "bbc_cv.py"), "--quick", "--configs", "1,3"],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = [line.split() for line in res.stdout.splitlines() if line.startswith(("equal", "better"))]
+    assert [(l[0], l[1]) for l in lines] == [("equal", "1"), ("equal", "3"), ("better", "1"), ("better", "3")]

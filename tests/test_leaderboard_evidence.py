@@ -156,3 +156,17 @@ def test_synthetic_data_and_warnings_are_shown_in_every_summary(tmp_path):
     assert "fold 2 has 3 patients of class 0 (&lt; 5)" in t["html"]
     assert "| 0 | small\\_test\\_fold |" in t["md"] or "| 0 | small_test_fold |" in t["md"]
     assert "2 warnings: small_test_fold, threshold_target_missed" in t["console"]
+
+
+def test_a_search_summary_gives_the_selected_trials_bbc_cv_estimate(tmp_path):
+    s = tmp_path / "sweep"
+    y, fold = cohort(5)
+    rng = np.random.default_rng(4)
+    write_job(s, 0, y, fold, noisy(y, rng, 0.3))
+    write_job(s, 1, y, fold, noisy(y, rng, 2.5), estimator="random_forest")
+    (s / "optimization_results.yaml").write_text("name: optuna\nbest_params:\n  estimator: random_forest\nbest_value: 0.9\n")
+    summary = summarize_sweep(s)
+    row = rows_of(s)[1]
+    assert summary["optimization"]["selected_job"] == 1 and row["bbc_estimate"] != ""
+    assert (f"Its bias-corrected score (BBC-CV over 2 trials): {float(row['bbc_estimate']):.3f}"
+            in summary["optimization"]["note"])

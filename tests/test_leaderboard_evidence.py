@@ -91,6 +91,7 @@ def test_ranked_by_the_pooled_value_one_best_per_leaderboard_and_bbc_cv(tmp_path
     md = texts(s, summary)["md"]
     ranks = [md.index(f"[{n}]({n}/metrics.json)") for n in order]
     assert ranks == sorted(ranks)  # by the pooled value, not the mean (job 0 would be first)
+    assert [int(rows_of(s)[n]["rank"]) for n in order] == [1, 2, 3, 4]
     for name, text in texts(s, summary).items():
         cells = text.count("best on its own folds")
         assert cells == 1, name

@@ -637,12 +637,15 @@ def summarize_sweep(sweep_dir) -> dict:
         elif selected is not None:
             note += " Set trainer.holdout or data.test_path for an unbiased score of the selected trial."
         summary["optimization"].update(note=note, selected_job=selected["job"] if selected else None)
+    for _, group in leaderboard_groups(rows):  # the place in its leaderboard table (1: the one "best")
+        for rank, r in enumerate(group, 1):
+            r["rank"] = rank
     summary["across_seeds"] = across_seeds(rows)
     summary["selection"] = selection
     summary["figures"] = FIGURES
     summary["jobs"] = rows
 
-    columns = ["job", "overrides", "model", "estimator", "task", "status", "primary_metric", "greater_is_better",
+    columns = ["job", "rank", "overrides", "model", "estimator", "task", "status", "primary_metric", "greater_is_better",
                "primary_mean", "primary_std", "primary_pooled", "primary_lower", "primary_upper", "test_source",
                "test_value", "test_lower", "test_upper", *COMPARISON_COLUMNS, *SELECTION_COLUMNS, "synthetic",
                "n_warnings", "warnings", *metric_cols, "folds", "seed", "duration_s", "dir", "error_type", "error"]
@@ -651,7 +654,7 @@ def summarize_sweep(sweep_dir) -> dict:
     # A cell of text per job: its warnings as "kind: message", joined.
     frame["n_warnings"] = [len(r["warnings"]) for r in rows]
     frame["warnings"] = [" | ".join(f"{w['kind']}: {w['message']}" for w in r["warnings"]) for r in rows]
-    for col in ("vs_best_job", "seed", "folds", "bbc_configurations"):  # whole numbers stay whole beside empty cells
+    for col in ("rank", "vs_best_job", "seed", "folds", "bbc_configurations"):  # whole numbers stay whole beside empty cells
         frame[col] = frame[col].astype("Int64")
     with atomic_path(csv_file) as tmp:
         frame.to_csv(tmp, index=False)

@@ -313,14 +313,19 @@ def _row_test(row: dict) -> str:
     return f"{_ci(row['test_value'], row.get('test_lower'), row.get('test_upper'))} {row.get('test_source') or ''}".strip()
 
 
-def _row_vs_best(row: dict, top=None) -> str:
+def _row_vs_best(row: dict, top: Optional[dict] = None) -> str:
     """The corrected resampled t-test against the best job on the same folds (compare.py), Holm-adjusted
-    within those jobs. "best" marks one job per leaderboard table (``top``, its first): the best of jobs
+    within those jobs. "best" marks one job per leaderboard table (``top``, its first row): the best of jobs
     scored on other folds (another seed) says so instead."""
     if row.get("vs_best_job") is None:
         return row.get("comparison_note") or "-"
     if row["vs_best_job"] == row["job"]:
-        return "best" if top is None or top == row["job"] else f"best on its own folds (#{top} ranks first: other folds)"
+        if top is None or top["job"] == row["job"]:
+            return "best"
+        # The table's first job is on other folds, unless the table is ranked by the mean (a job without a
+        # pooled value) and the first is in this group, whose best is by the pooled value.
+        where = "" if top.get("vs_best_job") == row["job"] else ": other folds"
+        return f"best on its own folds (#{top['job']} ranks first{where})"
     verdict = "different" if row.get("distinguishable") else "not distinguishable"
     p = row.get("vs_best_p_holm", row.get("vs_best_p"))
     return (f"{row['vs_best_diff']:+.3f} ({row['vs_best_lower']:+.3f} to {row['vs_best_upper']:+.3f}), "
@@ -348,7 +353,7 @@ def _columns(group: list[dict]) -> list[tuple[str, Any]]:
     """The leaderboard's figure columns: (header, row -> text), the ranked figure first; BBC-CV, hold-out,
     comparison and flags only where present."""
     by = _ranked_by(group)
-    top = group[0]["job"] if group else None
+    top = group[0] if group else None
     cols = [("pooled (95% CI)" + (", ranked" if by == "pooled" else ""), _row_ci),
             ("mean ± SD over folds" + (", ranked" if by == "mean" else ""),
              lambda r: _fmt(r["primary_mean"], r["primary_std"]))]

@@ -19,6 +19,7 @@ def test_the_pooled_interval_is_drawn_on_a_shared_clipped_axis(tmp_path):
             row(2, "parkinsons", 0.80, 0.70, 0.90, 0.99),      # highest mean, ranked by its pooled value
             row(3, "als", 0.60, 0.50, 0.72, 0.61),
             row(4, "diabetes", 55.0, 50.0, 61.0, 54.0, metric="rmse", std=3.0)]
+    rows[1]["bbc_estimate"] = 0.41  # the selected job's bias-corrected score, below every interval here
     panels = {p["model"]: p for p in plot_sweep(rows, tmp_path / "s.png")}
     assert mpimg.imread(tmp_path / "s.png").shape[1] == 900
     park = panels["parkinsons"]
@@ -27,7 +28,8 @@ def test_the_pooled_interval_is_drawn_on_a_shared_clipped_axis(tmp_path):
     # One axis for both ROC-AUC panels, covering every interval and never past 1.
     assert park["xlim"] == panels["als"]["xlim"]
     lo, hi = park["xlim"]
-    assert lo <= 0.43 and hi == 1.0
+    assert lo <= 0.41 and hi == 1.0
+    assert park["bbc"] == [(1, 0.41)] and panels["als"]["bbc"] == []
     rlo, rhi = panels["diabetes"]["xlim"]
     assert 0 <= rlo <= 50 and rhi >= 61 and (rlo, rhi) != (lo, hi)
 

@@ -292,8 +292,9 @@ def plot_sweep(rows: list[Mapping], path) -> list[dict]:
     rows: summary rows (see medsweep.summarize) with job, overrides, model, status, primary_metric,
     primary_mean, primary_pooled, primary_lower, primary_upper, greater_is_better. Jobs without a metric
     (failed, missing...) are counted in the panel title, not drawn. The figure grows with the number of jobs
-    drawn. Returns what each panel shows: [{"model", "metric", "by", "xlim", "jobs": [(job, value, lower,
-    upper)]}].
+    drawn. The selected job of a group of jobs on the same folds also gets its BBC-CV estimate (``bbc_estimate``,
+    a hollow diamond). Returns what each panel shows: [{"model", "metric", "by", "xlim", "jobs": [(job, value,
+    lower, upper)], "bbc": [(job, estimate)]}].
     """
     groups: dict[str, list[Mapping]] = {}
     for row in rows:
@@ -309,10 +310,13 @@ def plot_sweep(rows: list[Mapping], path) -> list[dict]:
         shown = done[:MAX_JOBS_PER_MODEL]
         panels.append({"model": model, "metric": "/".join(metrics), "by": by, "higher": higher,
                        "n_done": len(done), "n_other": len(groups[model]) - len(done), "rows": shown,
-                       "jobs": [(r["job"], *_ranked(r, by)) for r in shown]})
+                       "jobs": [(r["job"], *_ranked(r, by)) for r in shown],
+                       # the selected job of each group of jobs on the same folds: its BBC-CV estimate
+                       "bbc": [(r["job"], float(r["bbc_estimate"])) for r in shown if _finite(r.get("bbc_estimate"))]})
     points: dict[str, list[float]] = {}
     for p in panels:
         points.setdefault(p["metric"], []).extend(x for _, *vals in p["jobs"] for x in vals if x is not None)
+        points[p["metric"]].extend(v for _, v in p["bbc"])
     for p in panels:
         p["xlim"] = _axis_limits(p["metric"], points[p["metric"]])
 
@@ -328,12 +332,18 @@ def plot_sweep(rows: list[Mapping], path) -> list[dict]:
             upper = np.array([v if hi is None else hi for _, v, _, hi in p["jobs"]])
             ax.errorbar(values, y, xerr=[values - lower, upper - values], fmt="o", color="tab:blue",
                         ecolor="tab:gray", capsize=3, markersize=5)
+        if p["bbc"]:
+            where = {job: i for i, (job, *_) in enumerate(p["jobs"])}
+            ax.plot([v for _, v in p["bbc"]], [where[job] for job, _ in p["bbc"]], "D", markerfacecolor="none",
+                    color="tab:orange", markersize=7)
         ax.set_yticks(y, [_label(r) for r in shown], fontsize=8)
         ax.set_ylim(len(shown) - 0.5 if len(shown) else 0.5, -0.5)  # best on top
         ax.set_xlim(*p["xlim"])
         what = ("pooled out-of-fold value, 95% interval" if p["by"] == "pooled"
                 else "mean over folds (no pooled value recorded)")
         title = f"{p['model']}: {p['metric']} ({'higher' if p['higher'] else 'lower'} is better), {what}"
+        if p["bbc"]:
+            title += "\norange diamond: the selected job's BBC-CV (bias-corrected) estimate"
         if p["n_done"] > len(shown):
             title += f"\nbest {len(shown)} of {p['n_done']} completed jobs shown"
         if p["n_other"]:
@@ -342,7 +352,7 @@ def plot_sweep(rows: list[Mapping], path) -> list[dict]:
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
-    return [{k: p[k] for k in ("model", "metric", "by", "xlim", "jobs")} for p in panels]
+    return [{k: p[k] for k in ("model", "metric", "by", "xlim", "jobs", "bbc")} for p in panels]
 
 
 def _calibration_label(name: str, c: Mapping) -> str:

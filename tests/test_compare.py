@@ -254,17 +254,24 @@ def test_compare_to_best():
     }
     out = compare_to_best(records)
     assert list(out) == [0, 1, 2, 3, 4, 5, 6, 7, 8]
-    assert out[1] == {"best": 1}
-    for job in (0, 3):
-        res = corrected_ttest(records[job]["metrics"]["roc_auc"]["folds"], best, [80] * 5, [20] * 5)
+    assert out[1] == {"best": 1, "group": [0, 1, 3]}
+    raw = {job: corrected_ttest(records[job]["metrics"]["roc_auc"]["folds"], best, [80] * 5, [20] * 5)
+           for job in (0, 3)}
+    # Holm over the group's two comparisons with its best, written out: the smaller p doubled, the larger
+    # kept, each never below the one before.
+    small, large = sorted(raw, key=lambda j: raw[j]["p_value"])
+    holm = {small: min(1.0, 2 * raw[small]["p_value"])}
+    holm[large] = max(holm[small], raw[large]["p_value"])
+    for job, res in raw.items():
         assert out[job] == {"best": 1, "difference": res["mean_difference"], "lower": res["lower"],
-                            "upper": res["upper"], "p_value": res["p_value"],
-                            "distinguishable": res["p_value"] < 0.05}
+                            "upper": res["upper"], "p_value": res["p_value"], "p_holm": pytest.approx(holm[job]),
+                            "distinguishable": holm[job] < 0.05}
         assert out[job]["difference"] < 0
     assert out[3]["distinguishable"] is True and out[3]["upper"] < 0
     assert "other folds" in out[2]["reason"]
     assert "no `splits`" in out[4]["reason"] and "did not complete" in out[5]["reason"]
-    assert out[7] == {"best": 7} and out[6]["best"] == 7 and out[6]["difference"] == pytest.approx(12.5 / 3)
+    assert out[7] == {"best": 7, "group": [6, 7]} and out[6]["best"] == 7
+    assert out[6]["p_holm"] == out[6]["p_value"]  # one comparison: nothing to adjust and out[6]["difference"] == pytest.approx(12.5 / 3)
     assert "no other completed job was scored on the same data and folds" in out[8]["reason"]
     json.dumps(out, allow_nan=False)
     # The same result whatever order the records come in.
@@ -274,9 +281,42 @@ def test_compare_to_best():
 def test_a_tie_for_best_goes_to_the_first_job():
     out = compare_to_best({"b": record(A_SCORES), "a": record(A_SCORES), 10: record(B_SCORES)})
     assert list(out) == [10, "a", "b"]
-    assert out["a"] == {"best": "a"}
+    assert out["a"] == {"best": "a", "group": [10, "a", "b"]}
     assert out["b"]["best"] == "a" and out["b"]["p_value"] == 1.0 and out["b"]["difference"] == 0.0
     assert out["b"]["note"].startswith("identical")
+
+
+def test_the_best_is_the_best_pooled_value_whose_interval_is_shown():
+    """A higher mean over folds but a lower pooled out-of-fold value (the figure with the interval): the
+    pooled value decides, here and in a sweep's summary; where a record has no pooled value (an older
+    medsweep), every job of the group is ranked by its mean."""
+    high_mean, high_pooled = record(A_SCORES), record(B_SCORES, estimator="random_forest")
+    high_mean["metrics"]["roc_auc"]["pooled"], high_pooled["metrics"]["roc_auc"]["pooled"] = 0.85, 0.87
+    out = compare_to_best({0: high_mean, 1: high_pooled})
+    assert out[1]["best"] == 1 and out[0]["best"] == 1
+    assert out[0]["difference"] == pytest.approx(0.02)  # the mean fold difference, own - best
+    assert compare_to_best({0: high_mean, 1: record(B_SCORES)})[0] == {"best": 0, "group": [0, 1]}
+    assert compare_to_best({0: record(B_SCORES), 1: high_mean})[1] == {"best": 1, "group": [0, 1]}
+
+
+def test_holm_decides_what_is_distinguishable():
+    """Two comparisons with the best at raw p between 0.025 and 0.05: each alone 'different', after
+    Holm neither."""
+    best = [0.93, 0.94, 0.92, 0.95, 0.93]
+    records = {0: record(best)}
+    found = []
+    for shift in [x / 1000 for x in range(5, 60)]:
+        scores = [b - shift + e for b, e in zip(best, [0.01, -0.01, 0.02, -0.02, 0.0])]
+        p = corrected_ttest(scores, best, 80, 20)["p_value"]
+        if 0.026 < p < 0.049:
+            found.append(scores)
+    assert len(found) >= 1
+    records[1] = record(found[0], estimator="mlp")
+    records[2] = record(found[0], estimator="random_forest")
+    out = compare_to_best(records)
+    for job in (1, 2):
+        assert out[job]["p_value"] < 0.05 and out[job]["p_holm"] == pytest.approx(2 * out[job]["p_value"])
+        assert out[job]["distinguishable"] is False
 
 
 # -- the command line on hand-made directories ---------------------------------------------------------

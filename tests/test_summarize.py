@@ -242,8 +242,10 @@ def test_intervals_are_shown_as_pooled_value_and_limits(tmp_path):
     assert (row["accuracy_lower"], row["accuracy_upper"]) == ("0.61", "0.79")
     for text in (format_leaderboard(summary), (s / "summary.md").read_text(), (s / "report.html").read_text()):
         assert "0.781 (0.712-0.850)" in text
-    assert "| 2 | [1](1/metrics.json) | mlp | `model=parkinsons estimator=mlp` | 0.7000 ± 0.0082 | - |" \
+    # job 1 has no pooled value (an older medsweep): the table is ranked by the mean, and says so
+    assert "| 2 | [1](1/metrics.json) | mlp | `model=parkinsons estimator=mlp` | - | 0.7000 ± 0.0082 |" \
         in (s / "summary.md").read_text()
+    assert "ranked by the mean over folds (no pooled value recorded)" in (s / "summary.md").read_text()
 
 
 def test_jobs_run_with_several_seeds_are_summarised_across_seeds(tmp_path):
@@ -256,10 +258,12 @@ def test_jobs_run_with_several_seeds_are_summarised_across_seeds(tmp_path):
     summary = summarize_sweep(s)
     (group,) = summary["across_seeds"]
     assert (group["configuration"], group["seeds"], group["jobs"]) == ("model=parkinsons estimator=mlp", [0, 1, 2], [0, 1, 2])
-    assert group["mean"] == pytest.approx(0.74) and group["std_over_seeds"] == pytest.approx(0.04)  # sample std
+    # One convention for both spreads: population SDs (ddof=0), as metrics.json's fold std.
+    assert group["mean"] == pytest.approx(0.74) and group["std_over_seeds"] == pytest.approx(0.04 * (2 / 3) ** 0.5)
     assert group["mean_std_over_folds"] == pytest.approx(0.0082)
     for text in (format_leaderboard(summary), (s / "summary.md").read_text().replace("\\", ""), (s / "report.html").read_text()):
-        assert "Across seeds" in text and "0.7400 ± 0.0400 over seeds [0, 1, 2]" in text
+        assert "Across seeds (fold assignment and training randomness)" in text
+        assert "0.7400 ± 0.0327 over seeds [0, 1, 2]" in text and "training variance" not in text
 
 
 def test_the_never_seen_patients_score_is_shown_beside_the_cv_figures(tmp_path):
@@ -283,7 +287,7 @@ def test_each_job_is_compared_with_the_best_on_the_same_folds(tmp_path):
         job = write_job(s, num, primary=sum(scores) / 5)
         record = json.loads((job / "metrics.json").read_text())
         record["metrics"]["roc_auc"]["folds"] = scores
-        record.update(data={"sha256": "d" * 64}, splits={"fingerprint": "f" * 64 if num < 2 else "e" * 64, "folds": 5,
+        record.update(classes=["0", "1"], data={"sha256": "d" * 64}, splits={"fingerprint": "f" * 64 if num < 2 else "e" * 64, "folds": 5,
                                                          "repeats": 1, "n_train": [80] * 5, "n_test": [20] * 5})
         (job / "metrics.json").write_text(json.dumps(record))
     summary = summarize_sweep(s)
@@ -294,9 +298,12 @@ def test_each_job_is_compared_with_the_best_on_the_same_folds(tmp_path):
     var = sum((x - mean) ** 2 for x in d) / 4 * (1 / 5 + 20 / 80)
     p = 2 * stats.t.sf(abs(mean / var ** 0.5), 4)
     assert row[1]["vs_best_job"] == "0" and float(row[1]["vs_best_p"]) == pytest.approx(p)
+    assert float(row[1]["vs_best_p_holm"]) == pytest.approx(p)  # one comparison in the group: Holm keeps it
     assert float(row[1]["vs_best_diff"]) == pytest.approx(mean)
     assert row[0]["vs_best_job"] == "0" and row[0]["vs_best_p"] == ""
     assert "same folds" in row[2]["comparison_note"]  # scored on other folds: no p-value, and why
     md = (s / "summary.md").read_text()
-    assert f"p={p:.3f}: not distinguishable from #0" in md
+    assert f"Holm p={p:.3f}: not distinguishable from #0" in md
+    # No predictions.csv here: no BBC-CV estimate, and the summary says why.
+    assert "no BBC-CV estimate: job 0: no predictions.csv" in row[0]["bbc_note"] and "BBC-CV not computed" in md
     assert "vs best" in format_leaderboard(summary)

@@ -186,7 +186,7 @@ def _test(record_a: Mapping, record_b: Mapping, alpha: float = ALPHA) -> dict[st
 
 
 def _mean(record: Mapping) -> float:
-    """The primary metric's mean over folds as the leaderboard has it (metrics.json's own), else computed."""
+    """The primary metric's mean over folds (metrics.json's own), else computed from the folds."""
     mean = record["metrics"][record["primary_metric"]].get("mean")
     if isinstance(mean, (int, float)) and math.isfinite(mean):
         return float(mean)
@@ -196,8 +196,29 @@ def _mean(record: Mapping) -> float:
     return math.nan
 
 
-def _better_first(record: Mapping) -> float:
-    return -_mean(record) if record.get("greater_is_better", True) else _mean(record)
+def _pooled(record: Mapping) -> float:
+    pooled = (record.get("metrics") or {}).get(record.get("primary_metric") or "", {}).get("pooled")
+    ok = isinstance(pooled, (int, float)) and not isinstance(pooled, bool) and math.isfinite(pooled)
+    return float(pooled) if ok else math.nan
+
+
+def ranked_by(records) -> str:
+    """What a set of jobs is ranked by: "pooled", the primary metric's pooled out-of-fold value (one metric
+    over the out-of-fold predictions of all folds: the value whose bootstrap interval the summaries show,
+    and what BBC-CV selects by), where every job has one; else "mean" over folds for all of them (a
+    metrics.json written by an older medsweep has no pooled value; mixing the two would rank unlike
+    figures)."""
+    return "pooled" if all(math.isfinite(_pooled(r)) for r in records) else "mean"
+
+
+def rank_value(record: Mapping, by: str = "pooled") -> float:
+    """The figure ``by`` (see ranked_by) of one job; "pooled" falls back on the mean where there is none."""
+    value = _pooled(record) if by == "pooled" else math.nan
+    return value if math.isfinite(value) else _mean(record)
+
+
+def _better_first(record: Mapping, by: str = "pooled") -> float:
+    return -rank_value(record, by) if record.get("greater_is_better", True) else rank_value(record, by)
 
 
 def _ordered(ids) -> list:
@@ -210,12 +231,16 @@ def compare_to_best(records: Mapping[Hashable, Mapping]) -> dict[Hashable, dict]
     """Each job against the best job it can be paired with, for a sweep summary.
 
     Completed jobs are grouped by (data sha256, split fingerprint, primary metric); in each group the
-    best by the primary metric's mean (ties: the first job id) gets {"best": its own id}; every other job
-    of the group gets {"best": best id, "difference": mean(own - best) in the metric's units, "lower",
-    "upper" (95% interval), "p_value", "distinguishable": p < 0.05} (and "note" where the test has one);
-    a job that pairs with no other (alone in its group, no `splits`, not completed) gets {"reason": ...}.
-    Keys in job id order (numbers by value).
+    best by ``rank_value`` (the pooled out-of-fold value, see ranked_by; ties: the first job id) gets {"best": its own id,
+    "group": the group's job ids}; every other job of the group gets {"best": best id, "difference":
+    mean(own - best) over folds in the metric's units, "lower", "upper" (95% interval, not adjusted),
+    "p_value", "p_holm" (Holm-adjusted over the group's comparisons with its best: they are taken after
+    picking the best, several at once), "distinguishable": p_holm < 0.05} (and "note" where the test has
+    one); a job that pairs with no other (alone in its group, no `splits`, not completed) gets
+    {"reason": ...}. Keys in job id order (numbers by value).
     """
+    from medsweep.selection import holm
+
     out: dict[Hashable, dict] = {}
     groups: dict[tuple, list] = {}
     for job in _ordered(records):
@@ -237,15 +262,15 @@ def compare_to_best(records: Mapping[Hashable, Mapping]) -> dict[Hashable, dict]
                 f"no other completed job was scored on the same data and folds by {metric}")}
             continue
         order = {job: i for i, job in enumerate(jobs)}
-        best = min(jobs, key=lambda j: (_better_first(records[j]), order[j]))
-        for job in jobs:
-            if job == best:
-                out[job] = {"best": best}
-                continue
-            res = _test(records[job], records[best])
+        by = ranked_by(records[j] for j in jobs)
+        best = min(jobs, key=lambda j: (_better_first(records[j], by), order[j]))
+        out[best] = {"best": best, "group": list(jobs)}
+        tests = {job: _test(records[job], records[best]) for job in jobs if job != best}
+        adjusted = dict(zip(tests, holm([res["p_value"] for res in tests.values()])))
+        for job, res in tests.items():
             out[job] = {"best": best, "difference": res["mean_difference"], "lower": res["lower"],
-                        "upper": res["upper"], "p_value": res["p_value"],
-                        "distinguishable": res["p_value"] < ALPHA}
+                        "upper": res["upper"], "p_value": res["p_value"], "p_holm": adjusted[job],
+                        "distinguishable": adjusted[job] < ALPHA}
             if res["note"]:
                 out[job]["note"] = res["note"]
     return {job: out[job] for job in _ordered(out)}
@@ -334,7 +359,8 @@ def _compare_jobs(dir_a: Path, dir_b: Path, alpha: float) -> int:
 
 def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, dict, int]]]:
     """(jobs listed, {model: (job dir name, record, completed jobs of the model)}): the best completed job
-    of each model by its primary metric's mean (ties: the first job, as on the leaderboard)."""
+    of each model by ``rank_value`` (its pooled out-of-fold value; ties: the first job, as on the
+    leaderboard)."""
     from medsweep.job_files import list_jobs  # the sweep's job list: sweep.json, or the numbered dirs
 
     _, jobs = list_jobs(sweep_dir)
@@ -344,8 +370,10 @@ def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, dict, in
         if (record and record.get("status") == Status.COMPLETED and _primary_scores(record)
                 and math.isfinite(_better_first(record))):
             completed.setdefault(str(record.get("model")), []).append((job["dir"], record))
-    best = {model: (*min(entries, key=lambda e: _better_first(e[1])), len(entries))
-            for model, entries in completed.items()}
+    best = {}
+    for model, entries in completed.items():
+        by = ranked_by(record for _, record in entries)
+        best[model] = (*min(entries, key=lambda e: _better_first(e[1], by)), len(entries))
     return len(jobs), best
 
 
@@ -373,8 +401,8 @@ def _compare_sweeps(dir_a: Path, dir_b: Path, alpha: float) -> int:
         picked = [f"job {label} is the best of {count}" for label, count in (("A", count_a), ("B", count_b))
                   if count > 1]
         if picked:
-            print(f"  ({' and '.join(picked)} jobs scored on the same folds: a best score is optimistic; nested "
-                  "CV or held-out patients give an unbiased one)")
+            print(f"  ({' and '.join(picked)} jobs scored on the same folds: a best score is optimistic; "
+                  "the sweep's summary gives its BBC-CV estimate, nested CV or held-out patients an unbiased one)")
     if only:
         print("\n" + "; ".join(only))
     return 0 if compared else CANNOT_COMPARE

@@ -162,8 +162,15 @@ def _performance(record: dict) -> list[str]:
         rows.append([label, f"{_num(m.get('mean'))} ± {_num(m.get('std'))}",
                      _interval(m.get("pooled"), m.get("lower"), m.get("upper")),
                      ", ".join(_num(v) for v in m.get("folds") or [])])
-    out = ["## Performance", "", "Out-of-fold: mean ± standard deviation over folds, and the pooled out-of-fold "
-           "value with its 95% interval.", ""]
+    out = ["## Performance", "",
+           "Out-of-fold, two figures per metric. **Pooled**: the metric computed once over the out-of-fold "
+           "predictions of all folds together, i.e. of k different fold models, each predicting the patients it "
+           "did not train on; its 95% interval is a bootstrap of patients. It estimates the performance of "
+           "models fitted this way on data like this, and is the figure sweeps rank jobs by. **Mean ± SD**: the "
+           "average of the k per-fold values and their population standard deviation (ddof=0), the spread from "
+           "fold to fold (small folds make it noisy), not an interval. A job selected as the best of several "
+           "on the same folds is scored optimistically by either; the sweep summary gives its BBC-CV estimate.",
+           ""]
     out += _table(["metric", "mean ± std", "pooled (95% CI)", "folds"], rows)
     test = record.get("test")
     if test and test.get("metrics"):
@@ -185,10 +192,29 @@ def _calibration(record: dict) -> list[str]:
         how = "Slope and intercept of observed on predicted values (least squares; 1 and 0 are ideal)"
     else:
         how = ("Slope and intercept of the logistic recalibration of the outcome on logit(p) (1 and 0 are ideal; "
-               "a slope below 1: over-confident risks)" + ("; one-vs-rest per class" if "classes" in calibration else ""))
+               "a slope between 0 and 1: over-confident, too extreme risks; above 1: under-confident, too moderate "
+               "risks; 0 or below: the risks do not rise with the outcome at all, a failure of discrimination, not "
+               "over-confidence)" + ("; one-vs-rest per class" if "classes" in calibration else ""))
     out = ["## Calibration", "", f"{how}; calibration-in-the-large (citl) 0 is ideal.", ""]
     out += _table(["", *shown], [[_md(c), *[_num(v.get(k)) for k in shown]] for c, v in per_class.items()])
+    if calibration.get("kind") != "regression":
+        reversed_ = [_md(c) for c, v in per_class.items()
+                     if isinstance(v.get("slope"), (int, float)) and math.isfinite(v["slope"]) and v["slope"] <= 0]
+        if reversed_:
+            out += ["", f"**Slope 0 or below** ({', '.join(reversed_)}): higher predicted risks do not go with more "
+                        "events; the predictions carry no usable ranking there, and recalibration cannot mend that."]
     return out
+
+
+def _warnings(record: dict) -> list[str]:
+    """metrics.json's ``warnings`` ([{"kind", "message"}], written by the job): every one, in full."""
+    raw = record.get("warnings") or []
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        return []
+    rows = [[_md(w.get("kind") or "warning"), _md(w.get("message") or "")] if isinstance(w, dict)
+            else ["warning", _md(w)] for w in items]
+    return ["## Warnings", "", "Read these before using any figure below.", ""] + _table(["kind", "message"], rows)
 
 
 def _decision_curve(record: dict) -> list[str]:
@@ -247,7 +273,7 @@ def render_model_card(record: dict, command: str) -> str:
     title = [f"# Model card: {_md(record.get('model'))} ({_md(record.get('estimator'))})", "",
              f"Job {_md(record.get('job_dir'))}, finished {_md(record.get('finished_at'))}; every figure is "
              f"from its `{METRICS_FILE}`."]
-    sections = [title, _intended_use(record), _data(record), _features(record), _validation(record),
+    sections = [title, _warnings(record), _intended_use(record), _data(record), _features(record), _validation(record),
                 _performance(record), _calibration(record), _decision_curve(record), _operating_point(record),
                 _subgroups(record), _settings(record), _reproduce(record, command)]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"

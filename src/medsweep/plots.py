@@ -258,12 +258,43 @@ def _finite(x) -> bool:
     return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def plot_sweep(rows: list[Mapping], path) -> None:
-    """Primary metric of each job, mean ± std over folds, one panel per model (best job on top).
+# Where a metric's values can lie (None: unbounded): summary.png's axis never reaches past them.
+_PROPORTIONS = ("roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "f1", "sensitivity", "specificity", "ppv", "npv")
+METRIC_RANGE = {**{m: (0.0, 1.0) for m in _PROPORTIONS}, "brier": (0.0, None), "rmse": (0.0, None),
+                "mae": (0.0, None), "r2": (None, 1.0)}
+
+
+def _ranked(row: Mapping, by: str) -> tuple[float, Optional[float], Optional[float]]:
+    """(value, lower, upper) of the figure a job is ranked by: the pooled out-of-fold value with its
+    interval, or (by == "mean") the mean over folds, without one."""
+    if by == "pooled":
+        lo, hi = row.get("primary_lower"), row.get("primary_upper")
+        return (float(row["primary_pooled"]), float(lo) if _finite(lo) else None, float(hi) if _finite(hi) else None)
+    return float(row["primary_mean"]), None, None
+
+
+def _axis_limits(metric: str, points: list[float]) -> tuple[float, float]:
+    """The x range of every panel of one metric: its values and limits with a margin, clipped to the
+    metric's range."""
+    lo, hi = (min(points), max(points)) if points else (0.0, 1.0)
+    pad = 0.05 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1.0)
+    lo, hi = lo - pad, hi + pad
+    floor, ceiling = METRIC_RANGE.get(metric, (None, None))
+    return (lo if floor is None else max(lo, floor), hi if ceiling is None else min(hi, ceiling))
+
+
+def plot_sweep(rows: list[Mapping], path) -> list[dict]:
+    """The ranked figure of each job, one panel per model (best job on top): the pooled out-of-fold value
+    of the primary metric with its 95% interval (the figure the leaderboard ranks by; a panel where a job
+    has no pooled value shows every job's mean over folds, without interval). Panels of the same metric share
+    one x axis, clipped to the metric's range (ROC-AUC never past 0 or 1).
 
     rows: summary rows (see medsweep.summarize) with job, overrides, model, status, primary_metric,
-    primary_mean, primary_std, greater_is_better. Jobs without a metric (failed, missing...) are counted
-    in the panel title, not drawn. The figure grows with the number of jobs drawn.
+    primary_mean, primary_pooled, primary_lower, primary_upper, greater_is_better. Jobs without a metric
+    (failed, missing...) are counted in the panel title, not drawn. The figure grows with the number of jobs
+    drawn. The selected job of a group of jobs on the same folds also gets its BBC-CV estimate (``bbc_estimate``,
+    a hollow diamond). Returns what each panel shows: [{"model", "metric", "by", "xlim", "jobs": [(job, value,
+    lower, upper)], "bbc": [(job, estimate)]}].
     """
     groups: dict[str, list[Mapping]] = {}
     for row in rows:
@@ -272,32 +303,56 @@ def plot_sweep(rows: list[Mapping], path) -> None:
     for model in sorted(groups):
         done = [r for r in groups[model] if _finite(r.get("primary_mean"))]
         higher = all(r.get("greater_is_better", True) is not False for r in done)
-        done.sort(key=lambda r: (-r["primary_mean"] if higher else r["primary_mean"], int(r["job"])))
+        by = "pooled" if all(_finite(r.get("primary_pooled")) for r in done) else "mean"
+        sign = -1.0 if higher else 1.0
+        done.sort(key=lambda r: (sign * _ranked(r, by)[0], int(r["job"])))
         metrics = sorted({str(r.get("primary_metric")) for r in done}) or ["no metric"]
-        panels.append((model, done[:MAX_JOBS_PER_MODEL], len(done), len(groups[model]) - len(done),
-                       "/".join(metrics), higher))
+        shown = done[:MAX_JOBS_PER_MODEL]
+        panels.append({"model": model, "metric": "/".join(metrics), "by": by, "higher": higher,
+                       "n_done": len(done), "n_other": len(groups[model]) - len(done), "rows": shown,
+                       "jobs": [(r["job"], *_ranked(r, by)) for r in shown],
+                       # the selected job of each group of jobs on the same folds: its BBC-CV estimate
+                       "bbc": [(r["job"], float(r["bbc_estimate"])) for r in shown if _finite(r.get("bbc_estimate"))]})
+    points: dict[str, list[float]] = {}
+    for p in panels:
+        points.setdefault(p["metric"], []).extend(x for _, *vals in p["jobs"] for x in vals if x is not None)
+        points[p["metric"]].extend(v for _, v in p["bbc"])
+    for p in panels:
+        p["xlim"] = _axis_limits(p["metric"], points[p["metric"]])
 
-    heights = [0.26 * max(len(p[1]), 1) + 0.9 for p in panels]
+    heights = [0.26 * max(len(p["rows"]), 1) + 0.9 for p in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights) + 0.4), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
-    for ax, (model, shown, n_done, n_other, metric, higher) in zip(axes[:, 0], panels):
+    for ax, p in zip(axes[:, 0], panels):
+        shown = p["rows"]
         y = np.arange(len(shown))
-        means = np.array([r["primary_mean"] for r in shown], dtype=float)
-        stds = np.array([r["primary_std"] if _finite(r.get("primary_std")) else 0.0 for r in shown], dtype=float)
         if len(shown):
-            ax.errorbar(means, y, xerr=stds, fmt="o", color="tab:blue", ecolor="tab:gray", capsize=3,
-                        markersize=5)
+            values = np.array([v for _, v, _, _ in p["jobs"]])
+            lower = np.array([v if lo is None else lo for _, v, lo, _ in p["jobs"]])
+            upper = np.array([v if hi is None else hi for _, v, _, hi in p["jobs"]])
+            ax.errorbar(values, y, xerr=[values - lower, upper - values], fmt="o", color="tab:blue",
+                        ecolor="tab:gray", capsize=3, markersize=5)
+        if p["bbc"]:
+            where = {job: i for i, (job, *_) in enumerate(p["jobs"])}
+            ax.plot([v for _, v in p["bbc"]], [where[job] for job, _ in p["bbc"]], "D", markerfacecolor="none",
+                    color="tab:orange", markersize=7)
         ax.set_yticks(y, [_label(r) for r in shown], fontsize=8)
         ax.set_ylim(len(shown) - 0.5 if len(shown) else 0.5, -0.5)  # best on top
-        title = f"{model}: {metric} ({'higher' if higher else 'lower'} is better), mean ± std over folds"
-        if n_done > len(shown):
-            title += f"\nbest {len(shown)} of {n_done} completed jobs shown"
-        if n_other:
-            title += f"\n{n_other} job(s) without a metric (failed, timeout, interrupted or missing)"
+        ax.set_xlim(*p["xlim"])
+        what = ("pooled out-of-fold value, 95% interval" if p["by"] == "pooled"
+                else "mean over folds (no pooled value recorded)")
+        title = f"{p['model']}: {p['metric']} ({'higher' if p['higher'] else 'lower'} is better), {what}"
+        if p["bbc"]:
+            title += "\norange diamond: the selected job's BBC-CV (bias-corrected) estimate"
+        if p["n_done"] > len(shown):
+            title += f"\nbest {len(shown)} of {p['n_done']} completed jobs shown"
+        if p["n_other"]:
+            title += f"\n{p['n_other']} job(s) without a metric (failed, timeout, interrupted or missing)"
         ax.set_title(title, fontsize=9, loc="left")
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
+    return [{k: p[k] for k in ("model", "metric", "by", "xlim", "jobs", "bbc")} for p in panels]
 
 
 def _calibration_label(name: str, c: Mapping) -> str:

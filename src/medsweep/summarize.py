@@ -46,8 +46,20 @@ DAMAGED_TYPE = "DamagedFile"
 # of embedding them: with four plots per job, 100 embedded jobs made a 19 MB page that is slow to open.
 EMBED_LIMIT = 25
 # Each job against the best of its group (same data and folds): corrected resampled t-test (compare.py).
-COMPARISON_COLUMNS = ("vs_best_job", "vs_best_diff", "vs_best_lower", "vs_best_upper", "vs_best_p", "distinguishable",
-                      "comparison_note")
+COMPARISON_COLUMNS = ("vs_best_job", "vs_best_diff", "vs_best_lower", "vs_best_upper", "vs_best_p", "vs_best_p_holm",
+                      "distinguishable", "comparison_note")
+# The selected (best) job of each such group: its BBC-CV estimate, interval and the configurations it was
+# selected from (selection.py).
+SELECTION_COLUMNS = ("bbc_estimate", "bbc_lower", "bbc_upper", "bbc_configurations", "bbc_note")
+# What each figure estimates, said once in every summary (and in the README and the model card).
+FIGURES = ("pooled: the primary metric computed once over the out-of-fold predictions of all folds together (k "
+           "fold models, each predicting the patients it did not train on), with a 95% bootstrap interval of "
+           "patients; jobs are ranked by it. mean ± SD over folds: the average of the per-fold values and their "
+           "population standard deviation (ddof=0). BBC-CV: the bias-corrected score of the group's selected job "
+           "(bootstrap bias-corrected CV, Tsamardinos et al. 2018): the best picked on each bootstrap sample of "
+           "patients, scored on the patients out of it; the naive best pooled value is optimistic. vs best: mean "
+           "fold difference from the best job on the same folds, unadjusted 95% interval, corrected resampled "
+           "t-test p Holm-adjusted within the group.")
 # The terminal leaderboard shows this many jobs per model; summary.md has all.
 TERMINAL_TOP = 15
 
@@ -172,6 +184,21 @@ def _override_value(overrides: list[str], key: str) -> Optional[str]:
     return None
 
 
+def _warnings(record: dict) -> list[dict]:
+    """metrics.json's ``warnings`` ([{"kind", "message"}]) as a list of such dicts, whatever the file holds
+    (absent: none; a bare string or an odd entry: kept as its text)."""
+    raw = record.get("warnings") or []
+    if not isinstance(raw, list):
+        raw = [raw]
+    out = []
+    for w in raw:
+        if isinstance(w, dict):
+            out.append({"kind": _one_line(w.get("kind") or "warning", 80), "message": _one_line(w.get("message") or "")})
+        else:
+            out.append({"kind": "warning", "message": _one_line(w)})
+    return out
+
+
 def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
     """(summary row, other metrics' columns, the job's metrics.json record) of one job."""
     error = error_type = None
@@ -213,6 +240,9 @@ def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
         **{f"test_{k}": _clean(((m.get("test") or {}).get("metrics") or {}).get(primary, {}).get(k)) if primary
            else None for k in ("value", "lower", "upper")},
         "duration_s": m.get("duration_s"),
+        # Synthetic cohorts and the job's own warnings, flagged wherever the job is listed.
+        "synthetic": bool((m.get("data") or {}).get("synthetic")) if m.get("data") else None,
+        "warnings": _warnings(m),
         "dir": job["dir"],
         "error_type": m.get("error_type") or error_type,
         "error": _one_line(m.get("error") or error),
@@ -222,11 +252,16 @@ def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:
     return row, others, m
 
 
-def _add_comparisons(rows: list[dict], records: dict) -> None:
-    """Each completed job against the best job on the same data and folds (corrected resampled t-test)."""
+def _add_comparisons(rows: list[dict], records: dict, sweep_dir: Path) -> list[dict]:
+    """Each completed job against the best job on the same data and folds (corrected resampled t-test,
+    Holm-adjusted within the group), and the best job's BBC-CV estimate where the group has 2+ jobs.
+    Returns the groups' selection records (summary.json's "selection")."""
     from medsweep.compare import compare_to_best
+    from medsweep.selection import group_estimate
 
     comparisons = compare_to_best({num: r for num, r in records.items() if r})
+    by_job = {row["job"]: row for row in rows}
+    selection = []
     for row in rows:
         c = comparisons.get(row["job"])
         if row["status"] != Status.COMPLETED or not c:
@@ -237,15 +272,38 @@ def _add_comparisons(rows: list[dict], records: dict) -> None:
         row["vs_best_job"] = c["best"]
         if c["best"] != row["job"]:
             row.update(vs_best_diff=c["difference"], vs_best_lower=c["lower"], vs_best_upper=c["upper"],
-                       vs_best_p=c["p_value"], distinguishable=c["distinguishable"])
+                       vs_best_p=c["p_value"], vs_best_p_holm=c["p_holm"], distinguishable=c["distinguishable"])
+            continue
+        jobs = c["group"]
+        entry = {"selected_job": row["job"], "jobs": jobs, "metric": row["primary_metric"],
+                 "naive": row.get("primary_pooled")}
+        try:
+            res = group_estimate({j: sweep_dir / by_job[j]["dir"] for j in jobs}, {j: records[j] for j in jobs})
+        except (ValueError, OSError) as exc:  # a predictions.csv missing or unlike the others: said, not fatal
+            row["bbc_note"] = entry["note"] = _one_line(f"no BBC-CV estimate: {exc}")
+        else:
+            entry["bbc_cv"] = {k: res[k] for k in ("estimate", "lower", "upper", "level", "n_boot", "n_valid",
+                                                   "selected", "method")}
+            entry["bbc_cv"]["selected"] = {str(j): n for j, n in res["selected"].items()}
+            row.update(bbc_estimate=res["estimate"], bbc_lower=res["lower"], bbc_upper=res["upper"])
+        row["bbc_configurations"] = len(jobs)
+        selection.append(entry)
+    return selection
 
 
-def _sort_key(row: dict):
-    """Best first by the primary metric (direction from metrics.json); no metric last; then job number."""
-    mean = row.get("primary_mean")
-    if mean is None:
+def _ranked_by(group: list[dict]) -> str:
+    """"pooled" where every job of the leaderboard group has its pooled value, else "mean" for all of them
+    (compare.ranked_by, on summary rows)."""
+    return "pooled" if all(r.get("primary_pooled") is not None for r in group) else "mean"
+
+
+def _sort_key(row: dict, by: str = "pooled"):
+    """Best first by the ranked figure (direction from metrics.json); no metric last; then job number."""
+    value = row.get("primary_pooled") if by == "pooled" else None
+    value = row.get("primary_mean") if value is None else value
+    if value is None:
         return (1, 0.0, row["job"])
-    return (0, -mean if row.get("greater_is_better", True) else mean, row["job"])
+    return (0, -value if row.get("greater_is_better", True) else value, row["job"])
 
 
 def leaderboard_groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:
@@ -257,14 +315,29 @@ def leaderboard_groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:
             groups.setdefault(key, []).append(r)
     out = []
     for (model, task, metric, higher) in sorted(groups):
-        title = f"{model} ({task}, {metric}, {'higher' if higher else 'lower'} is better)"
-        out.append((title, sorted(groups[(model, task, metric, higher)], key=_sort_key)))
+        group = groups[(model, task, metric, higher)]
+        by = _ranked_by(group)
+        title = (f"{model} ({task}, {metric}, {'higher' if higher else 'lower'} is better), ranked by the "
+                 f"{'pooled out-of-fold value' if by == 'pooled' else 'mean over folds (no pooled value recorded)'}")
+        synthetic = sum(bool(r.get("synthetic")) for r in group)
+        if synthetic:
+            title += (" - SYNTHETIC data, not real patients" if synthetic == len(group)
+                      else f" - {synthetic} of {len(group)} jobs on SYNTHETIC data")
+        out.append((title, sorted(group, key=lambda r: _sort_key(r, by))))
     return out
 
 
+# The seed moves the fold assignment of every job, and the training randomness of randomised estimators only.
+SEEDS_TITLE = "Across seeds (fold assignment and training randomness)"
+SEEDS_NOTE = ("The seed reshuffles the folds of every job and, for a randomised estimator (random_forest, mlp, "
+              "...), its training: for a deterministic one (logreg) the spread over seeds is fold-partition "
+              "variance alone. Both standard deviations are population SDs (ddof=0), as metrics.json's std.")
+
+
 def across_seeds(rows: list[dict]) -> list[dict]:
-    """Jobs that differ only in ``seed``, summarised: the spread of the primary metric over seeds (training
-    variance) beside the mean spread over folds (data variance). Only configurations run with 2+ seeds."""
+    """Jobs that differ only in ``seed``, summarised: the spread of the primary metric's mean over seeds (the
+    fold assignment, and the training randomness of a randomised estimator) beside the mean spread over folds.
+    Both SDs are population SDs (ddof=0, as metrics.json's fold std). Only configurations run with 2+ seeds."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["status"] != Status.COMPLETED or r.get("primary_mean") is None or r.get("seed") is None:
@@ -279,7 +352,7 @@ def across_seeds(rows: list[dict]) -> list[dict]:
         fold_stds = [r["primary_std"] for r in group if r.get("primary_std") is not None]
         out.append({"model": model, "estimator": estimator, "configuration": config or "(defaults)", "metric": metric,
                     "seeds": sorted(r["seed"] for r in group), "jobs": [r["job"] for r in group],
-                    "mean": statistics.fmean(values), "std_over_seeds": statistics.stdev(values),
+                    "mean": statistics.fmean(values), "std_over_seeds": statistics.pstdev(values),
                     "min": min(values), "max": max(values),
                     "mean_std_over_folds": statistics.fmean(fold_stds) if fold_stds else None})
     return out
@@ -289,7 +362,7 @@ def _seed_lines(seeds: list[dict]) -> list[tuple[str, str]]:
     """(configuration, figures) per configuration run with several seeds."""
     return [(f"{g['model']} {g['configuration']}",
              f"{g['metric']} {g['mean']:.4f} ± {g['std_over_seeds']:.4f} over seeds {g['seeds']} "
-             f"(range {g['min']:.4f}-{g['max']:.4f}; mean ± over folds: "
+             f"(range {g['min']:.4f}-{g['max']:.4f}; mean SD over folds: "
              f"{'-' if g['mean_std_over_folds'] is None else format(g['mean_std_over_folds'], '.4f')})")
             for g in seeds]
 
@@ -328,26 +401,65 @@ def _row_test(row: dict) -> str:
     return f"{_ci(row['test_value'], row.get('test_lower'), row.get('test_upper'))} {row.get('test_source') or ''}".strip()
 
 
-def _row_vs_best(row: dict) -> str:
-    """The corrected resampled t-test against the group's best job (compare.py)."""
+def _row_vs_best(row: dict, top: Optional[dict] = None) -> str:
+    """The corrected resampled t-test against the best job on the same folds (compare.py), Holm-adjusted
+    within those jobs. "best" marks one job per leaderboard table (``top``, its first row): the best of jobs
+    scored on other folds (another seed) says so instead."""
     if row.get("vs_best_job") is None:
         return row.get("comparison_note") or "-"
     if row["vs_best_job"] == row["job"]:
-        return "best"
+        if top is None or top["job"] == row["job"]:
+            return "best"
+        # The table's first job is on other folds, unless the table is ranked by the mean (a job without a
+        # pooled value) and the first is in this group, whose best is by the pooled value.
+        where = "" if top.get("vs_best_job") == row["job"] else ": other folds"
+        return f"best on its own folds (#{top['job']} ranks first{where})"
     verdict = "different" if row.get("distinguishable") else "not distinguishable"
+    p = row.get("vs_best_p_holm", row.get("vs_best_p"))
     return (f"{row['vs_best_diff']:+.3f} ({row['vs_best_lower']:+.3f} to {row['vs_best_upper']:+.3f}), "
-            f"p={row['vs_best_p']:.3f}: {verdict} from #{row['vs_best_job']}")
+            f"Holm p={p:.3f}: {verdict} from #{row['vs_best_job']}")
+
+
+def _row_bbc(row: dict) -> str:
+    """The selected job's BBC-CV estimate with its interval, and how many configurations it was picked from."""
+    if row.get("bbc_estimate") is not None:
+        return f"{_ci(row['bbc_estimate'], row.get('bbc_lower'), row.get('bbc_upper'))} of {row['bbc_configurations']}"
+    return "not computed (see bbc_note)" if row.get("bbc_note") else "-"
+
+
+def _row_flags(row: dict) -> str:
+    """SYNTHETIC data and the job's warnings (their kinds), or "-"."""
+    flags = ["SYNTHETIC data"] if row.get("synthetic") else []
+    warnings = row.get("warnings") or []
+    if warnings:
+        kinds = sorted({w["kind"] for w in warnings})
+        flags.append(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}: {', '.join(kinds)}")
+    return "; ".join(flags) or "-"
 
 
 def _columns(group: list[dict]) -> list[tuple[str, Any]]:
-    """The leaderboard's figure columns: (header, row -> text); hold-out and comparison only where present."""
-    cols = [("mean ± std over folds", lambda r: _fmt(r["primary_mean"], r["primary_std"])),
-            ("pooled (95% CI)", _row_ci)]
+    """The leaderboard's figure columns: (header, row -> text), the ranked figure first; BBC-CV, hold-out,
+    comparison and flags only where present."""
+    by = _ranked_by(group)
+    top = group[0] if group else None
+    cols = [("pooled (95% CI)" + (", ranked" if by == "pooled" else ""), _row_ci),
+            ("mean ± SD over folds" + (", ranked" if by == "mean" else ""),
+             lambda r: _fmt(r["primary_mean"], r["primary_std"]))]
+    if any(r.get("bbc_estimate") is not None or r.get("bbc_note") for r in group):
+        cols.append(("BBC-CV, selected job (95% CI) of n configurations", _row_bbc))
     if any(r.get("test_value") is not None for r in group):
         cols.append(("never-seen patients (95% CI)", _row_test))
     if any(r.get("vs_best_diff") is not None for r in group):
-        cols.append(("vs best: difference (95% CI), p", _row_vs_best))
+        cols.append(("vs best: mean fold difference (95% CI), Holm p", lambda r: _row_vs_best(r, top)))
+    if any(_row_flags(r) != "-" for r in group):
+        cols.append(("flags", _row_flags))
     return cols
+
+
+def _warning_lines(rows: list[dict], limit: Optional[int] = None) -> list[tuple[Any, str, str]]:
+    """(job, kind, message) of every warning of every job (messages cut to ``limit`` characters)."""
+    return [(r["job"], w["kind"], w["message"] if limit is None else _one_line(w["message"], limit) or "")
+            for r in rows for w in r.get("warnings") or []]
 
 
 def _duration(row) -> str:
@@ -371,16 +483,29 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP) -> str:
         lines += ["", title]
         shown = group if top is None else group[:top]
         width = max(len(str(r["estimator"])) for r in shown)
+        cols = _columns(group)
         for rank, r in enumerate(shown, 1):
-            extra = "".join(f"  [{h.split(' (')[0].split(':')[0]}: {f(r)}]" for h, f in _columns(group)[2:])
+            extra = "".join(f"  [{h.split(' (')[0].split(':')[0].split(',')[0]}: {f(r)}]" for h, f in cols[2:]
+                            if f(r) != "-")
             lines.append(f"  {rank:>3}. #{r['job']:<4} {str(r['estimator']):<{width}}  "
-                         f"{_fmt(r['primary_mean'], r['primary_std'])}  {_row_ci(r):<21}  {_duration(r):>7}  "
+                         f"{_row_ci(r):<21}  {_fmt(r['primary_mean'], r['primary_std'])}  {_duration(r):>7}  "
                          f"{short_overrides(r['overrides'].split())}{extra}")
         if len(group) > len(shown):
             lines.append(f"  ... {len(group) - len(shown)} more in summary.md")
+    if leaderboard_groups(rows):
+        lines += ["", "Pooled: one value over all folds' out-of-fold predictions (ranked, 95% patient-bootstrap "
+                      "interval); mean ± SD (ddof=0) over folds; BBC-CV: the selected job's bias-corrected score; "
+                      "vs-best p Holm-adjusted. Details in summary.md."]
     seeds = summary.get("across_seeds") or []
     if seeds:
-        lines += ["", "Across seeds (training variance)"] + [f"  {c}: {f}" for c, f in _seed_lines(seeds)]
+        lines += ["", SEEDS_TITLE] + [f"  {c}: {f}" for c, f in _seed_lines(seeds)]
+    warned = _warning_lines(rows, limit=120)
+    if warned:
+        lines += ["", "Warnings"]
+        shown = warned if top is None else warned[: max(top, 20)]
+        lines += [f"  #{job:<4} {kind}: {message}" for job, kind, message in shown]
+        if len(warned) > len(shown):
+            lines.append(f"  ... {len(warned) - len(shown)} more in summary.md")
     bad = _not_completed(rows)
     if bad:
         lines += ["", "Not completed"]
@@ -407,6 +532,8 @@ def _markdown(summary: dict) -> str:
         out += [f"- best value ({_md_text(opt.get('name'))}): {_md_text(opt.get('best_value'))}",
                 f"- best params: {_md_code(json.dumps(opt.get('best_params'), sort_keys=True))}",
                 f"- {_md_text(opt['note'])}"]
+    if leaderboard_groups(rows):
+        out += ["", f"Figures: {_md_text(FIGURES)}"]
     for title, group in leaderboard_groups(rows):
         cols = _columns(group)
         out += ["", f"## {_md_text(title)}", "",
@@ -418,8 +545,15 @@ def _markdown(summary: dict) -> str:
                        f" | {_duration(r)} |")
     seeds = summary.get("across_seeds") or []
     if seeds:
-        out += ["", "## Across seeds (training variance)", ""] + [f"- {_md_text(c)}: {_md_text(f)}"
-                                                                 for c, f in _seed_lines(seeds)]
+        out += ["", f"## {SEEDS_TITLE}", "", _md_text(SEEDS_NOTE), ""] + [f"- {_md_text(c)}: {_md_text(f)}"
+                                                                       for c, f in _seed_lines(seeds)]
+    notes = [(r["job"], r["bbc_note"]) for r in rows if r.get("bbc_note")]
+    if notes:
+        out += ["", "## BBC-CV not computed", ""] + [f"- job {job}: {_md_text(note)}" for job, note in notes]
+    warned = _warning_lines(rows)
+    if warned:
+        out += ["", "## Warnings", "", "| job | kind | message |", "|---:|---|---|"]
+        out += [f"| {job} | {_md_text(kind)} | {_md_text(message)} |" for job, kind, message in warned]
     bad = _not_completed(rows)
     if bad:
         out += ["", "## Not completed", "", "| job | status | overrides | error |", "|---:|---|---|---|"]
@@ -458,7 +592,8 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
            "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
            "font-size:13px;text-align:left}th{background:#f3f3f3}.failed,.timeout,.interrupted,.missing"
            "{color:#b00}code{font-size:12px}img{max-width:100%}.plots{display:flex;flex-wrap:wrap;gap:6px}"
-           ".plots img{width:380px}table.metrics td{font-variant-numeric:tabular-nums}</style>",
+           ".plots img{width:380px}table.metrics td{font-variant-numeric:tabular-nums}td.flags{color:#b00}"
+           "p.figures{font-size:13px;color:#444}</style>",
            "</head><body>", f"<h1>Sweep {e(s['dir'])}</h1>", "<ul>"]
     for key in ("command", "started_at", "finished_at", "launcher", "n_jobs"):
         if s.get(key) is not None:
@@ -474,6 +609,8 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
     out.append("</ul>")
     if sweep_png.is_file():
         out.append(_img(sweep_png, True, sweep_png.name, "primary metric of every job"))
+    if leaderboard_groups(rows):
+        out.append(f"<p class=\"figures\">{e(FIGURES)}</p>")
     for title, group in leaderboard_groups(rows):
         cols = _columns(group)
         out += [f"<h2>{e(title)}</h2>", "<table><tr><th>rank</th><th>job</th><th>estimator</th><th>overrides</th>"
@@ -481,13 +618,24 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
         for rank, r in enumerate(group, 1):
             out.append(f"<tr><td>{rank}</td><td><a href=\"#job-{r['job']}\">{r['job']}</a></td>"
                        f"<td>{e(str(r['estimator']))}</td><td><code>{e(r['overrides'])}</code></td>"
-                       + "".join(f"<td>{e(f(r))}</td>" for _, f in cols) + f"<td>{_duration(r)}</td>"
+                       + "".join(f"<td class=\"flags\">{e(f(r))}</td>" if h == "flags" else f"<td>{e(f(r))}</td>"
+                               for h, f in cols) + f"<td>{_duration(r)}</td>"
                        f"<td><a href=\"{link(r['dir'])}/\">dir</a> <a href=\"{link(r['dir'])}/{METRICS_FILE}\">metrics.json</a></td></tr>")
         out.append("</table>")
     seeds = summary.get("across_seeds") or []
     if seeds:
-        out += ["<h2>Across seeds (training variance)</h2>", "<ul>"] + \
+        out += [f"<h2>{e(SEEDS_TITLE)}</h2>", f"<p>{e(SEEDS_NOTE)}</p>", "<ul>"] + \
             [f"<li>{e(c)}: {e(f)}</li>" for c, f in _seed_lines(seeds)] + ["</ul>"]
+    notes = [(r["job"], r["bbc_note"]) for r in rows if r.get("bbc_note")]
+    if notes:
+        out += ["<h2>BBC-CV not computed</h2>", "<ul>"] + [f"<li>job {e(str(job))}: {e(note)}</li>"
+                                                           for job, note in notes] + ["</ul>"]
+    warned = _warning_lines(rows)
+    if warned:
+        out += ["<h2>Warnings</h2>", "<table><tr><th>job</th><th>kind</th><th>message</th></tr>"]
+        out += [f"<tr><td><a href=\"#job-{e(str(job))}\">{e(str(job))}</a></td><td>{e(kind)}</td><td>{e(message)}</td></tr>"
+                for job, kind, message in warned]
+        out.append("</table>")
     bad = _not_completed(rows)
     if bad:
         out += ["<h2>Not completed</h2>", "<table><tr><th>job</th><th>status</th><th>overrides</th><th>error</th>"
@@ -500,8 +648,10 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
         out.append("</table>")
     out.append("<h2>Jobs</h2>")
     for r in rows:
-        metric = (f"{e(str(r['primary_metric']))} = {_fmt(r['primary_mean'], r['primary_std'])}"
+        metric = (f"{e(str(r['primary_metric']))} = {_row_ci(r)} pooled, {_fmt(r['primary_mean'], r['primary_std'])} over folds"
                   if r.get("primary_mean") is not None else e(r.get("error") or ""))
+        if r.get("synthetic"):
+            metric += " — SYNTHETIC data, not real patients"
         out += [f"<div class=\"job\" id=\"job-{r['job']}\"><h3>Job {r['job']}: <code>{e(r['overrides'])}</code></h3>",
                 f"<p class=\"{e(r['status'])}\">{e(r['status'])}: {metric} — <a href=\"{link(r['dir'])}/\">directory</a>"
                 f" · <a href=\"{link(r['dir'])}/{METRICS_FILE}\">metrics.json</a>"
@@ -537,7 +687,7 @@ def summarize_sweep(sweep_dir) -> dict:
         row, other, records[job["num"]] = _job_row(sweep_dir, job)
         rows.append(row)
         others.append(other)
-    _add_comparisons(rows, records)
+    selection = _add_comparisons(rows, records, sweep_dir)
     job_metrics = {num: record.get("metrics") or {} for num, record in records.items()}
     # Other metrics' means in name order, so the columns do not depend on which job came first.
     metric_cols = sorted({k for o in others for k in o})
@@ -572,21 +722,31 @@ def summarize_sweep(sweep_dir) -> dict:
         selected = _selected_trial(opt, rows)
         note = ("The best trial was chosen by its cross-validated score on the same folds that score it: that "
                 "score is optimistic.")
+        if selected is not None and selected.get("bbc_estimate") is not None:
+            note += f" Its bias-corrected score (BBC-CV over {selected['bbc_configurations']} trials): {_row_bbc(selected)}."
         if selected is not None and selected.get("test_value") is not None:
             note += f" On patients it never saw (#{selected['job']}, {selected['test_source']}): {_row_test(selected)}."
         elif selected is not None:
             note += " Set trainer.holdout or data.test_path for an unbiased score of the selected trial."
         summary["optimization"].update(note=note, selected_job=selected["job"] if selected else None)
+    for _, group in leaderboard_groups(rows):  # the place in its leaderboard table (1: the one "best")
+        for rank, r in enumerate(group, 1):
+            r["rank"] = rank
     summary["across_seeds"] = across_seeds(rows)
+    summary["selection"] = selection
+    summary["figures"] = FIGURES
     summary["jobs"] = rows
 
-    columns = ["job", "overrides", "model", "estimator", "task", "status", "primary_metric", "greater_is_better",
+    columns = ["job", "rank", "overrides", "model", "estimator", "task", "status", "primary_metric", "greater_is_better",
                "primary_mean", "primary_std", "primary_pooled", "primary_lower", "primary_upper", "test_source",
-               "test_value", "test_lower", "test_upper", *COMPARISON_COLUMNS, *metric_cols, "folds", "seed",
-               "duration_s", "dir", "error_type", "error"]
+               "test_value", "test_lower", "test_upper", *COMPARISON_COLUMNS, *SELECTION_COLUMNS, "synthetic",
+               "n_warnings", "warnings", *metric_cols, "folds", "seed", "duration_s", "dir", "error_type", "error"]
     csv_file, json_file, md_file, png_file, html_file = (sweep_dir / name for name in SUMMARY_FILES)
     frame = pd.DataFrame(rows, columns=columns)
-    for col in ("vs_best_job", "seed", "folds"):  # whole numbers stay whole beside empty cells
+    # A cell of text per job: its warnings as "kind: message", joined.
+    frame["n_warnings"] = [len(r["warnings"]) for r in rows]
+    frame["warnings"] = [" | ".join(f"{w['kind']}: {w['message']}" for w in r["warnings"]) for r in rows]
+    for col in ("rank", "vs_best_job", "seed", "folds", "bbc_configurations"):  # whole numbers stay whole beside empty cells
         frame[col] = frame[col].astype("Int64")
     write_csv(csv_file, frame)  # spreadsheet formulas neutralised (escape.csv_safe)
     write_json(json_file, summary)

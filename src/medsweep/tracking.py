@@ -184,6 +184,24 @@ def _history(job_dir: Path) -> list[tuple[str, float, int]]:
     return out
 
 
+def _warning_tags(record: dict) -> dict[str, str]:
+    """Tags a reader of the MLflow UI cannot miss: ``warning.synthetic_data`` on a job trained on a synthetic
+    cohort, ``warnings`` (how many) and ``warning.<kind>`` (its messages) from metrics.json's ``warnings``."""
+    tags: dict[str, str] = {}
+    if (record.get("data") or {}).get("synthetic"):
+        tags["warning.synthetic_data"] = "SYNTHETIC data, not real patients: for testing the pipeline only"
+    raw = record.get("warnings") or []
+    items = raw if isinstance(raw, list) else [raw]
+    if items:
+        tags["warnings"] = str(len(items))
+    for w in items:
+        kind, message = (w.get("kind"), w.get("message")) if isinstance(w, dict) else ("warning", w)
+        key = "warning." + re.sub(r"[^\w.-]", "_", str(kind or "warning"))[:200]
+        text = one_line(message or "")
+        tags[key] = f"{tags[key]} | {text}" if key in tags else text
+    return tags
+
+
 def job_run(job_dir: Path, record: dict, record_bytes: bytes, overrides: Optional[list] = None,
             num: Optional[str] = None, git: Optional[dict] = None) -> dict:
     """What a job's MLflow run holds, from the job's files: name, params, metrics (key, value, step), tags,
@@ -238,6 +256,7 @@ def job_run(job_dir: Path, record: dict, record_bytes: bytes, overrides: Optiona
         "error": one_line(record["error"]) if record.get("error") else None, "error_type": record.get("error_type"),
         "mlflow.source.name": "train.py", "mlflow.source.type": "LOCAL",
         **(git or {}),
+        **_warning_tags(record),
     }
     tags = {k: _text(v, MAX_TAG) for k, v in tags.items() if v is not None}
 

@@ -1,0 +1,33 @@
+"""MLflow tags of a job (tracking.job_run, no MLflow needed): SYNTHETIC data and the job's warnings."""
+
+import json
+
+from medsweep.tracking import job_run
+
+
+def run_of(tmp_path, **record):
+    job = tmp_path / "job"
+    job.mkdir()
+    record = {"status": "completed", "model": "als", "estimator": "logreg", "primary_metric": "roc_auc",
+              "metrics": {"roc_auc": {"mean": 0.7, "std": 0.1, "pooled": 0.69}}, **record}
+    data = json.dumps(record).encode()
+    (job / "metrics.json").write_bytes(data)
+    return job_run(job, record, data, overrides=["model=als"], num="0")
+
+
+def test_synthetic_data_and_warnings_are_tagged(tmp_path):
+    warnings = [{"kind": "small_test_fold", "message": "fold 2 has 1 patient of class 0 (< 5)"},
+                {"kind": "small_test_fold", "message": "fold 4 has 2 patients of class 0 (< 5)"},
+                {"kind": "threshold target/missed", "message": "sensitivity 0.54 misses 0.9"}]
+    tags = run_of(tmp_path, data={"synthetic": True, "source": "synthetic"}, warnings=warnings)["tags"]
+    assert tags["data_synthetic"] == "true"
+    assert tags["warning.synthetic_data"].startswith("SYNTHETIC data, not real patients")
+    assert tags["warnings"] == "3"
+    assert tags["warning.small_test_fold"] == ("fold 2 has 1 patient of class 0 (< 5) | "
+                                               "fold 4 has 2 patients of class 0 (< 5)")
+    assert tags["warning.threshold_target_missed"] == "sensitivity 0.54 misses 0.9"
+
+
+def test_real_data_without_warnings_has_no_warning_tags(tmp_path):
+    tags = run_of(tmp_path, data={"synthetic": False, "source": "bundled"})["tags"]
+    assert tags["data_synthetic"] == "false" and not [k for k in tags if k.startswith("warning")]

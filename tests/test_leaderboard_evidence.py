@@ -64,7 +64,7 @@ def rows_of(sweep):
 
 
 def texts(sweep, summary):
-    return {"console": format_leaderboard(summary), "md": (sweep / "summary.md").read_text(),
+    return {"console": format_leaderboard(summary), "md": (sweep / "summary.md").read_text().replace("\\", ""),
             "html": (sweep / "report.html").read_text()}
 
 

@@ -40,3 +40,17 @@ def test_every_warning_is_listed_and_jobs_without_warnings_still_work():
     assert "## Warnings" not in render_model_card(record(), "x")
     assert "| warning | odd |" in render_model_card(record(warnings=["odd"]), "x")
     assert "SYNTHETIC" in card
+
+
+def test_the_operating_point_says_what_its_thresholds_were_chosen_on_and_whether_the_target_held():
+    op = {"rule": "sensitivity>=0.9", "positive_class": "1", "final_threshold": 0.34,
+          "fold_thresholds": [0.3, 0.35], "chosen_on": "out-of-fold predictions of an inner 3-fold cross-validation",
+          "final_chosen_on": "pooled out-of-fold predictions of the outer cross-validation",
+          "out_of_fold": {"metric": "sensitivity", "target": 0.9, "value": 0.81, "lower": 0.72, "upper": 0.88},
+          "target_met": False}
+    card = render_model_card(record(operating_point=op), "x")
+    assert "each chosen on out-of-fold predictions of an inner 3-fold cross-validation" in card
+    assert "**Final threshold chosen on**: pooled out-of-fold predictions" in card
+    assert "0.8100 (0.7200-0.8800), target 0.9000: **target missed** out of fold" in card
+    old = {k: op[k] for k in ("rule", "positive_class", "final_threshold", "fold_thresholds")}
+    assert "the fold model's own training predictions (in-sample)" in render_model_card(record(operating_point=old), "x")

@@ -233,9 +233,21 @@ def _operating_point(record: dict) -> list[str]:
     if "final_threshold" in op:
         out.append(f"- **Threshold of the final model**: {_num(op['final_threshold'])}: class "
                    f"{_md(op.get('positive_class'))} is predicted iff its probability is at least this")
+        if op.get("final_chosen_on"):
+            out.append(f"- **Final threshold chosen on**: {_md(op['final_chosen_on'])}")
         thresholds = [t for t in op.get("fold_thresholds") or [] if t is not None]
         if thresholds:
-            out.append(f"- **Fold thresholds** (each chosen on its training side): {', '.join(map(_num, thresholds))}")
+            # Older records (no chosen_on) chose them on the fold model's own training predictions.
+            on = op.get("chosen_on") or "the fold model's own training predictions (in-sample)"
+            out.append(f"- **Fold thresholds** (each chosen on {_md(on)}): {', '.join(map(_num, thresholds))}")
+    oof = op.get("out_of_fold") or {}
+    if oof.get("value") is not None:
+        interval = (f" ({_num(oof['lower'])}-{_num(oof['upper'])})"
+                    if oof.get("lower") is not None and oof.get("upper") is not None else "")
+        target = f", target {_num(oof['target'])}" if oof.get("target") is not None else ""
+        verdict = {True: ": target met", False: ": **target missed** out of fold"}.get(op.get("target_met"), "")
+        out.append(f"- **Out-of-fold {_md(oof.get('metric'))} at the fold thresholds**: {_num(oof['value'])}"
+                   f"{interval}{target}{verdict}")
     return out
 
 

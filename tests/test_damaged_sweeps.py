@@ -223,3 +223,12 @@ def test_an_unreadable_metrics_json_is_a_damaged_job(sweep, capsys):
     (sweep / "1" / "metrics.json").chmod(0)
     assert main([str(sweep)]) == 0
     assert json.loads((sweep / "summary.json").read_text())["jobs"][1]["status"] == DAMAGED
+
+
+def test_compare_of_a_sweep_with_a_damaged_sweep_json_ends_in_one_line(sweep, capsys):
+    from medsweep.compare import main as compare_main
+
+    _sweep_json(_set("jobs", "x"))(sweep)
+    assert compare_main([str(sweep), str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "sweep.json" in err and "Traceback" not in err and err.count("\n") == 1

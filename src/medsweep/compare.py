@@ -441,7 +441,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {dir_a} is a {kind_a} directory and {dir_b} a {kind_b} directory: give two jobs or two "
               "sweeps", file=sys.stderr)
         return USAGE
-    return (_compare_jobs if kind_a == "job" else _compare_sweeps)(dir_a, dir_b, args.alpha)
+    try:
+        return (_compare_jobs if kind_a == "job" else _compare_sweeps)(dir_a, dir_b, args.alpha)
+    except (OSError, ValueError) as exc:  # a damaged sweep.json or metrics.json: one line, as summarize says it
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from medsweep.evaluation import (LOGIT_EPS, bootstrap_intervals, bootstrap_value
                                  multiclass_calibration, pooled_metrics, regression_calibration,
                                  resample_metrics, subgroup_labels, subgroup_table, table_records)
 from medsweep.operating_point import (ThresholdRule, choose_threshold, parse_threshold_rule)
-from medsweep.metrics import (CLASSIFICATION_METRICS, REGRESSION_METRICS, classification_metrics,
+from medsweep.metrics import (CLASSIFICATION_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS, classification_metrics,
                               regression_metrics)
 from medsweep.plots import plot_calibration, plot_decision_curve
 
@@ -119,7 +119,7 @@ def test_multiclass_resampled_metrics_equal_metrics_on_repeated_rows():
     for b, w in enumerate(W):
         rows = np.repeat(np.arange(len(y)), w)
         theirs = classification_metrics(y[rows], proba[rows], classes)
-        assert_metrics_equal({k: v[b] for k, v in ours.items()}, theirs, CLASSIFICATION_METRICS)
+        assert_metrics_equal({k: v[b] for k, v in ours.items()}, theirs, MULTICLASS_METRICS)
 
 
 def test_regression_resampled_metrics_equal_metrics_on_repeated_rows():
@@ -164,8 +164,8 @@ def test_intervals_contain_the_pooled_value_and_repeat_with_the_seed(task):
     groups = np.arange(len(y)) // 3  # three rows per patient
     ci = bootstrap_intervals(y, out, classes, kind, groups=groups, n_boot=400, seed=7)
     pooled = pooled_metrics(y, out, classes, kind)
-    assert list(ci) == list(pooled) == list(CLASSIFICATION_METRICS if kind == "classification"
-                                            else REGRESSION_METRICS)
+    names = {"binary": CLASSIFICATION_METRICS, "multiclass": MULTICLASS_METRICS}.get(task, REGRESSION_METRICS)
+    assert list(ci) == list(pooled) == list(names)
     for name, interval in ci.items():
         assert interval["lower"] <= pooled[name] <= interval["upper"], name
         assert interval["n_valid"] == 400

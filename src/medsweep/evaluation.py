@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from medsweep.metrics import (CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS,
-                              classification_metrics, predicted_classes, primary_metric, regression_metrics)
+                              classification_metric_names, classification_metrics, predicted_classes,
+                              primary_metric, regression_metrics)
 
 # Resample weights held in memory at once (resamples x rows): 128 Ki float64 = 1 MB, and the dozen arrays
 # the metrics derive from them, stay in the CPU's caches: 2-3x faster than 1 M cells (1,000 resamples of 569
@@ -38,11 +39,13 @@ LOGIT_EPS = 1e-6
 # Thresholds of the decision curve when none are given: 1% to 99%.
 DCA_THRESHOLDS = tuple(round(t / 100, 2) for t in range(1, 100))
 # Multiclass macro averages: undefined in a resample where a class is absent (see resample_metrics).
-_MACRO = {"roc_auc", "pr_auc", "balanced_accuracy", "sensitivity", "specificity"}
+_MACRO = {"roc_auc", "pr_auc", "balanced_accuracy", "specificity"}
 
 
-def metric_names(task: str) -> tuple[str, ...]:
-    return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+def metric_names(task: str, classes=None) -> tuple[str, ...]:
+    if task != "classification":
+        return REGRESSION_METRICS
+    return CLASSIFICATION_METRICS if classes is None else classification_metric_names(len(classes))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -160,7 +163,8 @@ class _WeightedMetrics:
             f1 = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
             precision, npv = np.nan_to_num(tp / (tp + fp)), np.nan_to_num(tn / (tn + fn))
         all_present = (cm.sum(axis=2) > 0).all(axis=1)
-        out = {"accuracy": tp.sum(axis=1) / total, "brier": _dot(W, self.sq) / total,
+        brier = _dot(W, self.sq) / total
+        out = {"accuracy": tp.sum(axis=1) / total, "brier": brier, "brier_multi": brier,
                "balanced_accuracy": np.where(all_present, recall.mean(axis=1), np.nan)}
         ranks = [r(W) for r in self.rankings]
         if K == 2:
@@ -170,11 +174,10 @@ class _WeightedMetrics:
             out.update(roc_auc=np.mean([a for a, _ in ranks], axis=0),
                        pr_auc=np.mean([p for _, p in ranks], axis=0),
                        f1=f1.mean(axis=1), ppv=precision.mean(axis=1), npv=npv.mean(axis=1),
-                       sensitivity=out["balanced_accuracy"],
                        specificity=np.where(all_present, spec.mean(axis=1), np.nan))
             for name in _MACRO:  # macro averages over fewer classes would be another quantity
                 out[name] = np.where(all_present, out[name], np.nan)
-        return {name: out[name] for name in CLASSIFICATION_METRICS}
+        return {name: out[name] for name in classification_metric_names(K)}
 
 
 def resample_metrics(y_true, out, classes, task: str, weights, threshold: Optional[float] = None
@@ -185,8 +188,8 @@ def resample_metrics(y_true, out, classes, task: str, weights, threshold: Option
     Integer weights give the metrics of the rows repeated that many times (``np.repeat``), computed for all
     resamples at once. NaN where a metric is undefined in a resample: ROC-AUC, PR-AUC and balanced accuracy
     where a class is absent (metrics.py would fail, or average fewer classes); binary sensitivity without
-    positives, specificity without negatives; multiclass sensitivity and specificity (macro averages) where
-    a class is absent; R2 where every drawn target is equal. f1, ppv and npv are 0 where undefined, as in
+    positives, specificity without negatives; multiclass specificity (a macro average) where a class is
+    absent; R2 where every drawn target is equal. f1, ppv and npv are 0 where undefined, as in
     metrics.py; accuracy and Brier are always defined.
     """
     return _WeightedMetrics(y_true, out, classes, task, threshold)(weights)

@@ -231,9 +231,43 @@ def bootstrap_values(y_true, out, classes, task: str, groups=None, n_boot: int =
     """Every metric on each of ``n_boot`` bootstrap resamples (see bootstrap_weights, resample_metrics):
     {name: array of n_boot values, NaN where undefined}. Two models evaluated on the same rows with the same
     groups and seed get the same resamples (paired)."""
-    evaluate = _WeightedMetrics(y_true, out, classes, task, threshold)
-    parts = [evaluate(W) for W in bootstrap_weights(len(y_true), groups, n_boot, seed)]
+    return _over_weights(_WeightedMetrics(y_true, out, classes, task, threshold),
+                         bootstrap_weights(len(y_true), groups, n_boot, seed))
+
+
+def _over_weights(evaluate, weights: Iterator[np.ndarray]) -> dict[str, np.ndarray]:
+    """{name: values of every weight row}: ``evaluate`` (W -> {name: array}) on each chunk, concatenated."""
+    parts = [evaluate(W) for W in weights]
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+# Patients above which BCa's jackknife leaves out groups of patients rather than single ones: the
+# jackknife costs (units x rows) cells, the bootstrap (n_boot x rows); a grouped jackknife estimates the
+# same acceleration (the skewness of the influence values) from JACKKNIFE_MAX_UNITS groups.
+JACKKNIFE_MAX_UNITS = 2000
+INTERVAL_METHODS = ("percentile", "bca")
+
+
+def jackknife_units(n_rows: int, groups=None, seed: int = 0) -> tuple[np.ndarray, int]:
+    """(unit of each row, number of units) of the jackknife: each patient (``groups``; None: each row), or,
+    above JACKKNIFE_MAX_UNITS patients, JACKKNIFE_MAX_UNITS groups of patients (seeded, sizes within one)."""
+    codes = np.arange(n_rows) if groups is None else pd.factorize(pd.Series(np.asarray(groups, dtype=object)))[0]
+    units = int(codes.max()) + 1 if n_rows else 0
+    if units > JACKKNIFE_MAX_UNITS:
+        group_of = np.random.default_rng(seed).permutation(units) % JACKKNIFE_MAX_UNITS
+        return group_of[codes], JACKKNIFE_MAX_UNITS
+    return codes, units
+
+
+def jackknife_weights(n_rows: int, groups=None, seed: int = 0, max_cells: Optional[int] = None
+                      ) -> Iterator[np.ndarray]:
+    """Leave-one-unit-out weight matrices (units x rows, in chunks): row i weighs 0 on the rows of unit i
+    (a patient, see jackknife_units) and 1 elsewhere."""
+    codes, units = jackknife_units(n_rows, groups, seed)
+    chunk = max(1, min(units, (max_cells or MAX_WEIGHT_CELLS) // max(n_rows, 1)))
+    for start in range(0, units, chunk):
+        ids = np.arange(start, min(units, start + chunk))
+        yield (codes[None, :] != ids[:, None]).astype(float)
 
 
 def percentile_interval(values: np.ndarray, level: float = 0.95) -> dict:
@@ -248,20 +282,74 @@ def percentile_interval(values: np.ndarray, level: float = 0.95) -> dict:
     return {"lower": float(lower), "upper": float(upper), "n_valid": int(finite.size)}
 
 
+def bca_interval(values: np.ndarray, estimate: float, jackknife: np.ndarray, level: float = 0.95) -> dict:
+    """{"lower", "upper", "n_valid"}: the bias-corrected and accelerated interval (Efron 1987) of the finite
+    bootstrap ``values`` around ``estimate``, with the acceleration from the leave-one-patient-out
+    ``jackknife`` estimates: z0 = Phi^-1(share of values below the estimate, ties half);
+    a = sum(d^3) / (6 (sum d^2)^1.5), d = mean(jackknife) - jackknife; limits: the percentiles
+    Phi(z0 + (z0 + z_q) / (1 - a (z0 + z_q))), q = (1 - level)/2 and (1 + level)/2 (numpy's linear
+    interpolation, as scipy.stats.bootstrap). None where undefined (no finite value or estimate, every value
+    on one side of the estimate)."""
+    from scipy.special import ndtr, ndtri
+
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if not finite.size or estimate is None or not np.isfinite(estimate):
+        return {"lower": None, "upper": None, "n_valid": int(finite.size)}
+    below = (np.count_nonzero(finite < estimate) + np.count_nonzero(finite <= estimate)) / (2.0 * finite.size)
+    if not 0.0 < below < 1.0:  # z0 infinite: no bias correction exists
+        return {"lower": None, "upper": None, "n_valid": int(finite.size)}
+    z0 = ndtri(below)
+    jack = np.asarray(jackknife, dtype=float)
+    jack = jack[np.isfinite(jack)]
+    d = jack.mean() - jack if jack.size else np.zeros(1)
+    ss = float(np.sum(d ** 2))
+    a = float(np.sum(d ** 3)) / (6.0 * ss ** 1.5) if ss > 0 else 0.0
+    alpha = (1.0 - level) / 2.0
+    z = ndtri(np.array([alpha, 1.0 - alpha]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = ndtr(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
+    if not np.isfinite(q).all():
+        return {"lower": None, "upper": None, "n_valid": int(finite.size)}
+    lower, upper = np.percentile(finite, 100.0 * q)
+    return {"lower": float(lower), "upper": float(upper), "n_valid": int(finite.size)}
+
+
+def _check_interval(method: str, level: float) -> None:
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"interval method {method!r} is not allowed: must be one of {', '.join(INTERVAL_METHODS)}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1); got {level}")
+
+
+def resampled_intervals(evaluate, n_rows: int, groups=None, n_boot: int = 1000, seed: int = 0,
+                        level: float = 0.95, method: str = "percentile") -> dict[str, dict]:
+    """{name: {"lower", "upper", "n_valid"}} of every statistic ``evaluate`` (W -> {name: array}) gives, by
+    bootstrap of patients (``groups``; None: rows): percentile, or BCa around the statistic on every row
+    with its jackknife over patients. The resamples are bootstrap_weights(n_rows, groups, n_boot, seed)."""
+    _check_interval(method, level)
+    values = _over_weights(evaluate, bootstrap_weights(n_rows, groups, n_boot, seed))
+    if method == "percentile":
+        return {name: percentile_interval(v, level) for name, v in values.items()}
+    point = evaluate(np.ones((1, n_rows)))
+    jack = _over_weights(evaluate, jackknife_weights(n_rows, groups, seed))
+    return {name: bca_interval(v, float(point[name][0]), jack[name], level) for name, v in values.items()}
+
+
 def bootstrap_intervals(y_true, out, classes, task: str, groups=None, n_boot: int = 1000, seed: int = 0,
-                        threshold: Optional[float] = None, level: float = 0.95) -> dict[str, dict]:
-    """Percentile bootstrap confidence intervals of every metric of the task:
+                        threshold: Optional[float] = None, level: float = 0.95,
+                        method: str = "percentile") -> dict[str, dict]:
+    """Bootstrap confidence intervals (``method`` "percentile" or "bca") of every metric of the task:
     {name: {"lower": float, "upper": float, "n_valid": int}} in the order of metrics.py.
 
     With ``groups`` (patient per row) patients are resampled with all their rows (cluster bootstrap);
     without, rows. ``n_valid``: resamples in which the metric is defined (out of ``n_boot``); the others are
     dropped (see resample_metrics); lower/upper are None if none is. ``threshold`` (binary): the operating
-    point of the threshold metrics, as in metrics.classification_metrics.
+    point of the threshold metrics, as in metrics.classification_metrics. BCa: see bca_interval (the
+    jackknife leaves out one patient at a time).
     """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1); got {level}")
-    values = bootstrap_values(y_true, out, classes, task, groups, n_boot, seed, threshold)
-    return {name: percentile_interval(v, level) for name, v in values.items()}
+    return resampled_intervals(_WeightedMetrics(y_true, out, classes, task, threshold), len(y_true), groups,
+                               n_boot, seed, level, method)
 
 
 def pooled_metrics(y_true, out, classes, task: str, threshold: Optional[float] = None) -> dict[str, float]:
@@ -385,6 +473,140 @@ def calibration(y_bool, p, n_bins: int = 10) -> dict:
             "ece": float(ece), "brier": float(np.mean((p - y) ** 2)), "note": note}
 
 
+class _WeightedCalibration:
+    """The calibration statistics of calibration() (slope, intercept, citl, ece) of a binary outcome on
+    weighted rows, for many weight vectors at once (``self(W)``; integer weights = repeated rows, as in
+    _WeightedMetrics); NaN where undefined (one class, constant or perfectly separating predictions, no
+    convergence), as calibration() gives None."""
+
+    def __init__(self, y_bool, p, n_bins: int = 10):
+        self.y = np.asarray(y_bool, dtype=float)
+        self.p = np.asarray(p, dtype=float)
+        self.z = _logit(self.p)
+        self.n_bins = n_bins
+
+    def __call__(self, W: np.ndarray) -> dict[str, np.ndarray]:
+        W = np.atleast_2d(np.asarray(W, dtype=float))
+        y, z = self.y, self.z
+        drawn = W > 0
+        events, total = _dot(W, y), W.sum(axis=1)
+        both = (events > 0) & (events < total)
+        zmin = np.where(drawn, z, np.inf).min(axis=1)
+        zmax = np.where(drawn, z, -np.inf).max(axis=1)
+        separated = (np.where(drawn & (y == 1), z, np.inf).min(axis=1)
+                     > np.where(drawn & (y == 0), z, -np.inf).max(axis=1))
+        fit = both & (zmax > zmin) & ~separated
+        intercept, slope = _weighted_logistic_fits(z, y, W, fit)
+        return {"slope": slope, "intercept": intercept, "citl": _weighted_offset_intercepts(z, y, W, both),
+                "ece": np.array([self._ece(w) for w in W])}
+
+    def _ece(self, w: np.ndarray) -> float:
+        rows = np.repeat(np.arange(len(w)), w.astype(int))  # the resample's rows, as calibration() bins them
+        curve = _binned_curve(self.p[rows], self.y[rows], self.n_bins)
+        n = len(rows)
+        return float(sum(c / n * abs(o - q) for c, o, q in zip(curve["count"], curve["observed"], curve["predicted"])))
+
+
+def _weighted_logistic_fits(z: np.ndarray, y: np.ndarray, W: np.ndarray, fit: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of logit P(y) = a + b z by weighted maximum likelihood for each row of W where ``fit`` (NaN
+    elsewhere): Newton's method on all of them at once from (0, 1); a resample it does not settle in 25
+    steps is fitted alone by _logistic_fit (step halving) on its repeated rows."""
+    from scipy.special import expit
+
+    a, b = np.zeros(len(W)), np.ones(len(W))
+    active = fit.copy()
+    done = np.zeros(len(W), dtype=bool)
+    for _ in range(25):
+        idx = np.flatnonzero(active & ~done)
+        if not idx.size:
+            break
+        Wi = W[idx]
+        mu = expit(a[idx, None] + b[idx, None] * z)
+        r = Wi * (y - mu)
+        h = Wi * mu * (1.0 - mu)
+        g0, g1 = r.sum(axis=1), (r * z).sum(axis=1)
+        h00, h01, h11 = h.sum(axis=1), (h * z).sum(axis=1), (h * z * z).sum(axis=1)
+        det = h00 * h11 - h01 ** 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            da, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+        ok = np.isfinite(da) & np.isfinite(db)
+        a[idx[ok]] += da[ok]
+        b[idx[ok]] += db[ok]
+        done[idx[~ok]] = True  # singular: left to the careful fit below
+        step = np.maximum(np.abs(da), np.abs(db))
+        converged = ok & (step < 1e-10 * (1.0 + np.maximum(np.abs(a[idx]), np.abs(b[idx]))))
+        done[idx[converged]] = True
+        active[idx[~ok]] = False
+    settled = fit & done & active
+    for i in np.flatnonzero(fit & ~settled):
+        rows = np.repeat(np.arange(W.shape[1]), W[i].astype(int))
+        one = _logistic_fit(z[rows], y[rows])
+        a[i], b[i] = one if one is not None else (np.nan, np.nan)
+        settled[i] = one is not None
+    a[~settled], b[~settled] = np.nan, np.nan
+    return a, b
+
+
+def _weighted_offset_intercepts(z: np.ndarray, y: np.ndarray, W: np.ndarray, defined: np.ndarray) -> np.ndarray:
+    """a of logit P(y) = a + z (calibration-in-the-large) for each row of W where ``defined``: the root of
+    sum w (y - expit(a + z)) = 0, by Newton's method kept inside a shrinking bracket (the sum is monotone)."""
+    from scipy.special import expit
+
+    events = _dot(W, y)
+    bound = float(np.abs(z).max()) + 50.0
+    lo, hi = np.full(len(W), -bound), np.full(len(W), bound)
+    a = np.zeros(len(W))
+    for _ in range(200):
+        mu = expit(a[:, None] + z)
+        f = _dot(W, mu) - events
+        slope = _dot(W, mu * (1.0 - mu))
+        lo, hi = np.where(f < 0, a, lo), np.where(f > 0, a, hi)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            new = a - f / slope
+        outside = ~np.isfinite(new) | (new <= lo) | (new >= hi)
+        new = np.where(outside, (lo + hi) / 2.0, new)
+        if np.all(np.abs(new - a) <= 1e-12 * (1.0 + np.abs(a))):
+            a = new
+            break
+        a = new
+    return np.where(defined, a, np.nan)
+
+
+class _WeightedRegressionCalibration:
+    """regression_calibration's slope, intercept (least squares of observed on predicted) and citl (mean of
+    observed - predicted) on weighted rows."""
+
+    def __init__(self, y, pred):
+        self.y, self.pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+
+    def __call__(self, W: np.ndarray) -> dict[str, np.ndarray]:
+        W = np.atleast_2d(np.asarray(W, dtype=float))
+        total = W.sum(axis=1)
+        pbar, ybar = _dot(W, self.pred) / total, _dot(W, self.y) / total
+        dp = self.pred - pbar[:, None]
+        ss = (W * dp * dp).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = np.where(ss > 1e-12 * (W * self.pred ** 2).sum(axis=1),
+                             (W * dp * (self.y - ybar[:, None])).sum(axis=1) / ss, np.nan)
+        return {"slope": slope, "intercept": ybar - slope * pbar, "citl": ybar - pbar}
+
+
+class _WeightedNetBenefit:
+    """Net benefit of the model (decision_curve's, predicted positive iff p >= t) at each threshold of
+    ``at`` ({name: t}) on weighted rows."""
+
+    def __init__(self, y_bool, p, at: dict):
+        y, p = np.asarray(y_bool, dtype=bool), np.asarray(p, dtype=float)
+        self.parts = {name: ((y & (p >= t)).astype(float), (~y & (p >= t)).astype(float), t / (1.0 - t))
+                      for name, t in at.items()}
+
+    def __call__(self, W: np.ndarray) -> dict[str, np.ndarray]:
+        W = np.atleast_2d(np.asarray(W, dtype=float))
+        n = W.sum(axis=1)
+        return {name: _dot(W, tp) / n - _dot(W, fp) / n * odds for name, (tp, fp, odds) in self.parts.items()}
+
+
 def multiclass_calibration(y_true, proba, classes, n_bins: int = 10) -> dict:
     """One-vs-rest calibration of each class's probability:
     {"kind": "multiclass", "classes": {str(class): calibration(y_true == class, proba[:, k], n_bins)}}."""
@@ -492,29 +714,40 @@ def subgroup_labels(values, groups=None, bins: int = 2) -> pd.Series:
     return pd.Series(pd.Categorical(labels, categories=list(dict.fromkeys(order)), ordered=True))
 
 
-def _events_text(y, classes) -> str:
-    return " ".join(f"{c}:{int((y == c).sum())}" for c in classes)
+def _patients_per_class(y, g, classes) -> dict:
+    """{class: patients with at least one row of it}."""
+    return {c: int(pd.unique(g[y == c]).size) for c in classes}
 
 
 def subgroup_table(y_true, out, classes, task: str, groups, values, bins: int = 2, min_patients: int = 10,
                    n_boot: int = 1000, seed: int = 0, threshold: Optional[float] = None,
-                   overall: Optional[float] = None, level: float = 0.95) -> pd.DataFrame:
+                   overall: Optional[float] = None, level: float = 0.95, min_events: int = 5,
+                   method: str = "percentile", row_ids=None) -> pd.DataFrame:
     """Performance in the subgroups of one column (``values``: its value on each row; see subgroup_labels).
 
-    One row per subgroup, in order: subgroup, patients, rows, events (binary: positive rows; multiclass: rows
-    per class as text "A:3 B:5"; regression: None), the primary metric (roc_auc, or rmse) with
-    <metric>_lower/<metric>_upper (patient-level bootstrap within the subgroup, ``n_boot`` resamples,
-    ``seed``), binary: sensitivity and specificity (at ``threshold``, or argmax) with their intervals;
-    flag: the subgroup's interval lies wholly on the worse side of ``overall`` (below it; for rmse, above);
-    note. Subgroups with fewer than ``min_patients`` patients get counts only (metric cells NaN) and a note,
-    as do those where the metric is undefined (one class). ``overall``: the overall primary metric (default:
-    pooled over all rows)."""
+    ``groups``: the patient of each row (None: each row is its own patient). With repeated cross-validation
+    a patient has one row per round: pass the patient (or the data row) so that the rounds' predictions of one
+    patient count, and are resampled, as one patient; ``row_ids`` (the data row of each prediction) makes
+    "rows" count data rows, not predictions.
+
+    One row per subgroup, in order: subgroup, patients, rows, events (patients with the event; binary: of the
+    positive class; multiclass: per class as text "A:3 B:5"; regression: None), the primary metric (roc_auc,
+    or rmse) with <metric>_lower/<metric>_upper (patient-level bootstrap within the subgroup, ``n_boot``
+    resamples, ``seed``, interval ``method`` "percentile" or "bca"), binary: sensitivity and specificity (at
+    ``threshold``, or argmax) with their intervals; dropped_resamples: resamples left out of the primary
+    metric's interval (undefined there, e.g. a class not drawn); flag: the subgroup's interval lies wholly on
+    the worse side of ``overall`` (below it; for rmse, above); note. Subgroups with fewer than
+    ``min_patients`` patients, or (classification) fewer than ``min_events`` patients of any class, get
+    counts only (metric cells NaN) and a note. ``overall``: the overall primary metric (default: pooled over
+    all rows)."""
+    _check_interval(method, level)
     y_true = np.asarray(y_true)
     out = np.asarray(out, dtype=float)
     n = len(y_true)
     patients = pd.Series(np.arange(n) if groups is None else np.asarray(groups, dtype=object))
-    if len(patients) != n or len(values) != n:
-        raise ValueError(f"groups and values need one entry per row ({n})")
+    data_rows = np.arange(n) if row_ids is None else np.asarray(row_ids)
+    if len(patients) != n or len(values) != n or len(data_rows) != n:
+        raise ValueError(f"groups, values and row_ids need one entry per row ({n})")
     labels = subgroup_labels(values, None if groups is None else patients, bins)
     primary = primary_metric(task)
     binary = task == "classification" and len(classes) == 2
@@ -530,32 +763,40 @@ def subgroup_table(y_true, out, classes, task: str, groups, values, bins: int = 
         y, o, g = y_true[rows], out[rows], patients.iloc[rows].to_numpy()
         t = threshold[rows] if np.ndim(threshold) else threshold  # one per row: each fold's own
         n_patients = int(pd.unique(g).size)
+        per_class = _patients_per_class(y, g, classes) if task == "classification" else {}
         if task == "regression":
             events = None
         elif binary:
-            events = int((y == classes[1]).sum())
+            events = per_class[classes[1]]
         else:
-            events = _events_text(y, classes)
-        rec = {"subgroup": str(label), "patients": n_patients, "rows": int(rows.size), "events": events}
+            events = " ".join(f"{c}:{k}" for c, k in per_class.items())
+        rec = {"subgroup": str(label), "patients": n_patients, "rows": int(pd.unique(data_rows[rows]).size),
+               "events": events}
         for name in shown:
             rec.update({name: np.nan, f"{name}_lower": np.nan, f"{name}_upper": np.nan})
-        rec.update(flag=False, note="")
+        rec.update(dropped_resamples=np.nan, flag=False, note="")
+        few = [str(c) for c, k in per_class.items() if k < min_events]
         if n_patients < min_patients:
             rec["note"] = f"fewer than {min_patients} patients: counts only"
             records.append(rec)
             continue
-        point = _WeightedMetrics(y, o, classes, task, t)(np.ones((1, rows.size)))
-        if not np.isfinite(point[primary][0]):
-            rec["note"] = f"{primary} undefined (one class only)" if task == "classification" \
-                else f"{primary} undefined"
+        if few:
+            rec["note"] = f"fewer than {min_events} patients of class {', '.join(few)}: counts only"
             records.append(rec)
             continue
-        boot = bootstrap_values(y, o, classes, task, g, n_boot, seed, t)
+        point = _WeightedMetrics(y, o, classes, task, t)(np.ones((1, rows.size)))
+        if not np.isfinite(point[primary][0]):
+            rec["note"] = f"{primary} undefined"
+            records.append(rec)
+            continue
+        intervals = resampled_intervals(_WeightedMetrics(y, o, classes, task, t), rows.size, g, n_boot, seed,
+                                        level, method)
         for name in shown:
-            ci = percentile_interval(boot[name], level)
+            ci = intervals[name]
             rec[name] = float(point[name][0])
             rec[f"{name}_lower"] = np.nan if ci["lower"] is None else ci["lower"]
             rec[f"{name}_upper"] = np.nan if ci["upper"] is None else ci["upper"]
+        rec["dropped_resamples"] = n_boot - intervals[primary]["n_valid"]
         lo, hi = rec[f"{primary}_lower"], rec[f"{primary}_upper"]
         rec["flag"] = bool(lo > overall) if lower_better else bool(hi < overall)
         if rec["flag"]:
@@ -563,7 +804,7 @@ def subgroup_table(y_true, out, classes, task: str, groups, values, bins: int = 
         records.append(rec)
     return pd.DataFrame.from_records(records, columns=["subgroup", "patients", "rows", "events"]
                                      + [c for name in shown for c in (name, f"{name}_lower", f"{name}_upper")]
-                                     + ["flag", "note"])
+                                     + ["dropped_resamples", "flag", "note"])
 
 
 def _count(y, g, classes) -> dict:
@@ -610,6 +851,13 @@ def table_records(frame: pd.DataFrame) -> list[dict]:
 # Thresholds whose net benefit metrics.json records (the whole curve is in decision_curve.png).
 NET_BENEFIT_AT = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 INTERVAL_METHOD = "percentile bootstrap of the pooled out-of-fold predictions"
+BCA_METHOD = ("BCa bootstrap (bias-corrected and accelerated; acceleration from a jackknife over patients) of the "
+              "pooled out-of-fold predictions")
+# A test fold with fewer patients of a class than this scores unstable fold metrics (a fold ROC-AUC on 1 or 2
+# patients of a class swings from 0 to 1): a warning names the folds and the remedy.
+MIN_FOLD_PATIENTS_PER_CLASS = 5
+# Calibration statistics that get intervals (the "brier" of a calibration dict is the metric's, with its own).
+CALIBRATION_STATS = ("slope", "intercept", "citl", "ece")
 
 
 @dataclass
@@ -620,50 +868,121 @@ class JobEvidence:
     subgroups: Optional[pd.DataFrame]    # one table for every eval.subgroups column
 
 
+def prediction_patients(predictions: pd.DataFrame) -> np.ndarray:
+    """The patient of each prediction of a predictions.csv-like frame: its ``patient`` column, else its data
+    ``row`` (each row is a patient: with repeated cross-validation its predictions of every round are one
+    patient's), else its position."""
+    for column in ("patient", "row"):
+        if column in predictions:
+            return predictions[column].to_numpy()
+    return np.arange(len(predictions))
+
+
+def small_fold_warnings(fold_counts: list[dict], classes) -> list[dict]:
+    """{"kind": "small_test_fold", "message"} when a test fold holds fewer than MIN_FOLD_PATIENTS_PER_CLASS
+    patients of a class (``fold_counts``: counts()["folds"]); none for regression."""
+    if classes is None:
+        return []
+    small = [(f["fold"], c, k) for f in fold_counts for c, k in f["patients_with"].items()
+             if k < MIN_FOLD_PATIENTS_PER_CLASS]
+    if not small:
+        return []
+    shown = ", ".join(f"fold {fold}: {k} of class {c}" for fold, c, k in small[:6])
+    more = f" and {len(small) - 6} more" if len(small) > 6 else ""
+    return [{"kind": "small_test_fold",
+             "message": (f"{len({f for f, _, _ in small})} of {len(fold_counts)} test folds hold fewer than "
+                         f"{MIN_FOLD_PATIENTS_PER_CLASS} patients of a class ({shown}{more}): their fold metrics, "
+                         "hence the mean, SD, ranking and paired t-test, are unstable; use fewer folds "
+                         "(trainer.folds) and trainer.repeats to average over more partitions")}]
+
+
+def _calibration_intervals(record: dict, evaluate, n_rows, patients, n_boot, seed, method) -> None:
+    """Adds "interval": {stat: {"lower", "upper", "dropped_resamples"}} to a calibration dict."""
+    intervals = resampled_intervals(evaluate, n_rows, patients, n_boot, seed, 0.95, method)
+    record["interval"] = {name: {"lower": ci["lower"], "upper": ci["upper"], "dropped_resamples": n_boot - ci["n_valid"]}
+                          for name, ci in intervals.items()}
+
+
 def evaluate_predictions(predictions: pd.DataFrame, classes, task: str, *, thresholds: Optional[Sequence[float]],
                          n_boot: int, seed: int, dca_range: Sequence[float], subgroup_values: dict,
-                         subgroup_bins: int, subgroup_min_patients: int, grouped: bool) -> JobEvidence:
+                         subgroup_bins: int, subgroup_min_patients: int, grouped: bool,
+                         subgroup_min_events: int = 5, interval: str = "percentile") -> JobEvidence:
     """Everything a job reports beyond its per-fold metrics, from its out-of-fold ``predictions`` (as
-    training.cross_validate makes them: patient, fold, y_true, proba_<class> or y_pred; with repeated
+    training.cross_validate makes them: row, patient, fold, y_true, proba_<class> or y_pred; with repeated
     cross-validation every round's predictions are pooled and the bootstrap resamples patients with all
-    their rows of every round). ``thresholds``:
-    each fold's decision threshold (binary; None: argmax); ``subgroup_values``: {column: value per row};
-    ``grouped``: whether ``patient`` is a real patient id (else each row is its own patient)."""
+    their rows of every round: the patient is the ``patient`` column, or else the data ``row``, see
+    prediction_patients). ``thresholds``: each fold's decision threshold (binary; None: argmax);
+    ``subgroup_values``: {column: value per row}; ``grouped``: whether ``patient`` is a real patient id (else
+    each data row is its own patient; only the record's wording depends on it); ``interval``: "percentile" or
+    "bca" for every interval (metrics, calibration, net benefit, subgroups); ``subgroup_min_events``: patients
+    of each class a subgroup needs for a metric.
+
+    The record ("evaluation" in metrics.json) holds "warnings": [{"kind", "message"}] a reviewer must see
+    (kind "small_test_fold": a test fold with fewer than MIN_FOLD_PATIENTS_PER_CLASS patients of a class)."""
+    _check_interval(interval, 0.95)
     y = predictions["y_true"].to_numpy()
     out = (predictions[[f"proba_{c}" for c in classes]].to_numpy() if task == "classification"
            else predictions["y_pred"].to_numpy())
-    patients = predictions["patient"].to_numpy()
-    threshold = None if thresholds is None else np.asarray(thresholds, dtype=float)[predictions["fold"].to_numpy()]
+    patients = prediction_patients(predictions)
+    folds = predictions["fold"].to_numpy()
+    threshold = None if thresholds is None else np.asarray(thresholds, dtype=float)[folds]
     pooled = pooled_metrics(y, out, classes, task, threshold)
     metrics = {name: {"pooled": value} for name, value in pooled.items()}
-    # Counts of the first round: with repeated cross-validation every row is predicted once per round.
+    repeated = "repeat" in predictions and predictions["repeat"].nunique() > 1
+    # Counts of the first round (with repeated cross-validation every row is predicted once per round); the
+    # test side of every fold of every round.
     first = (predictions["repeat"] == 0).to_numpy() if "repeat" in predictions else np.ones(len(y), dtype=bool)
-    record: dict = {"counts": counts(y[first], classes, patients[first], predictions["fold"].to_numpy()[first])}
+    record: dict = {"counts": counts(y[first], classes, patients[first], folds[first])}
+    record["counts"]["folds"] = counts(y, classes, patients, folds)["folds"]
+    record["warnings"] = small_fold_warnings(record["counts"]["folds"], classes) if len(np.unique(folds)) > 1 else []
     if n_boot:
-        intervals = bootstrap_intervals(y, out, classes, task, patients, n_boot, seed, threshold)
+        intervals = bootstrap_intervals(y, out, classes, task, patients, n_boot, seed, threshold, method=interval)
         for name, ci in intervals.items():
             metrics[name].update(lower=ci["lower"], upper=ci["upper"])
-        record["interval"] = {"method": INTERVAL_METHOD, "level": 0.95, "n_boot": n_boot, "seed": seed,
-                              "resampled": "patients" if grouped else "rows (one per patient)",
+        resampled = "patients" if grouped else "rows (one per patient)"
+        if repeated and not grouped:
+            resampled += ", each with its predictions of every round"
+        record["interval"] = {"method": INTERVAL_METHOD if interval == "percentile" else BCA_METHOD,
+                              "kind": interval, "level": 0.95, "n_boot": n_boot, "seed": seed,
+                              "resampled": resampled,
                               # resamples where a metric is undefined (e.g. a class absent) are left out
                               "dropped_resamples": {name: n_boot - ci["n_valid"] for name, ci in intervals.items()
                                                     if ci["n_valid"] < n_boot}}
     record["calibration"] = calibration_report(y, out, classes, task)
+    if n_boot:  # the same patient bootstrap (seed) as the metrics' intervals
+        cal = record["calibration"]
+        if task == "regression":
+            _calibration_intervals(cal, _WeightedRegressionCalibration(y, out), len(y), patients, n_boot, seed,
+                                   interval)
+        else:
+            per_class = {classes[1]: cal} if len(classes) == 2 else \
+                {c: cal["classes"][str(c)] for c in classes}
+            for k, c in enumerate(classes):
+                if c in per_class:
+                    _calibration_intervals(per_class[c], _WeightedCalibration(y == c, out[:, k]), len(y), patients,
+                                           n_boot, seed, interval)
     curve = None
     if task == "classification" and len(classes) == 2:
         grid = np.round(np.arange(dca_range[0], dca_range[1] + 1e-9, 0.01), 4)
         curve = decision_curve(y == classes[1], out[:, 1], grid)
         at = curve.set_index(np.round(curve.threshold, 4))
+        reported = {f"{t:g}": t for t in NET_BENEFIT_AT if dca_range[0] <= t <= dca_range[1] and t in at.index}
         record["decision_curve"] = {
             "thresholds": [float(dca_range[0]), float(dca_range[1])],
-            "net_benefit": {f"{t:g}": {"model": float(at.net_benefit[t]), "treat_all": float(at.treat_all[t]),
-                                       "treat_none": 0.0}
-                            for t in NET_BENEFIT_AT if dca_range[0] <= t <= dca_range[1] and t in at.index}}
+            "net_benefit": {name: {"model": float(at.net_benefit[t]), "treat_all": float(at.treat_all[t]),
+                                   "treat_none": 0.0} for name, t in reported.items()}}
+        if n_boot and reported:
+            nb = resampled_intervals(_WeightedNetBenefit(y == classes[1], out[:, 1], reported), len(y), patients,
+                                     n_boot, seed, 0.95, interval)
+            for name, ci in nb.items():
+                record["decision_curve"]["net_benefit"][name].update(model_lower=ci["lower"], model_upper=ci["upper"])
     tables = []
+    row_ids = predictions["row"].to_numpy() if "row" in predictions else None
     for column, values in subgroup_values.items():
-        table = subgroup_table(y, out, classes, task, patients if grouped else None, values, bins=subgroup_bins,
+        table = subgroup_table(y, out, classes, task, patients, values, bins=subgroup_bins,
                                min_patients=subgroup_min_patients, n_boot=n_boot or 1000, seed=seed,
-                               threshold=threshold, overall=pooled[primary_metric(task)])
+                               threshold=threshold, overall=pooled[primary_metric(task)],
+                               min_events=subgroup_min_events, method=interval, row_ids=row_ids)
         tables.append(table.assign(column=column)[["column", *table.columns]])
     subgroups = pd.concat(tables, ignore_index=True) if tables else None
     if subgroups is not None:

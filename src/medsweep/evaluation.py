@@ -484,6 +484,12 @@ class _WeightedCalibration:
         self.p = np.asarray(p, dtype=float)
         self.z = _logit(self.p)
         self.n_bins = n_bins
+        # Newton starts from the fit on every row: a resample's fit lies near it (a few steps, not ~8).
+        full = _logistic_fit(self.z, self.y) if 0 < self.y.sum() < len(self.y) and np.ptp(self.z) > 0 else None
+        self.start = full if full is not None else (0.0, 1.0)
+        citl = _offset_intercept(self.y, self.z)
+        self.citl_start = 0.0 if citl is None else citl
+        self.order = np.argsort(self.p, kind="stable")
 
     def __call__(self, W: np.ndarray) -> dict[str, np.ndarray]:
         W = np.atleast_2d(np.asarray(W, dtype=float))
@@ -496,25 +502,55 @@ class _WeightedCalibration:
         separated = (np.where(drawn & (y == 1), z, np.inf).min(axis=1)
                      > np.where(drawn & (y == 0), z, -np.inf).max(axis=1))
         fit = both & (zmax > zmin) & ~separated
-        intercept, slope = _weighted_logistic_fits(z, y, W, fit)
-        return {"slope": slope, "intercept": intercept, "citl": _weighted_offset_intercepts(z, y, W, both),
-                "ece": np.array([self._ece(w) for w in W])}
+        intercept, slope = _weighted_logistic_fits(z, y, W, fit, self.start)
+        return {"slope": slope, "intercept": intercept,
+                "citl": _weighted_offset_intercepts(z, y, W, both, self.citl_start),
+                "ece": self._ece(W)}
 
-    def _ece(self, w: np.ndarray) -> float:
-        rows = np.repeat(np.arange(len(w)), w.astype(int))  # the resample's rows, as calibration() bins them
-        curve = _binned_curve(self.p[rows], self.y[rows], self.n_bins)
-        n = len(rows)
-        return float(sum(c / n * abs(o - q) for c, o, q in zip(curve["count"], curve["observed"], curve["predicted"])))
+    def _ece(self, W: np.ndarray) -> np.ndarray:
+        """ECE of each resample as calibration() computes it on the repeated rows: bin edges at numpy's
+        linear-interpolation percentiles of the resample's predictions, each bin's |sum(y) - sum(p)| / n.
+        Works on the sorted predictions: cumulative weights find each edge, cumulative sums each bin."""
+        order = self.order
+        ps, ys, Ws = self.p[order], self.y[order], W[:, order]
+        B, n = Ws.shape
+        cum = np.cumsum(Ws, axis=1)
+        total = cum[:, -1]
+        # The value at index k of a resample's repeated sorted predictions: the first row whose cumulative
+        # weight exceeds k, found in all resamples at once by offsetting each resample's cumulative weights.
+        span = float(total.max()) + 1.0
+        flat = (cum + (np.arange(B) * span)[:, None]).ravel()
+
+        def value_at(k: np.ndarray) -> np.ndarray:
+            pos = np.searchsorted(flat, k + np.arange(B) * span, side="right") - np.arange(B) * n
+            return ps[np.minimum(pos, n - 1)]
+
+        edges = []
+        for q in np.linspace(0, 100, self.n_bins + 1)[1:-1] / 100.0:
+            h = q * (total - 1.0)  # virtual index of np.percentile(..., method="linear")
+            lo = np.floor(h)
+            at_lo, at_hi, t = value_at(lo), value_at(lo + 1.0), h - lo
+            # numpy's _lerp: a + (b - a) t, computed from the far end for t >= 0.5 (the same bits)
+            edges.append(np.where(t >= 0.5, at_hi - (at_hi - at_lo) * (1.0 - t), at_lo + (at_hi - at_lo) * t))
+        # Bin b holds the sorted rows from starts[b] on (np.searchsorted(edges, p) counts the edges below p).
+        starts = np.column_stack([np.zeros(B, dtype=np.int64)]
+                                 + [np.searchsorted(ps, e, side="right") for e in edges] + [np.full(B, n)])
+        gap = np.zeros((B, 1))
+        cy = np.hstack([gap, np.cumsum(Ws * ys, axis=1)])
+        cp = np.hstack([gap, np.cumsum(Ws * ps, axis=1)])
+        rows = np.arange(B)[:, None]
+        diff = (np.diff(cy[rows, starts], axis=1) - np.diff(cp[rows, starts], axis=1))
+        return np.abs(diff).sum(axis=1) / total
 
 
-def _weighted_logistic_fits(z: np.ndarray, y: np.ndarray, W: np.ndarray, fit: np.ndarray
-                            ) -> tuple[np.ndarray, np.ndarray]:
+def _weighted_logistic_fits(z: np.ndarray, y: np.ndarray, W: np.ndarray, fit: np.ndarray,
+                            start: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """(a, b) of logit P(y) = a + b z by weighted maximum likelihood for each row of W where ``fit`` (NaN
-    elsewhere): Newton's method on all of them at once from (0, 1); a resample it does not settle in 25
+    elsewhere): Newton's method on all of them at once from ``start``; a resample it does not settle in 25
     steps is fitted alone by _logistic_fit (step halving) on its repeated rows."""
     from scipy.special import expit
 
-    a, b = np.zeros(len(W)), np.ones(len(W))
+    a, b = np.full(len(W), float(start[0])), np.full(len(W), float(start[1]))
     active = fit.copy()
     done = np.zeros(len(W), dtype=bool)
     for _ in range(25):
@@ -548,7 +584,8 @@ def _weighted_logistic_fits(z: np.ndarray, y: np.ndarray, W: np.ndarray, fit: np
     return a, b
 
 
-def _weighted_offset_intercepts(z: np.ndarray, y: np.ndarray, W: np.ndarray, defined: np.ndarray) -> np.ndarray:
+def _weighted_offset_intercepts(z: np.ndarray, y: np.ndarray, W: np.ndarray, defined: np.ndarray,
+                                start: float = 0.0) -> np.ndarray:
     """a of logit P(y) = a + z (calibration-in-the-large) for each row of W where ``defined``: the root of
     sum w (y - expit(a + z)) = 0, by Newton's method kept inside a shrinking bracket (the sum is monotone)."""
     from scipy.special import expit
@@ -556,7 +593,7 @@ def _weighted_offset_intercepts(z: np.ndarray, y: np.ndarray, W: np.ndarray, def
     events = _dot(W, y)
     bound = float(np.abs(z).max()) + 50.0
     lo, hi = np.full(len(W), -bound), np.full(len(W), bound)
-    a = np.zeros(len(W))
+    a = np.full(len(W), float(start))
     for _ in range(200):
         mu = expit(a[:, None] + z)
         f = _dot(W, mu) - events

@@ -183,3 +183,18 @@ def test_cleveland_subgroups_under_repeats_count_and_resample_patients(tmp_path)
                                                                    for d in draws)]
     assert [sex.loc["1.0", "roc_auc_lower"], sex.loc["1.0", "roc_auc_upper"]] == pytest.approx(
         np.percentile(aucs, [2.5, 97.5]), abs=1e-12)
+
+
+@pytest.mark.slow
+def test_parkinsons_small_test_folds_are_warned_about(tmp_path):
+    """Issue 21 item 7: the bundled Parkinson's file has 8 healthy subjects; 5 folds leave 1 or 2 in each test
+    fold. Each fold's patients per class are recorded and evaluation.warnings names the folds and a remedy."""
+    proc = run_train("model=parkinsons", "estimator=logreg", "eval.n_boot=0", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    evaluation = metrics_of(tmp_path)["evaluation"]
+    pred = pd.read_csv(tmp_path / "predictions.csv")
+    healthy = pred[pred.y_true == 0].groupby("fold").patient.nunique().reindex(range(5), fill_value=0)
+    assert [f["patients_with"]["0"] for f in evaluation["counts"]["folds"]] == healthy.tolist()
+    assert healthy.max() < 5
+    (warning,) = [w for w in evaluation["warnings"] if w["kind"] == "small_test_fold"]
+    assert "5 of 5 test folds" in warning["message"] and "trainer.repeats" in warning["message"]

@@ -553,16 +553,18 @@ def _weighted_logistic_fits(z: np.ndarray, y: np.ndarray, W: np.ndarray, fit: np
     a, b = np.full(len(W), float(start[0])), np.full(len(W), float(start[1]))
     active = fit.copy()
     done = np.zeros(len(W), dtype=bool)
+    wy, wyz = _dot(W, y), _dot(W, y * z)
     for _ in range(25):
         idx = np.flatnonzero(active & ~done)
         if not idx.size:
             break
-        Wi = W[idx]
+        Wi = W if idx.size == len(W) else W[idx]
         mu = expit(a[idx, None] + b[idx, None] * z)
-        r = Wi * (y - mu)
-        h = Wi * mu * (1.0 - mu)
-        g0, g1 = r.sum(axis=1), (r * z).sum(axis=1)
-        h00, h01, h11 = h.sum(axis=1), (h * z).sum(axis=1), (h * z * z).sum(axis=1)
+        wmu = Wi * mu
+        h = wmu - wmu * mu  # w mu (1 - mu)
+        hz = h * z
+        g0, g1 = wy[idx] - wmu.sum(axis=1), wyz[idx] - _dot(wmu, z)  # the score: sum w (y - mu) (1, z)
+        h00, h01, h11 = h.sum(axis=1), hz.sum(axis=1), _dot(hz, z)
         det = h00 * h11 - h01 ** 2
         with np.errstate(invalid="ignore", divide="ignore"):
             da, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det

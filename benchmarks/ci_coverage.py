@@ -1,6 +1,6 @@
 """Coverage of medsweep's 95% ROC-AUC interval with real cross-validated training (issue 21 item 6).
 
-    python benchmarks/ci_coverage.py                  # n = 60, 100, 300; 400 cohorts each (~10-30 min on 2 cores)
+    python benchmarks/ci_coverage.py                  # n = 60, 100, 300; 400 cohorts each (7-16 min on 2 cores)
     python benchmarks/ci_coverage.py --quick          # 20 cohorts each: checks the script only
     python benchmarks/ci_coverage.py --sizes 100 --reps 1000
 

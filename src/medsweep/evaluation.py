@@ -1,6 +1,7 @@
 """Evidence a clinical reviewer asks for (TRIPOD+AI items 12e, 15, 21, 23a), computed from a job's
-out-of-fold predictions: confidence intervals of every metric by patient-level bootstrap, calibration,
-decision curve analysis, subgroups and counts (the operating point is chosen in operating_point.py).
+out-of-fold predictions: confidence intervals (percentile or BCa, patient-level bootstrap) of every metric,
+of the calibration statistics and of net benefit, calibration, decision curve analysis, subgroups, counts
+and warnings (the operating point is chosen in operating_point.py).
 
 Plain functions: numpy/pandas in; dicts of JSON-serialisable values (float, int, str, None, lists) or
 DataFrames out. Undefined values are None in dicts and NaN (an empty cell) in DataFrames; ``table_records``
@@ -12,7 +13,8 @@ Inputs shared by the functions:
            regression: predictions, n
   classes  classification: the class labels; binary: classes[1] is the positive class. None for regression
   task     "classification" or "regression"
-  groups   the patient of each row (None: each row is its own patient)
+  groups   the patient of each row (None: each row is its own patient; with repeated cross-validation pass
+           the data row, so that a row's predictions of every round are one patient)
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """What every job reports for a clinical reviewer: intervals, calibration, decision curve, operating point,
 subgroups and counts, checked end to end; the statistics themselves are checked in test_evaluation.py."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,6 +63,8 @@ def test_the_sensitivity_target_is_met_on_every_training_side_and_reported_hones
     ("eval.dca_thresholds=[0.5,0.2]", "eval.dca_thresholds=[0.5, 0.2] is not allowed: must be [from, to]"),
     ("eval.subgroup_bins=1", "eval.subgroup_bins=1 is not allowed: must be an integer >= 2"),
     ("eval.subgroup_min_patients=0", "eval.subgroup_min_patients=0 is not allowed: must be an integer >= 1"),
+    ("eval.subgroup_min_events=0", "eval.subgroup_min_events=0 is not allowed: must be an integer >= 1"),
+    ("eval.interval=studentized", "eval.interval='studentized' is not allowed: must be percentile or bca"),
 ])
 def test_eval_settings_are_range_checked(compose_cfg, override, message):
     with pytest.raises(ConfigError) as err:
@@ -149,3 +153,48 @@ def test_eval_n_boot_0_turns_intervals_off(tmp_path):
 def test_help_lists_the_eval_settings():
     proc = run_train("--help")
     assert "eval.threshold" in proc.stdout and "eval.subgroups" in proc.stdout and "eval.n_boot" in proc.stdout
+
+
+@pytest.mark.slow
+def test_cleveland_subgroups_under_repeats_count_and_resample_patients(tmp_path):
+    """Issue 21 item 1, the bundled Cleveland file (one row per patient, no patient column) with 5 rounds of
+    cross-validation: sex=1 is 206 patients (not 1,030 predictions), its interval is the bootstrap of those
+    patients with all 5 of their predictions (recomputed here with scikit-learn), and thal=missing (2
+    patients) gets counts only."""
+    from sklearn.metrics import roc_auc_score
+
+    proc = run_train("model=cardiovascular", "estimator=logreg", "trainer.repeats=5", "eval.subgroups=[sex,thal]",
+                     "eval.n_boot=300", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(tmp_path / "subgroups.csv")
+    sex = table[table.column == "sex"].set_index("subgroup")
+    assert sex.loc["1.0", "patients"] == 206 and sex.loc["1.0", "rows"] == 206
+    assert sex.patients.sum() == 303
+    missing = table[(table.column == "thal") & (table.subgroup == "missing")].iloc[0]
+    assert missing.patients == 2 and np.isnan(missing.roc_auc) and "counts only" in missing.note
+    pred = pd.read_csv(tmp_path / "predictions.csv")
+    assert len(pred) == 5 * 303 and "dropped_resamples" in table
+    source = pd.read_csv(Path(training.__file__).parent / "datasets" / "cleveland_heart.csv", na_values="?")
+    men = pred[pred.row.isin(np.flatnonzero(source.sex == 1))].reset_index(drop=True)  # row: the file's row
+    ids = pd.factorize(men.row)[0]
+    rows_of = [np.flatnonzero(ids == k) for k in range(206)]
+    draws = np.random.default_rng(0).integers(0, 206, size=(300, 206))  # eval's resamples: seed 0, one chunk
+    aucs = [roc_auc_score(men.y_true[r], men.proba_1[r]) for r in (np.concatenate([rows_of[k] for k in d])
+                                                                   for d in draws)]
+    assert [sex.loc["1.0", "roc_auc_lower"], sex.loc["1.0", "roc_auc_upper"]] == pytest.approx(
+        np.percentile(aucs, [2.5, 97.5]), abs=1e-12)
+
+
+@pytest.mark.slow
+def test_parkinsons_small_test_folds_are_warned_about(tmp_path):
+    """Issue 21 item 7: the bundled Parkinson's file has 8 healthy subjects; 5 folds leave 1 or 2 in each test
+    fold. Each fold's patients per class are recorded and evaluation.warnings names the folds and a remedy."""
+    proc = run_train("model=parkinsons", "estimator=logreg", "eval.n_boot=0", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    evaluation = metrics_of(tmp_path)["evaluation"]
+    pred = pd.read_csv(tmp_path / "predictions.csv")
+    healthy = pred[pred.y_true == 0].groupby("fold").patient.nunique().reindex(range(5), fill_value=0)
+    assert [f["patients_with"]["0"] for f in evaluation["counts"]["folds"]] == healthy.tolist()
+    assert healthy.max() < 5
+    (warning,) = [w for w in evaluation["warnings"] if w["kind"] == "small_test_fold"]
+    assert "5 of 5 test folds" in warning["message"] and "trainer.repeats" in warning["message"]

@@ -19,7 +19,7 @@ from medsweep.evaluation import (LOGIT_EPS, bootstrap_intervals, bootstrap_value
                                  multiclass_calibration, pooled_metrics, regression_calibration,
                                  resample_metrics, subgroup_labels, subgroup_table, table_records)
 from medsweep.operating_point import (ThresholdRule, choose_threshold, parse_threshold_rule)
-from medsweep.metrics import (CLASSIFICATION_METRICS, REGRESSION_METRICS, classification_metrics,
+from medsweep.metrics import (CLASSIFICATION_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS, classification_metrics,
                               regression_metrics)
 from medsweep.plots import plot_calibration, plot_decision_curve
 
@@ -119,7 +119,7 @@ def test_multiclass_resampled_metrics_equal_metrics_on_repeated_rows():
     for b, w in enumerate(W):
         rows = np.repeat(np.arange(len(y)), w)
         theirs = classification_metrics(y[rows], proba[rows], classes)
-        assert_metrics_equal({k: v[b] for k, v in ours.items()}, theirs, CLASSIFICATION_METRICS)
+        assert_metrics_equal({k: v[b] for k, v in ours.items()}, theirs, MULTICLASS_METRICS)
 
 
 def test_regression_resampled_metrics_equal_metrics_on_repeated_rows():
@@ -164,8 +164,8 @@ def test_intervals_contain_the_pooled_value_and_repeat_with_the_seed(task):
     groups = np.arange(len(y)) // 3  # three rows per patient
     ci = bootstrap_intervals(y, out, classes, kind, groups=groups, n_boot=400, seed=7)
     pooled = pooled_metrics(y, out, classes, kind)
-    assert list(ci) == list(pooled) == list(CLASSIFICATION_METRICS if kind == "classification"
-                                            else REGRESSION_METRICS)
+    names = {"binary": CLASSIFICATION_METRICS, "multiclass": MULTICLASS_METRICS}.get(task, REGRESSION_METRICS)
+    assert list(ci) == list(pooled) == list(names)
     for name, interval in ci.items():
         assert interval["lower"] <= pooled[name] <= interval["upper"], name
         assert interval["n_valid"] == 400
@@ -419,7 +419,9 @@ def test_subgroup_table_flags_the_group_predicted_worse():
     a, b, c, missing = (table.iloc[i] for i in range(4))
     assert b["flag"] and not a["flag"] and b["roc_auc_upper"] < a["roc_auc_lower"]
     assert "below overall" in b["note"]
-    assert (a["patients"], a["rows"]) == (120, 359) and a["events"] == int((y[1:360] == "yes").sum())
+    # events: patients with the event (3 rows each here), the unit of the minimum-events rule
+    site_a = f.iloc[1:360]
+    assert (a["patients"], a["rows"]) == (120, 359) and a["events"] == site_a[site_a.y].patient.nunique()
     assert c["patients"] == 4 and np.isnan(c["roc_auc"]) and not c["flag"] and "fewer than 10" in c["note"]
     assert missing["rows"] == 1
     for name in ("roc_auc", "sensitivity", "specificity"):

@@ -7,7 +7,7 @@ from sklearn.model_selection import cross_validate as sk_cross_validate
 from sklearn.pipeline import Pipeline
 
 from medsweep.data import load_dataset
-from medsweep.metrics import classification_metrics, regression_metrics
+from medsweep.metrics import LOWER_IS_BETTER, classification_metrics, regression_metrics
 from medsweep.preprocess import make_preprocessor
 from medsweep.splitting import split
 from medsweep.training import TrainSettings, cross_validate
@@ -51,12 +51,25 @@ def test_multiclass_uses_macro_averages_and_one_vs_rest_auc():
     proba = np.eye(3)[[0, 1, 2, 0, 2, 1]] * 0.8 + 0.2 / 3
     m = classification_metrics(y, proba, ["a", "b", "c"])
     assert m["accuracy"] == pytest.approx(4 / 6)
-    assert m["sensitivity"] == pytest.approx(m["balanced_accuracy"])
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"))
     y_pred = np.array(["a", "b", "c"])[proba.argmax(axis=1)]
     assert m["f1"] == pytest.approx(f1_score(y, y_pred, average="macro"))
     assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, y_pred))
-    assert 0 < m["brier"] < 2
+    onehot = (y[:, None] == np.array(["a", "b", "c"])).astype(float)
+    assert m["brier_multi"] == pytest.approx(np.mean(((proba - onehot) ** 2).sum(axis=1)))
+
+
+def test_multiclass_has_no_duplicate_sensitivity_and_names_its_brier_apart():
+    """Multiclass "sensitivity" was the macro recall, i.e. balanced_accuracy under a second name; the Brier score
+    summed over classes (range 0-2) was named like the binary one (0-1). Binary keeps both names."""
+    y = np.array(["a", "b", "c", "a", "b", "c"])
+    proba = np.full((6, 3), 1 / 3)
+    m = classification_metrics(y, proba, ["a", "b", "c"])
+    assert "sensitivity" not in m and "brier" not in m
+    assert m["brier_multi"] == pytest.approx(2 / 3)  # (2/3)^2 + 2 * (1/3)^2 per patient
+    assert "brier_multi" in LOWER_IS_BETTER
+    binary = classification_metrics(np.array([0, 1]), np.array([[0.6, 0.4], [0.3, 0.7]]), [0, 1])
+    assert "sensitivity" in binary and "brier" in binary and "brier_multi" not in binary
 
 
 def test_regression_metrics():

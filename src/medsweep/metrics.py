@@ -9,9 +9,19 @@ import numpy as np
 # Ranking (threshold-free), then the metrics of the predicted classes, then the probabilities' accuracy.
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "f1",
                           "sensitivity", "specificity", "ppv", "npv", "brier")
+# Multiclass: no "sensitivity" (its macro average, the macro recall, IS balanced_accuracy: one number under two
+# names read as two pieces of evidence), and the Brier score summed over classes (range 0-2, not the binary
+# 0-1 scale) is named brier_multi so that it is never read or compared as a binary Brier score.
+MULTICLASS_METRICS = ("roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "f1",
+                      "specificity", "ppv", "npv", "brier_multi")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 # Metrics where lower is better; every other metric is better higher.
-LOWER_IS_BETTER = {"brier", "rmse", "mae"}
+LOWER_IS_BETTER = {"brier", "brier_multi", "rmse", "mae"}
+
+
+def classification_metric_names(n_classes: int) -> tuple[str, ...]:
+    """The metrics of a classification task with ``n_classes`` classes, in report order."""
+    return CLASSIFICATION_METRICS if n_classes == 2 else MULTICLASS_METRICS
 
 
 def primary_metric(task: str) -> str:
@@ -37,7 +47,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list,
                            threshold: Optional[float] = None) -> dict[str, float]:
     """Binary: the positive class is classes[1]; predicted positive where ``proba[:, 1] >= threshold``, or,
     without a threshold, the most probable class (argmax). Multiclass (no threshold): macro averages,
-    one-vs-rest ROC-AUC; ppv = macro precision, npv = macro negative predictive value one-vs-rest.
+    one-vs-rest ROC-AUC; ppv = macro precision, npv = macro negative predictive value one-vs-rest; no
+    sensitivity (the macro recall is balanced_accuracy); brier_multi (summed over classes, 0-2) for brier.
     Ratios that are undefined (no predicted positive, ...) are 0 for f1, ppv and npv, as scikit-learn gives."""
     # scikit-learn is imported here, not at the top: the sweep summary reads this module's constants.
     from sklearn import metrics as skm
@@ -76,14 +87,13 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list,
             roc_auc=skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes),
             pr_auc=skm.average_precision_score(onehot, proba, average="macro"),
             f1=np.mean(f1),
-            sensitivity=np.nanmean(recall),
             specificity=np.nanmean(spec),
             ppv=np.mean(precision),
             npv=np.mean(npv),
-            # Multiclass Brier: mean over patients of the squared error summed over classes.
-            brier=np.mean(np.sum((proba - onehot) ** 2, axis=1)),
+            # Multiclass Brier: mean over patients of the squared error summed over classes (range 0-2).
+            brier_multi=np.mean(np.sum((proba - onehot) ** 2, axis=1)),
         )
-    return {k: float(out[k]) for k in CLASSIFICATION_METRICS}
+    return {k: float(out[k]) for k in classification_metric_names(len(classes))}
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

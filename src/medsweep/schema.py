@@ -92,6 +92,8 @@ class EvalConfig:
     subgroups: List[str] = MISSING
     subgroup_bins: int = MISSING
     subgroup_min_patients: int = MISSING
+    subgroup_min_events: int = MISSING
+    interval: str = MISSING
 
 
 @dataclass
@@ -213,6 +215,10 @@ def _eval_errors(ev: Any) -> list[str]:
     _check(errors, ev.subgroup_bins >= 2, "eval.subgroup_bins", ev.subgroup_bins, "must be an integer >= 2")
     _check(errors, ev.subgroup_min_patients >= 1, "eval.subgroup_min_patients", ev.subgroup_min_patients,
            "must be an integer >= 1")
+    _check(errors, ev.subgroup_min_events >= 1, "eval.subgroup_min_events", ev.subgroup_min_events,
+           "must be an integer >= 1")
+    _check(errors, ev.interval in ("percentile", "bca"), "eval.interval", ev.interval,
+           "must be percentile or bca")
     return errors
 
 

@@ -256,7 +256,7 @@ def check_archive(path: str | Path) -> list[str]:
     the module's docstring, step 1), before any of it is built; the types it holds that skops itself does not
     trust (to pass to ``skops.io.load``)."""
     def refuse(why: str) -> UntrustedModelError:
-        return UntrustedModelError(f"{path} is not a model file medsweep can use: {why}")
+        return UntrustedModelError(f"{path} is not a model file saved by medsweep: {why}")
 
     try:
         size = os.path.getsize(path)
@@ -427,9 +427,9 @@ def load_model(path: str | Path) -> Any:
     try:
         model = sio.load(path, trusted=untrusted)
     except RecursionError:
-        raise UntrustedModelError(f"{path} is not a model file medsweep can use: it is nested too deeply") from None
+        raise UntrustedModelError(f"{path} is not a model file saved by medsweep: it is nested too deeply") from None
     except (MemoryError, Exception) as exc:  # noqa: BLE001 - any failure to build it: the file is malformed
-        raise UntrustedModelError(f"{path} is not a model file medsweep can use: building it failed "
+        raise UntrustedModelError(f"{path} is not a model file saved by medsweep: building it failed "
                                   f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from None
     check_fitted(model, path)
     return model

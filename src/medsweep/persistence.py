@@ -33,6 +33,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -318,12 +319,12 @@ def check_archive(path: str | Path) -> list[str]:
         return untrusted
     except UntrustedModelError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, EOFError) as exc:
-        raise refuse(f"not a skops archive as medsweep writes them ({type(exc).__name__}: {exc})") from None
     except RecursionError:
         raise refuse("its schema is nested too deeply") from None
     except OSError as exc:
         raise UntrustedModelError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - not a zip, no schema, a schema of the wrong shape: one line
+        raise refuse(f"not a skops archive as medsweep writes them ({_one_line(exc)})") from None
 
 
 # -- 2. the fitted trees ----------------------------------------------------------------------------------
@@ -431,7 +432,13 @@ def load_model(path: str | Path) -> Any:
     except (MemoryError, Exception) as exc:  # noqa: BLE001 - any failure to build it: the file is malformed
         raise UntrustedModelError(f"{path} is not a model file saved by medsweep: building it failed "
                                   f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from None
-    check_fitted(model, path)
+    try:
+        check_fitted(model, path)
+    except UntrustedModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an object of a trusted type in a shape no fit leaves
+        raise UntrustedModelError(f"{path} is not a model file saved by medsweep: checking its trees failed "
+                                  f"({_one_line(exc)})") from None
     return model
 
 
@@ -485,6 +492,14 @@ def _serve(path: str, memory_mb: int) -> None:
     model is loaded this process is not trusted)."""
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answers
+    parent = os.getppid()
+
+    def end_with_the_parent() -> None:  # a model that hangs must not outlive a caller killed meanwhile
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=end_with_the_parent, daemon=True).start()
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
@@ -526,10 +541,14 @@ class ModelProcess:
         package_root = str(Path(__file__).resolve().parent.parent)  # this medsweep, whatever sys.path says
         env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
         env.setdefault("MALLOC_ARENA_MAX", "2")  # address space per thread stays small under the limit
-        self._child = subprocess.Popen(
-            [sys.executable, "-c",
-             f"from medsweep.persistence import _serve; _serve({str(self.path)!r}, {int(memory_mb)})"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+        try:
+            self._child = subprocess.Popen(
+                [sys.executable, "-c",
+                 f"from medsweep.persistence import _serve; _serve({str(self.path)!r}, {int(memory_mb)})"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+        except OSError as exc:
+            raise UntrustedModelError(f"{self.path}: the process to load it could not start "
+                                      f"({exc.strerror or exc})") from None
         self.info = self._answer(1 << 24, "loading it")["info"]
 
     def _fail(self, doing: str, why: str) -> UntrustedModelError:

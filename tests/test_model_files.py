@@ -201,6 +201,16 @@ def test_a_booster_built_from_a_path_is_refused(small, tmp_path, loader):
         load_model(path)
 
 
+def test_a_trusted_type_called_with_text_is_refused(small, tmp_path):
+    """A Tree is rebuilt by calling Tree(n_features, n_classes, n_outputs): numbers only, never a path."""
+    schema, members = read_archive(small["random_forest"])
+    arguments = nodes(schema, of_class("Tree"))[0]["__reduce__"]["args"]
+    arguments["content"][0] = json_node("/etc/passwd")
+    path = write_archive(tmp_path / "model.skops", schema, members)
+    with pytest.raises(UntrustedModelError, match="not numbers or arrays of numbers \\(text \"/etc/passwd"):
+        load_model(path)
+
+
 def test_a_zip_bomb_is_refused_before_it_expands(small, tmp_path):
     """An array of zeros compressed 1,000x (issue 22: a 1.2 MB file expanded to 2.5 GB)."""
     schema, members = read_archive(small["logreg"])

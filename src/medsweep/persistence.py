@@ -286,6 +286,8 @@ def check_archive(path: str | Path) -> list[str]:
                 if loader in CALLED_WITH_ARGUMENTS:
                     arguments = (node.get("__reduce__") or {}).get("args")
                     bad = sorted({n["__loader__"] for n in _nodes(arguments)} - DATA_LOADERS)
+                    bad += [f"text {n.get('content', '')[:40]}" for n in _nodes(arguments)
+                            if n["__loader__"] == "JsonNode" and not _is_number_json(n.get("content"))]
                     if not isinstance(arguments, dict) or bad:
                         raise refuse(f"the arguments {kind} is called with are not numbers or arrays of numbers "
                                      f"({', '.join(bad) or 'none given'})")
@@ -325,6 +327,15 @@ def check_archive(path: str | Path) -> list[str]:
         raise UntrustedModelError(f"{path} cannot be read: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 - not a zip, no schema, a schema of the wrong shape: one line
         raise refuse(f"not a skops archive as medsweep writes them ({_one_line(exc)})") from None
+
+
+def _is_number_json(content: Any) -> bool:
+    """A JsonNode's content that is a number (never a path or other text)."""
+    try:
+        value = json.loads(content)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # -- 2. the fitted trees ----------------------------------------------------------------------------------

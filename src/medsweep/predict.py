@@ -7,7 +7,9 @@ patient column), ``proba_<class>`` per class and ``y_pred`` at the job's operati
 positive class iff its probability >= ``operating_point.final_threshold``; multiclass: the most probable
 class; regression: ``y_pred`` only). The file is read with the job's own data settings (delimiter,
 missing-value markers, patient column and pattern from its ``.hydra/config.yaml``) and the reading rules of
-data.py, in chunks, so memory stays bounded however long the file is.
+data.py, in chunks, so memory stays bounded however long the file is. The job directory may come from
+elsewhere: the model file must have the sha256 its metrics.json records, and is loaded and used in a child
+process under memory and time limits (persistence.ModelProcess), so a malformed one ends in one line.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ VALUE_TYPES = (
 # How skops rebuilds each kind of node, for the nodes medsweep's files hold (every estimator x task x
 # feature kind, tests/test_model_files.py): loader -> the types it may rebuild (None: any trusted type that
 # is not a container, scalar or array, which have loaders of their own). ObjectNode sets a new instance's
-# state without calling its constructor; TypeNode names a type without calling it. Absent on purpose:
+# state without calling its constructor. Absent on purpose:
 # ConstructorFromReduceNode (calls a type with arguments from the file), BytesNode, FunctionNode,
 # PartialNode, MethodNode, OperatorFuncNode.
 LOADERS: dict[str, Optional[frozenset[str]]] = {
@@ -73,7 +73,9 @@ LOADERS: dict[str, Optional[frozenset[str]]] = {
     "TreeNode": frozenset({"sklearn.tree._tree.Tree"}),
     "LossNode": frozenset({"sklearn._loss._loss.CyHalfBinomialLoss", "sklearn._loss._loss.CyHalfMultinomialLoss",
                            "sklearn._loss._loss.CyHalfSquaredError"}),
-    "ObjectNode": None, "TypeNode": None, "CachedNode": None,
+    # A type itself, not an instance (a dtype parameter, LightGBM's dict type): only these.
+    "TypeNode": frozenset({*VALUE_TYPES, "collections.OrderedDict", "collections.defaultdict"}),
+    "ObjectNode": None, "CachedNode": None,
 }
 CALLED_WITH_ARGUMENTS = ("TreeNode", "LossNode")
 # Loaders that may appear in a called type's arguments: data only.

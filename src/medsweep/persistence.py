@@ -540,6 +540,10 @@ def _serve(path: str, memory_mb: int) -> None:
             _send(out, {"error": f"{path} failed to {method} ({_one_line(exc)})"})
 
 
+def _texts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
 class ModelProcess:
     """A model file loaded and used in a child process limited to ``memory_mb`` of address space and
     ``timeout_s`` per step (loading, each call): ``predict_proba(X)``/``predict(X)`` return the child's
@@ -562,14 +566,19 @@ class ModelProcess:
         except OSError as exc:
             raise UntrustedModelError(f"{self.path}: the process to load it could not start "
                                       f"({exc.strerror or exc})") from None
-        self.info = self._answer(1 << 24, "loading it")["info"]
+        info = self._answer(1 << 24, "loading it").get("info")
+        described = isinstance(info, dict) and _texts(info.get("text")) and all(
+            info.get(k) is None or _texts(info.get(k)) for k in ("classes", "features"))
+        if not described:
+            raise self._fail("loading it", "gave no description of the model")
+        self.info = info
 
     def _fail(self, doing: str, why: str) -> UntrustedModelError:
         self.close()
         return UntrustedModelError(f"{self.path}: {doing} {why}")
 
     def _read(self, n: int, deadline: float, doing: str) -> bytes:
-        data = b""
+        data = bytearray()
         pipe = self._child.stdout
         while len(data) < n:
             left = deadline - time.monotonic()
@@ -585,7 +594,7 @@ class ModelProcess:
                                      "needs more memory than the limit allows")
                 raise self._fail(doing, f"ended the process using it (exit {code}){self._last_error()}")
             data += chunk
-        return data
+        return bytes(data)
 
     def _last_error(self) -> str:
         self._stderr.seek(0)
@@ -600,8 +609,8 @@ class ModelProcess:
         header = json.loads(self._read(n, deadline, doing))
         if not isinstance(header, dict):
             raise self._fail(doing, "gave no answer")
-        if "error" in header:
-            message = " ".join(str(header["error"]).split())[:1000]
+        if "error" in header:  # the child's words: printable characters only
+            message = "".join(ch for ch in " ".join(str(header["error"]).split())[:1000] if ch.isprintable())
             self.close()
             raise UntrustedModelError(message)
         if header.get("ok"):

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-import skops.io as sio
 
-from medsweep.estimators import REGISTRY
 from medsweep.outputs import atomic_path
-from medsweep.preprocess import SAVED_TYPES as PREPROCESSING_TYPES
+
+# skops, scikit-learn and the estimators are imported where a model is saved or loaded: a process that only
+# hands a model file to a ModelProcess (medsweep predict) does not import them (1.5 s).
 
 # Containers, scalars and arrays inside any fitted pipeline.
 VALUE_TYPES = (
@@ -95,10 +95,15 @@ class UntrustedModelError(ValueError):
 
 
 def trusted_types() -> frozenset[str]:
+    from medsweep.estimators import REGISTRY
+    from medsweep.preprocess import SAVED_TYPES as PREPROCESSING_TYPES
+
     return frozenset((*VALUE_TYPES, *PREPROCESSING_TYPES, *(t for e in REGISTRY.values() for t in e.saved_types)))
 
 
 def save_model(model: Any, path: Path) -> None:
+    import skops.io as sio
+
     with atomic_path(path) as tmp:
         sio.dump(model, tmp)
 
@@ -258,6 +263,8 @@ def check_archive(path: str | Path) -> list[str]:
     """Refuse (:class:`UntrustedModelError`) a file that is not a skops archive as medsweep writes them (see
     the module's docstring, step 1), before any of it is built; the types it holds that skops itself does not
     trust (to pass to ``skops.io.load``)."""
+    import skops.io as sio
+
     def refuse(why: str) -> UntrustedModelError:
         return UntrustedModelError(f"{path} is not a model file saved by medsweep: {why}")
 
@@ -437,6 +444,8 @@ def load_model(path: str | Path) -> Any:
     ``.predict``/``.predict_proba`` on a DataFrame with the training columns. Raises
     :class:`UntrustedModelError` (one line) for any file it cannot safely use. A file from elsewhere is
     better used through :class:`ModelProcess`, which also survives what no check rules out."""
+    import skops.io as sio
+
     untrusted = check_archive(path)
     try:
         model = sio.load(path, trusted=untrusted)

@@ -6,6 +6,7 @@ No heavy imports: the sweep's parent process reads these files while jobs run el
 
 from __future__ import annotations
 
+import hashlib
 import json
 from enum import Enum
 from pathlib import Path
@@ -107,8 +108,6 @@ def model_problem(path: Path, record: dict) -> str | None:
     model the job saved (None when it is): unreadable, or its sha256 is not the job's metrics.json's
     ``model_sha256`` (replaced by another job's, emptied, corrupted), or the record has none to check it
     against (a job of an older medsweep). Every loader of a job's model asks this first."""
-    import hashlib
-
     recorded = record.get("model_sha256")
     if not recorded:
         return f"the job's {METRICS_FILE} records no model_sha256, so {path} cannot be checked"

@@ -237,3 +237,75 @@ def test_a_million_rows_in_bounded_memory(cleveland, tmp_path):
     assert len(pred) == 1_000_000 and pred["row"].iloc[-1] == 999_999
     expected = _cleveland_by_hand(train, test)
     np.testing.assert_allclose(pred["proba_1"].to_numpy()[: len(expected) * 3], np.tile(expected, 3), rtol=0, atol=1e-9)
+
+
+def _job_with_model(job: Path, folder: Path, edit) -> Path:
+    """A copy of the job whose model.skops was edited by ``edit(schema, members, pipeline)`` and whose
+    metrics.json records the edited file's sha256, as someone handing over a crafted job directory would."""
+    import hashlib
+
+    from helpers.model_archives import read_archive, write_archive
+
+    copy = shutil.copytree(job, folder)
+    schema, members = read_archive(copy / MODEL_FILE)
+    edit(schema, members, copy)
+    write_archive(copy / MODEL_FILE, schema, members)
+    record = json.loads((copy / METRICS_FILE).read_text())
+    record["model_sha256"] = hashlib.sha256((copy / MODEL_FILE).read_bytes()).hexdigest()
+    (copy / METRICS_FILE).write_text(json.dumps(record))
+    return copy
+
+
+def _wrong_coefficients(schema, members, job):
+    from helpers.model_archives import nodes, of_class, set_array
+
+    coef = nodes(schema, of_class("LogisticRegression"))[0]["content"]["content"]["coef_"]
+    set_array(members, coef, np.zeros((1, 3)))
+
+
+def _forest_with_a_tree_pointing_outside(schema, members, job):
+    """The job's pipeline with a random forest as its estimator (all trusted types), one of whose trees
+    has a child index past its nodes: SIGSEGV at predict on today's main."""
+    from helpers.model_archives import array, nodes, of_class, read_archive, set_array
+    from medsweep.persistence import load_model, save_model
+    from sklearn.ensemble import RandomForestClassifier
+
+    pipeline = load_model(job / MODEL_FILE)
+    record = json.loads((job / METRICS_FILE).read_text())
+    train, used = pd.read_csv(record["data"]["path"], na_values="?"), record["features"]["used"]
+    forest = RandomForestClassifier(n_estimators=3, random_state=0)
+    forest.fit(pipeline[:-1].transform(train[used]), (train["num"] > 0).astype(int))
+    pipeline.steps[-1] = ("estimator", forest)
+    save_model(pipeline, job / MODEL_FILE)
+    new_schema, new_members = read_archive(job / MODEL_FILE)
+    node = nodes(new_schema, of_class("Tree"))[0]["content"]["content"]["nodes"]
+    tree_nodes = array(new_members, node)
+    tree_nodes["left_child"][0] = 10**6
+    set_array(new_members, node, tree_nodes)
+    schema.clear(), schema.update(new_schema)
+    members.clear(), members.update(new_members)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_wrong_coefficients, "failed to predict_proba (ValueError"),
+    (_forest_with_a_tree_pointing_outside, "child index outside"),
+])
+def test_a_malformed_model_of_trusted_types_ends_in_one_line_and_exit_2(cleveland, tmp_path, edit, message):
+    """Issue 22 items 1 and 9: a ValueError traceback (exit 1), or SIGSEGV, where one line belongs."""
+    job, _, test = cleveland
+    crafted = _job_with_model(job, tmp_path / "crafted", edit)
+    result = _predict(crafted, test, "-o", tmp_path / "x.csv")
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    *notes, last = result.stderr.splitlines()
+    assert last.startswith("error: ") and all(n.startswith("note: ") for n in notes), result.stderr
+    assert message in last and str(crafted / MODEL_FILE) in last
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_the_model_process_limits_are_options(cleveland, tmp_path):
+    job, _, test = cleveland
+    result = _predict(job, test, "-o", tmp_path / "x.csv", "--model-timeout-s", "0.01")
+    assert result.returncode == 2 and "took longer than 0.01 s" in result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    result = _predict(job, test, "-o", tmp_path / "x.csv", "--model-memory-mb", "10")
+    assert result.returncode == 2 and "--model-memory-mb=10 is not allowed" in result.stderr

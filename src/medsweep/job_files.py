@@ -6,6 +6,7 @@ No heavy imports: the sweep's parent process reads these files while jobs run el
 
 from __future__ import annotations
 
+import hashlib
 import json
 from enum import Enum
 from pathlib import Path
@@ -133,3 +134,24 @@ def _listed_jobs(path: Path, entries: Any) -> list[dict]:
         job["dir"] = str(folder)
         jobs.append(job)
     return jobs
+
+
+def model_problem(path: Path, record: dict) -> str | None:
+    """Why the model file ``path`` (a job's model.skops, or its copy in a registered MLflow model) is not the
+    model the job saved (None when it is): unreadable, or its sha256 is not the job's metrics.json's
+    ``model_sha256`` (replaced by another job's, emptied, corrupted), or the record has none to check it
+    against (a job of an older medsweep). Every loader of a job's model asks this first."""
+    recorded = record.get("model_sha256")
+    if not recorded:
+        return f"the job's {METRICS_FILE} records no model_sha256, so {path} cannot be checked"
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror or exc})"
+    if digest.hexdigest() != recorded:
+        return (f"{path} is not the model the job saved (sha256 {digest.hexdigest()}, its {METRICS_FILE} records "
+                f"{recorded}): it was replaced or corrupted")
+    return None

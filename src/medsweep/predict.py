@@ -7,13 +7,16 @@ patient column), ``proba_<class>`` per class and ``y_pred`` at the job's operati
 positive class iff its probability >= ``operating_point.final_threshold``; multiclass: the most probable
 class; regression: ``y_pred`` only). The file is read with the job's own data settings (delimiter,
 missing-value markers, patient column and pattern from its ``.hydra/config.yaml``) and the reading rules of
-data.py, in chunks, so memory stays bounded however long the file is.
+data.py, in chunks, so memory stays bounded however long the file is. The job directory may come from
+elsewhere: the model file must have the sha256 its metrics.json records, and is loaded and used in a child
+process under memory and time limits (persistence.ModelProcess), so a malformed one ends in one line.
 """
 
 from __future__ import annotations
 
 import codecs
 import gzip
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -29,7 +32,7 @@ from medsweep.escape import csv_safe
 from medsweep.job_files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, Status, load_metrics
 from medsweep.metrics import predicted_classes
 from medsweep.outputs import atomic_path
-from medsweep.persistence import UntrustedModelError, load_model
+from medsweep.persistence import MEMORY_MB, TIMEOUT_S, ModelProcess, UntrustedModelError
 
 # Rows read, predicted and written at a time: ~50 MB of a wide table, and few enough calls to the model
 # that a million rows take seconds.
@@ -83,23 +86,26 @@ def saved_data_config(job_dir: Path) -> Any:
                            "(delimiter, missing-value markers, patient column) are read from there") from None
 
 
-def feature_kinds(record: dict, model: Any) -> dict[str, str]:
-    """Each training feature, in training order, with its kind: "numeric" or "text" (one-hot encoded)."""
+def feature_kinds(record: dict, info: dict) -> dict[str, str]:
+    """Each training feature, in training order, with its kind: "numeric" or "text" (one-hot encoded).
+    ``info``: what the loaded model says of itself (persistence.model_info)."""
     used = list(record["features"]["used"])
     recorded = record["features"].get("kinds")
     if recorded:
         return {c: recorded[c] for c in used}
-    # The preprocessing of the saved pipeline tells (preprocess.py): a ColumnTransformer's "categorical"
-    # step holds the text columns; without one every feature was numeric. (MLP regression wraps the
-    # pipeline in a TransformedTargetRegressor.)
-    pipeline = getattr(model, "regressor_", model)
-    if [str(c) for c in getattr(pipeline, "feature_names_in_", used)] != used:
+    # The preprocessing of the saved pipeline tells (preprocess.py): its "categorical" step holds the text
+    # columns; without one every feature was numeric.
+    if (info.get("features") or used) != used:
         raise PredictError(f"{MODEL_FILE}'s features differ from {METRICS_FILE}'s features.used")
-    text: set = set()
-    for name, _, columns in getattr(pipeline.named_steps["preprocess"], "transformers_", []):
-        if name == "categorical":
-            text.update(columns)
+    text = set(info.get("text") or ())
     return {c: "text" if c in text else "numeric" for c in used}
+
+
+def check_classes(record: dict, info: dict) -> None:
+    """Checked, not assumed: proba_<class> columns are named from metrics.json's classes."""
+    if record["task"] == "classification" and info.get("classes") != record["classes"]:
+        raise PredictError(f"the model's classes {info.get('classes')} differ from {METRICS_FILE}'s "
+                           f"{record['classes']}")
 
 
 # -- reading in chunks with data.py's rules -----------------------------------------------------------
@@ -274,21 +280,33 @@ def _predictions(model: Any, record: dict, X: pd.DataFrame) -> dict[str, Any]:
 
 
 def predict_file(job_dir: Path, data_file: Path, output: Path, chunk_rows: int = CHUNK_ROWS,
-                 note: Callable[[str], None] = lambda line: None) -> int:
+                 note: Callable[[str], None] = lambda line: None, memory_mb: int = MEMORY_MB,
+                 timeout_s: float = TIMEOUT_S) -> int:
     """Write ``output`` (atomically) with the predictions of the job's model for every row of ``data_file``;
-    the number of rows. ``note`` receives what the user should know (ignored columns)."""
+    the number of rows. ``note`` receives what the user should know (ignored columns). The model is a file
+    from outside this process: it is loaded and used in a child process limited to ``memory_mb`` of address
+    space and ``timeout_s`` per step (persistence.ModelProcess)."""
     job_dir, data_file, output = Path(job_dir), Path(data_file), Path(output)
     record = completed_record(job_dir)
     model_file = checked_model_file(job_dir, record)
     data_cfg = saved_data_config(job_dir)
     _refuse_output(output, data_file, job_dir)
-    model = load_model(model_file)
-    if record["task"] == "classification":
-        # Checked, not assumed: proba_<class> columns are named from metrics.json's classes.
-        if [str(c) for c in model.classes_] != record["classes"]:
-            raise PredictError(f"the model's classes {list(map(str, model.classes_))} differ from {METRICS_FILE}'s "
-                               f"{record['classes']}")
-    kinds = feature_kinds(record, model)
+    with ModelProcess(model_file, memory_mb, timeout_s) as model:
+        for line in _printable_lines(model.warnings()):
+            note(line)
+        return _predict_with(model, record, data_cfg, data_file, output, chunk_rows, note)
+
+
+def _printable_lines(text: str, limit: int = 20) -> list[str]:
+    """What the model's process wrote (library warnings), without control characters."""
+    lines = ["".join(ch for ch in line if ch.isprintable()) for line in text.splitlines()]
+    return [line for line in lines if line.strip()][:limit]
+
+
+def _predict_with(model: ModelProcess, record: dict, data_cfg: Any, data_file: Path, output: Path,
+                  chunk_rows: int, note: Callable[[str], None]) -> int:
+    check_classes(record, model.info)
+    kinds = feature_kinds(record, model.info)
     columns, chunks = read_chunks(data_file, data_cfg, [c for c, k in kinds.items() if k == "text"], chunk_rows)
     ignored = check_columns(data_file, columns, record)
     if ignored:
@@ -348,14 +366,23 @@ def main(argv: Optional[list[str]] = None, prog: str = "python -m medsweep.predi
                              "the current directory")
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
                         help="rows read and predicted at a time (bounds memory; default %(default)s)")
+    parser.add_argument("--model-memory-mb", type=int, default=MEMORY_MB,
+                        help="address space of the process that loads and uses the model (default %(default)s)")
+    parser.add_argument("--model-timeout-s", type=float, default=TIMEOUT_S,
+                        help="longest the model may take to load, and to predict one chunk (default %(default)s)")
     args = parser.parse_args(argv)
     if args.chunk_rows < 1:
         parser.error(f"--chunk-rows={args.chunk_rows} is not allowed: must be an integer >= 1")
+    if args.model_memory_mb < 256:
+        parser.error(f"--model-memory-mb={args.model_memory_mb} is not allowed: must be an integer >= 256")
+    if not (args.model_timeout_s > 0 and math.isfinite(args.model_timeout_s)):
+        parser.error(f"--model-timeout-s={args.model_timeout_s} is not allowed: must be a finite number > 0")
     output = args.output or default_output(args.file)
     show_warnings()
     try:
         rows = predict_file(args.job_dir, args.file, output, args.chunk_rows,
-                            note=lambda line: print(line, file=sys.stderr))
+                            note=lambda line: print(line, file=sys.stderr), memory_mb=args.model_memory_mb,
+                            timeout_s=args.model_timeout_s)
     except (PredictError, DataError, UntrustedModelError) as exc:
         return fail(exc)
     except OSError as exc:

@@ -30,8 +30,8 @@ from omegaconf.errors import OmegaConfBaseException
 from medsweep.cli import EXIT_DIFFERENT, EXIT_OK, Parser, fail, show_warnings
 from medsweep.data import DataError, sha256_of_file, load_frame, resolve_path
 from medsweep.estimators import REGISTRY
-from medsweep.job_files import (LOG_FILE, METRICS_FILE, SAVED_CONFIG, SAVED_HYDRA, SAVED_OVERRIDES, Status, load_metrics,
-                                read_metrics)
+from medsweep.job_files import (LOG_FILE, METRICS_FILE, MODEL_FILE, SAVED_CONFIG, SAVED_HYDRA, SAVED_OVERRIDES, Status,
+                                load_metrics, model_problem, read_metrics)
 from medsweep.schema import Config, ConfigError, check_config
 
 # What differs between any two runs of one job, not a result: not compared. (Models are saved with zip
@@ -257,6 +257,9 @@ def reproduce(job_dir: Path, out: Optional[Path] = None, tolerance: float = 0.0)
     if record.get("status") != Status.COMPLETED:
         raise ReproduceError(f"job {job_dir} did not complete (status {record.get('status')!r}): there are no "
                              "results to compare with; run it again with train.py")
+    problem = model_problem(job_dir / MODEL_FILE, record) if record.get("model_sha256") else None
+    if problem:  # the results belong to a model that is no longer there: the job's record is not intact
+        raise ReproduceError(f"{problem}; a job whose files were changed is not reproduced")
     cfg, overrides, filled = saved_config(job_dir)
     check_data(cfg, record)
     out_dir = choose_out_dir(job_dir, out)

@@ -43,6 +43,7 @@ from medsweep.job_files import (FINAL_STATUSES, HISTORY_FILE, JOB_PLOTS, LOG_FIL
                                 SUMMARY_FILES, SWEEP_CONFIG, SWEEP_FILE, TEST_PREDICTIONS_FILE, TRACKING_FILE, Status,
                                 read_metrics)
 from medsweep.job_files import list_jobs as _sweep_jobs
+from medsweep.job_files import model_problem
 from medsweep.outputs import now, write_json
 from medsweep.schema import RUN_CONTROL_KEYS
 
@@ -667,6 +668,10 @@ class Tracker:
                 continue
             value = _number(((record.get("metrics") or {}).get(record.get("primary_metric")) or {}).get("mean"))
             if value is None or not math.isfinite(value) or not (job_dir / MODEL_FILE).is_file():
+                continue
+            problem = model_problem(job_dir / MODEL_FILE, record)
+            if problem:  # never register a model that is not the job's (an emptied or swapped file)
+                log.warning("Job %s is not registered: %s", key, problem)
                 continue
             greater = record.get("greater_is_better", True)
             current = best.get(record.get("model"))

@@ -2,8 +2,12 @@
 
 MLflow "models from code": this file is copied into the logged model and run when the model is loaded, so
 nothing is pickled (neither the pipeline nor this wrapper). The pipeline travels as the job's
-``model.skops`` and is loaded with :func:`medsweep.persistence.load_model` (an exact allow-list of types);
-the job's ``metrics.json`` gives the classes and the operating point. Loading needs medsweep installed:
+``model.skops``, the job's ``metrics.json`` beside it (classes, features, operating point). Loading checks
+the model's sha256 against metrics.json's ``model_sha256`` and then loads it as ``medsweep predict`` does: in
+a child process under memory and time limits (:class:`medsweep.persistence.ModelProcess`, which checks
+types, archive and trees first). Predicting checks the frame's columns as ``medsweep predict`` does (every
+training feature present; numbers where training had numbers, text where it had text). Loading needs
+medsweep installed:
 
     model = mlflow.pyfunc.load_model("models:/medsweep-parkinsons/1")
     model.predict(frame)   # proba_<class> per class and y_pred at the job's operating point, as predict.py
@@ -25,20 +29,31 @@ METRICS_ARTIFACT = "metrics"
 
 class MedsweepModel(PythonModel):
     def load_context(self, context: Any) -> None:
-        from medsweep.persistence import load_model
+        from medsweep.job_files import model_problem
+        from medsweep.persistence import ModelProcess, UntrustedModelError
+        from medsweep.predict import check_classes, feature_kinds
 
-        self.pipeline = load_model(context.artifacts[MODEL_ARTIFACT])
         with open(context.artifacts[METRICS_ARTIFACT]) as f:
             self.record = json.load(f)
+        path = context.artifacts[MODEL_ARTIFACT]
+        problem = model_problem(path, self.record)
+        if problem:
+            raise UntrustedModelError(f"{problem}, so it was not loaded")
+        self.pipeline = ModelProcess(path)
+        check_classes(self.record, self.pipeline.info)
+        self.kinds = feature_kinds(self.record, self.pipeline.info)
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: Optional[dict[str, Any]] = None) -> pd.DataFrame:
         from medsweep.metrics import predicted_classes
+        from medsweep.predict import check_columns, features
 
+        check_columns("the input frame", [str(c) for c in model_input.columns], self.record)
+        X = features(model_input.reset_index(drop=True), self.kinds, 0, [])
         if self.record["task"] != "classification":
-            return pd.DataFrame({"y_pred": self.pipeline.predict(model_input)})
+            return pd.DataFrame({"y_pred": self.pipeline.predict(X)})
         classes = self.record["classes"]
-        proba = self.pipeline.predict_proba(model_input)
+        proba = self.pipeline.predict_proba(X)
         out = pd.DataFrame({f"proba_{c}": proba[:, i] for i, c in enumerate(classes)})
         threshold = self.record["operating_point"]["final_threshold"] if len(classes) == 2 else None
         out["y_pred"] = predicted_classes(proba, classes, threshold=threshold)

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from medsweep.job_files import (LOCK_FILE, REQUIRED_FILES, SAVED_CONFIG, SWEEP_FILE, Status,
                                 overwrite_metrics_in_place, read_metrics, write_metrics)
+from medsweep.job_files import MODEL_FILE, model_problem
 from medsweep.outputs import now, overwrite_json_in_place, write_json
 from medsweep.schema import RUN_CONTROL_KEYS
 
@@ -183,6 +184,11 @@ def resume_todo(sweep_dir: Path, configs: list[DictConfig]) -> list[int]:
         elif missing_files(job_dir):
             log.warning("Job %d is recorded completed but lacks %s: it runs again", num,
                         ", ".join(missing_files(job_dir)))
+            todo.append(num)
+        elif metrics.get("model_sha256") and (problem := model_problem(job_dir / MODEL_FILE, metrics)):
+            # Another job's model, or an emptied file, is not this job's result (an older job records no
+            # sha256: nothing to check it against).
+            log.warning("Job %d is recorded completed but %s: it runs again", num, problem)
             todo.append(num)
     if conflicts:
         raise CompactHydraException(

@@ -659,31 +659,39 @@ class Tracker:
         self._parent_open = False
 
     def _register(self, keyed: list[tuple[str, Path]]) -> None:
-        """Per disease model, the best completed job (primary metric's mean, in metrics.json's direction)
-        becomes a version of the registered model ``<experiment>-<model>``."""
-        best: dict[str, tuple[float, str, Path, dict]] = {}
+        """Per disease model, the best completed job becomes a version of the registered model
+        ``<experiment>-<model>``: best by the figure the leaderboard ranks by (the primary metric's pooled
+        out-of-fold value; the mean over folds where a job of that model records no pooled value), in
+        metrics.json's direction, the lower job first on a tie, so it is the leaderboard's first job."""
+        candidates: dict[str, list[tuple[dict, str, Path, dict]]] = {}
         for key, job_dir in keyed:
             record = read_metrics(job_dir)
             if not record or record.get("status") != Status.COMPLETED or key not in self.state["jobs"]:
                 continue
-            value = _number(((record.get("metrics") or {}).get(record.get("primary_metric")) or {}).get("mean"))
-            if value is None or not math.isfinite(value) or not (job_dir / MODEL_FILE).is_file():
+            figures = ((record.get("metrics") or {}).get(record.get("primary_metric")) or {})
+            values = {k: _number(figures.get(k)) for k in ("pooled", "mean")}
+            if values["mean"] is None or not math.isfinite(values["mean"]) or not (job_dir / MODEL_FILE).is_file():
                 continue
             problem = model_problem(job_dir / MODEL_FILE, record)
             if problem:  # never register a model that is not the job's (an emptied or swapped file)
                 log.warning("Job %s is not registered: %s", key, problem)
                 continue
-            greater = record.get("greater_is_better", True)
-            current = best.get(record.get("model"))
-            if current is None or (value > current[0] if greater else value < current[0]):
-                best[record.get("model")] = (value, key, job_dir, record)
+            candidates.setdefault(record.get("model"), []).append((values, key, job_dir, record))
+        best: dict[str, tuple[float, str, Path, dict]] = {}
+        for model, jobs in candidates.items():
+            by = "pooled" if all(v["pooled"] is not None and math.isfinite(v["pooled"]) for v, *_ in jobs) else "mean"
+            for values, key, job_dir, record in jobs:  # keyed is in job order: a tie keeps the lower job
+                value, current = values[by], best.get(model)
+                greater = record.get("greater_is_better", True)
+                if current is None or (value > current[0] if greater else value < current[0]):
+                    best[model] = (value, key, job_dir, record)
         for model, (value, key, job_dir, record) in sorted(best.items()):
             name = registered_name(self.experiment, model)
             versions = record.get("versions") or {}
             requirements = [f"{d}=={v}" for d, v in versions.items() if v and d not in ("python", "hydra-core")]
             description = record.get("model_description") or model
             tags = {"job_dir": str(job_dir), "primary_metric": str(record.get("primary_metric")),
-                    "primary_mean": repr(value), "model_sha256": str(record.get("model_sha256"))}
+                    "primary_value": repr(value), "model_sha256": str(record.get("model_sha256"))}
             version = self.store.register(name, self.state["jobs"][key], job_dir / MODEL_FILE,
                                           job_dir / METRICS_FILE, requirements, description, tags)
             self.state["registered"][model] = {"name": name, "version": str(version), "job": key,

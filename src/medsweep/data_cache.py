@@ -308,7 +308,7 @@ def _main(request: str) -> int:
     """The child process: parse the file as a job would, write the entry."""
     r = json.loads(request)
     # Killed with the job that started it (a sweep killed by SIGKILL takes its jobs and this with it).
-    from hydra_plugins.medsweep_launcher._die_with_parent import die_with_parent
+    from medsweep.parent_death import die_with_parent
 
     die_with_parent(r["parent"])
     from medsweep.data import DataError, read_table

@@ -15,29 +15,14 @@ Elsewhere (no prctl) nothing changes: the forkserver still ends with the sweep, 
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-import sys
 
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+from medsweep.parent_death import die_with_parent
+
 # Set by start_warm_workers for the forkserver: the PID of the sweep process it must die with.
 PARENT_ENV = "MEDSWEEP_FORKSERVER_PARENT"
 
-
-def die_with_parent(parent: int) -> bool:
-    """SIGKILL this process when ``parent`` (which must be its parent) exits; False where unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            return False
-    except (OSError, AttributeError):
-        return False
-    if os.getppid() != parent:  # the parent died before prctl: no signal will ever come
-        os.kill(os.getpid(), signal.SIGKILL)
-    return True
+__all__ = ["PARENT_ENV", "children_die_with_this_process", "die_with_parent"]
 
 
 _forking: list[int] = []  # the PID of the process about to fork (set in the parent, read in the child)

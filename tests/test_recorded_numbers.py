@@ -31,8 +31,8 @@ JOBS = {
 
 
 @pytest.mark.parametrize("name", list(JOBS))
-def test_metrics_are_the_recorded_ones(name, compose_cfg, tmp_path):
-    logging.getLogger("medsweep").setLevel(logging.ERROR)
+def test_metrics_are_the_recorded_ones(name, compose_cfg, tmp_path, caplog):
+    caplog.set_level(logging.ERROR, logger="medsweep")  # quiet, and restored after the test
     run_job(compose_cfg(*JOBS[name]), tmp_path / "job")
     metrics = json.loads((tmp_path / "job" / "metrics.json").read_text())["metrics"]
     recorded = json.loads(RECORDED.read_text())[name]

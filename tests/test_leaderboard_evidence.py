@@ -171,3 +171,18 @@ def test_a_search_summary_gives_the_selected_trials_bbc_cv_estimate(tmp_path):
     assert summary["optimization"]["selected_job"] == 1 and row["bbc_estimate"] != ""
     assert (f"Its bias-corrected score (BBC-CV over 2 trials): {float(row['bbc_estimate']):.3f}"
             in summary["optimization"]["note"])
+
+
+def test_a_long_warning_is_shown_whole_in_summary_md_and_report_html(tmp_path):
+    """A small-test-fold warning lists every fold: 25 folds make a message of ~700 characters, cut at 300 before."""
+    s = tmp_path / "sweep"
+    y, fold = cohort(5)
+    message = "25 of 25 test folds hold fewer than 5 patients of a class (" + ", ".join(
+        f"fold {k}: 1 of class 0" for k in range(25)) + "): use fewer folds (trainer.folds)"
+    assert len(message) > 500
+    write_job(s, 0, y, fold, noisy(y, np.random.default_rng(3), 1.0),
+              warnings=[{"kind": "small_test_fold", "message": message}])
+    summary = summarize_sweep(s)
+    t = texts(s, summary)
+    assert "fold 24: 1 of class 0): use fewer folds (trainer.folds)" in t["md"]
+    assert "fold 24: 1 of class 0): use fewer folds (trainer.folds)" in t["html"]

@@ -184,6 +184,11 @@ def _override_value(overrides: list[str], key: str) -> Optional[str]:
     return None
 
 
+# A warning is shown whole in the summaries (a small-test-fold warning lists every fold); only a runaway text
+# from a hand-edited file is cut.
+WARNING_LIMIT = 2000
+
+
 def _warnings(record: dict) -> list[dict]:
     """metrics.json's ``warnings`` ([{"kind", "message"}]) as a list of such dicts, whatever the file holds
     (absent: none; a bare string or an odd entry: kept as its text)."""
@@ -193,9 +198,10 @@ def _warnings(record: dict) -> list[dict]:
     out = []
     for w in raw:
         if isinstance(w, dict):
-            out.append({"kind": _one_line(w.get("kind") or "warning", 80), "message": _one_line(w.get("message") or "")})
+            out.append({"kind": _one_line(w.get("kind") or "warning", 80),
+                        "message": _one_line(w.get("message") or "", WARNING_LIMIT)})
         else:
-            out.append({"kind": "warning", "message": _one_line(w)})
+            out.append({"kind": "warning", "message": _one_line(w, WARNING_LIMIT)})
     return out
 
 

@@ -223,3 +223,22 @@ def test_medsweep_reads_its_own_csvs_through_read_csv():
     offenders = [p.name for p in (ROOT / "src" / "medsweep").rglob("*.py")
                  if p.name not in user_data_readers and "pd.read_csv(" in p.read_text()]
     assert offenders == [], f"use medsweep.outputs.read_csv in {offenders}"
+
+
+def test_control_characters_in_an_error_never_reach_the_terminal_raw(tmp_path):
+    """An ESC sequence in an error text (a column named "\\x1b]0;owned\\x07", say) would retitle or recolour the
+    terminal printing the leaderboard or the per-job line: shown as \\xNN instead, in every one-line text."""
+    from hydra_plugins.medsweep_sweeper._progress import job_line
+    from medsweep.summarize import format_leaderboard, summarize_sweep
+
+    error = "column '\x1b]0;owned\x07\x1b[2J' is not numeric"
+    line = job_line(3, {"status": "failed", "error_type": "DataError", "error": error, "overrides": ["model=als"]})
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b]0;owned\\x07\\x1b[2J" in line
+    s = tmp_path / "sweep"
+    (s / "0").mkdir(parents=True)
+    (s / "0" / "metrics.json").write_text(json.dumps({"status": "failed", "error": error, "error_type": "DataError",
+                                                      "overrides": ["model=als"], "model": "als"}))
+    (s / "sweep.json").write_text(json.dumps({"jobs": [{"num": 0, "dir": "0", "overrides": ["model=als"]}]}))
+    summary = summarize_sweep(s)
+    for text in (format_leaderboard(summary), (s / "summary.md").read_text(), (s / "summary.csv").read_text()):
+        assert "\x1b" not in text and "\x07" not in text

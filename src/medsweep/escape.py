@@ -7,11 +7,25 @@ from __future__ import annotations
 
 import html
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote
 
 if TYPE_CHECKING:  # pandas is slow to import; only the CSV writers need it, and they have it already
     import pandas as pd
+
+# -- One line of text (terminal, summaries) ------------------------------------------------------------------
+
+# C0 and C1 control characters left after whitespace is folded: an ESC in an error text or a column name would
+# otherwise drive the terminal that prints it (colours, cursor moves, a retitled window).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(x: Any, limit: Optional[int] = None) -> str:
+    """``x`` as one line of plain text: whitespace folded, control characters shown as ``\\xNN``, cut to
+    ``limit`` characters (the last one an ellipsis)."""
+    line = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", " ".join(str(x).split()))
+    return line if limit is None or len(line) <= limit else line[: limit - 1] + "…"
+
 
 # -- Markdown and links ------------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ import pandas as pd
 import yaml
 
 from medsweep.cli import fail, show_warnings
-from medsweep.escape import link, md_code as _md_code, md_text as _md_text  # shared with model_card.md
+from medsweep.escape import link, md_code as _md_code, md_text as _md_text, one_line  # shared with model_card.md
 from medsweep.metrics import LOWER_IS_BETTER
 from medsweep.job_files import (FINAL_STATUSES, JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_OVERRIDES,
                                 SUMMARY_FILES, SWEEP_FILE, Status, list_jobs, load_metrics)
@@ -170,10 +170,7 @@ def _clean(x: Any) -> Any:
 
 
 def _one_line(text: Any, limit: int = 300) -> Optional[str]:
-    if text is None:
-        return None
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    return None if text is None else one_line(text, limit)
 
 
 def _override_value(overrides: list[str], key: str) -> Optional[str]:

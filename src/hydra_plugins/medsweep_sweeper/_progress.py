@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional, TextIO
 
+from medsweep.escape import one_line
 from medsweep.job_files import FINAL_STATUSES as FINAL
 from medsweep.job_files import METRICS_FILE, Status, read_metrics
 
@@ -23,7 +24,7 @@ def job_line(num: int, m: dict) -> str:
         interval = f" ({metric['lower']:.3f}-{metric['upper']:.3f})" if metric.get("lower") is not None else ""
         text += f"  {m['primary_metric']} {value:.3f}{interval}"
     elif m.get("error"):
-        text += f"  {m.get('error_type') or 'error'}: {' '.join(str(m['error']).split())[:200]}"
+        text += f"  {one_line(m.get('error_type') or 'error', 80)}: {one_line(m['error'], 200)}"
     return text
 
 

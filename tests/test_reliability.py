@@ -122,7 +122,15 @@ def test_resume_with_a_changed_config_is_refused_before_anything_changes(tmp_pat
     proc = run_train("-m", "model=breast_cancer,diabetes", *FAST, "trainer.folds=4", "resume=true",
                      f"hydra.sweep.dir={tmp_path}")
     assert proc.returncode != 0 and "resume=true refused" in proc.stderr and "job(s) 0, 1" in proc.stderr
+    folds = metrics_of(tmp_path / "0")["folds"]
+    assert f"job 0: trainer.folds (saved {folds}, now 4)" in proc.stderr  # what differs, named
     assert {n: digest(tmp_path / str(n)) for n in (0, 1)} == before
+    # A sweep started by an older medsweep lacks the keys added since: said as such.
+    config = tmp_path / "0" / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("  interval: percentile\n", ""))
+    proc = run_train("-m", "model=breast_cancer,diabetes", *FAST, "resume=true", f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode != 0 and "job 0: eval.interval (saved absent, now 'percentile')" in proc.stderr
+    assert "started by an older medsweep" in proc.stderr
 
 
 def test_resume_needs_an_existing_sweep(tmp_path):

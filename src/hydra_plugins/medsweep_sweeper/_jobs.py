@@ -160,6 +160,21 @@ def _saved_task_config(job_dir: Path) -> Optional[dict]:
     return task_config(saved) if isinstance(saved, DictConfig) and len(saved) else None
 
 
+_ABSENT = object()  # a key one of two configs does not have
+
+
+def config_differences(saved: Any, now: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """(dotted key, saved value, value now) of every leaf where two job configs differ (_ABSENT: no such key)."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        return [d for key in list(saved) + [k for k in now if k not in saved]
+                for d in config_differences(saved.get(key, _ABSENT), now.get(key, _ABSENT), f"{prefix}{key}.")]
+    return [] if saved == now else [(prefix.rstrip("."), saved, now)]
+
+
+def _shown(value: Any) -> str:
+    return "absent" if value is _ABSENT else repr(value)[:60]
+
+
 def missing_files(job_dir: Path) -> list[str]:
     """The files every completed job has that ``job_dir`` lacks."""
     return [name for name in REQUIRED_FILES if not (job_dir / name).is_file()]
@@ -175,7 +190,7 @@ def resume_todo(sweep_dir: Path, configs: list[DictConfig]) -> list[int]:
         job_dir = sweep_dir / str(num)
         saved = _saved_task_config(job_dir)
         if saved is not None and saved != task_config(cfg):
-            conflicts.append(num)
+            conflicts.append((num, config_differences(saved, task_config(cfg))))
         metrics = read_metrics(job_dir) or {}
         if still_running(metrics):
             running.append(f"{num} (PID {metrics['pid']})")
@@ -191,10 +206,17 @@ def resume_todo(sweep_dir: Path, configs: list[DictConfig]) -> list[int]:
             log.warning("Job %d is recorded completed but %s: it runs again", num, problem)
             todo.append(num)
     if conflicts:
+        first, differences = conflicts[0]
+        shown = ", ".join(f"{key} (saved {_shown(a)}, now {_shown(b)})" for key, a, b in differences[:5])
+        more = f" and {len(differences) - 5} more" if len(differences) > 5 else ""
+        # Keys the saved config lacks come from a newer medsweep than the one that started the sweep.
+        newer = all(a is _ABSENT for _, a, _ in differences)
         raise CompactHydraException(
-            f"resume=true refused: the config of job(s) {', '.join(map(str, conflicts))} in {sweep_dir} differs "
-            "from the one this command would run (see their .hydra/config.yaml); resume with the original "
-            "arguments, or start a new sweep. Nothing was changed.")
+            f"resume=true refused: the config of job(s) {', '.join(str(n) for n, _ in conflicts)} in {sweep_dir} "
+            f"differs from the one this command would run (job {first}: {shown}{more}; see its .hydra/config.yaml); "
+            + ("the sweep was started by an older medsweep, which did not have these keys: finish it with that "
+               "version, or start a new sweep." if newer else
+               "resume with the original arguments, or start a new sweep.") + " Nothing was changed.")
     if running:
         raise CompactHydraException(
             f"resume=true refused: job(s) {', '.join(running)} of {sweep_dir} are still running, started by an "

@@ -25,6 +25,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from medsweep import data_cache
+from medsweep.job_files import sha256_of_file  # noqa: F401 - data files' provenance; re-exported
 
 log = logging.getLogger("medsweep")
 
@@ -73,14 +74,6 @@ class Dataset:
     @property
     def n_groups(self) -> int:
         return int(self.groups.nunique()) if self.groups is not None else len(self.y)
-
-
-def sha256_of_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sha256_of_frame(frame: pd.DataFrame) -> str:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from medsweep.outputs import overwrite_json_in_place, write_json
 
@@ -136,6 +137,15 @@ def _listed_jobs(path: Path, entries: Any) -> list[dict]:
     return jobs
 
 
+def sha256_of_file(path: Path) -> str:
+    """The sha256 of a file's bytes (data files in metrics.json's provenance, model.skops's model_sha256)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def model_problem(path: Path, record: dict) -> str | None:
     """Why the model file ``path`` (a job's model.skops, or its copy in a registered MLflow model) is not the
     model the job saved (None when it is): unreadable, or its sha256 is not the job's metrics.json's
@@ -145,13 +155,29 @@ def model_problem(path: Path, record: dict) -> str | None:
     if not recorded:
         return f"the job's {METRICS_FILE} records no model_sha256, so {path} cannot be checked"
     try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+        digest = sha256_of_file(path)
     except OSError as exc:
         return f"{path} cannot be read ({exc.strerror or exc})"
-    if digest.hexdigest() != recorded:
-        return (f"{path} is not the model the job saved (sha256 {digest.hexdigest()}, its {METRICS_FILE} records "
+    if digest != recorded:
+        return (f"{path} is not the model the job saved (sha256 {digest}, its {METRICS_FILE} records "
                 f"{recorded}): it was replaced or corrupted")
     return None
+
+
+def not_ours(path: Path, marker: str, ignore: tuple[str, ...] = (), marker_is_dir: bool = False) -> Optional[str]:
+    """Why medsweep must not write into ``path``: it exists and is not a directory, or it holds files (other
+    than ``ignore``) but not ``marker`` (sweep.json of a sweep, .hydra/ of a single run), so it is the user's
+    own folder (a typo'd path); None for a new or empty folder, or one of medsweep's."""
+    if not os.path.lexists(path):
+        return None
+    if not path.is_dir():
+        return "exists and is not a directory"
+    if (path / marker).is_dir() if marker_is_dir else (path / marker).exists():
+        return None
+    try:
+        names = sorted(name for name in os.listdir(path) if name not in ignore)
+    except OSError as exc:
+        return f"cannot be listed ({exc.strerror})"
+    if not names:
+        return None
+    return "already holds " + ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")

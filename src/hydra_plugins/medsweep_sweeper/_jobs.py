@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from medsweep.job_files import (LOCK_FILE, REQUIRED_FILES, SAVED_CONFIG, SWEEP_FILE, Status,
                                 overwrite_metrics_in_place, read_metrics, write_metrics)
-from medsweep.job_files import MODEL_FILE, model_problem
+from medsweep.job_files import MODEL_FILE, model_problem, not_ours
 from medsweep.outputs import now, overwrite_json_in_place, write_json
 from medsweep.schema import RUN_CONTROL_KEYS
 
@@ -66,25 +66,10 @@ def claim_sweep_dir(path: Path, resume: bool) -> tuple[Path, SweepLock]:
 
 
 def _foreign(path: Path) -> Optional[str]:
-    """Why ``path`` must not become a new sweep's directory: it exists and is not a directory, or it holds
-    files but no sweep.json (the user's own results, a typo'd path); None for a new or empty directory, a
-    medsweep sweep (passed over by claim_sweep_dir), or one holding only the lock of a sweep killed as it
-    started."""
-    if not os.path.lexists(path):
-        return None
-    if not path.is_dir():
-        return "exists and is not a directory"
-    if (path / SWEEP_FILE).exists():
-        return None
-    try:
-        names = sorted(os.listdir(path))
-    except OSError as exc:
-        return f"cannot be listed ({exc.strerror})"
-    names = [name for name in names if name != LOCK_FILE]
-    if names:
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        return f"already holds {shown}"
-    return None
+    """Why ``path`` must not become a new sweep's directory (job_files.not_ours); None for a new or empty
+    directory, a medsweep sweep (passed over by claim_sweep_dir), or one holding only the lock of a sweep
+    killed as it started."""
+    return not_ours(path, SWEEP_FILE, ignore=(LOCK_FILE,))
 
 
 def _lock(path: Path) -> Optional[SweepLock]:
@@ -188,9 +173,9 @@ def resume_todo(sweep_dir: Path, configs: list[DictConfig]) -> list[int]:
     todo, conflicts, running = [], [], []
     for num, cfg in enumerate(configs):
         job_dir = sweep_dir / str(num)
-        saved = _saved_task_config(job_dir)
-        if saved is not None and saved != task_config(cfg):
-            conflicts.append((num, config_differences(saved, task_config(cfg))))
+        saved, wanted = _saved_task_config(job_dir), task_config(cfg)
+        if saved is not None and saved != wanted:
+            conflicts.append((num, config_differences(saved, wanted)))
         metrics = read_metrics(job_dir) or {}
         if still_running(metrics):
             running.append(f"{num} (PID {metrics['pid']})")

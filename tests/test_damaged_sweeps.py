@@ -232,3 +232,18 @@ def test_compare_of_a_sweep_with_a_damaged_sweep_json_ends_in_one_line(sweep, ca
     assert compare_main([str(sweep), str(sweep)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "sweep.json" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_report_html_reads_nothing_from_a_damaged_jobs_folder_outside_the_sweep(sweep):
+    """A sweep.json `dir` pointing outside the sweep: no plot and no model card link from that folder."""
+    from medsweep.summarize import summarize_sweep
+
+    outside = sweep.parent / f"{sweep.name}-outside"
+    outside.mkdir()
+    (outside / "model_card.md").write_text("# not this sweep's\n")
+    (outside / "roc.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    _sweep_json(lambda d: d["jobs"][1].update(dir=f"../{outside.name}"))(sweep)
+    summarize_sweep(sweep)
+    html = (sweep / "report.html").read_text()
+    job = html[html.index('id="job-1"'):html.index('id="job-2"')]
+    assert "model card" not in job and "roc.png" not in job

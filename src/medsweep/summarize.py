@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import statistics
-import re
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -651,6 +650,7 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
         out.append("</table>")
     out.append("<h2>Jobs</h2>")
     for r in rows:
+        damaged = r["status"] == DAMAGED  # its dir may lie outside the sweep: nothing is read from it
         metric = (f"{e(str(r['primary_metric']))} = {_row_ci(r)} pooled, {_fmt(r['primary_mean'], r['primary_std'])} over folds"
                   if r.get("primary_mean") is not None else e(r.get("error") or ""))
         if r.get("synthetic"):
@@ -659,9 +659,8 @@ def _html(summary: dict, sweep_dir: Path, sweep_png: Path, job_metrics: dict) ->
                 f"<p class=\"{e(r['status'])}\">{e(r['status'])}: {metric} — <a href=\"{link(r['dir'])}/\">directory</a>"
                 f" · <a href=\"{link(r['dir'])}/{METRICS_FILE}\">metrics.json</a>"
                 + (f" · <a href=\"{link(r['dir'])}/{MODEL_CARD_FILE}\">model card</a>"
-                   if (sweep_dir / r["dir"] / MODEL_CARD_FILE).is_file() else "") + "</p>"]
-        # A damaged job's dir may lie outside the sweep: nothing is read from it.
-        pngs = [(name, sweep_dir / r["dir"] / name) for name in JOB_PLOTS if r["status"] != DAMAGED]
+                   if not damaged and (sweep_dir / r["dir"] / MODEL_CARD_FILE).is_file() else "") + "</p>"]
+        pngs = [] if damaged else [(name, sweep_dir / r["dir"] / name) for name in JOB_PLOTS]
         out.append("<div class=\"plots\">" + "".join(_img(png, embed, f"{link(r['dir'])}/{name}", f"job {r['job']} {name}")
                                                   for name, png in pngs if png.is_file()) + "</div>")
         if job_metrics.get(r["job"]):

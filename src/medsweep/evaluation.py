@@ -27,9 +27,8 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from medsweep.metrics import (CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS,
-                              classification_metric_names, classification_metrics, predicted_classes,
-                              primary_metric, regression_metrics)
+from medsweep.metrics import (LOWER_IS_BETTER, classification_metric_names, classification_metrics,
+                              predicted_classes, primary_metric, regression_metrics)
 
 # Resample weights held in memory at once (resamples x rows): 128 Ki float64 = 1 MB, and the dozen arrays
 # the metrics derive from them, stay in the CPU's caches: 2-3x faster than 1 M cells (1,000 resamples of 569
@@ -42,12 +41,6 @@ LOGIT_EPS = 1e-6
 DCA_THRESHOLDS = tuple(round(t / 100, 2) for t in range(1, 100))
 # Multiclass macro averages: undefined in a resample where a class is absent (see resample_metrics).
 _MACRO = {"roc_auc", "pr_auc", "balanced_accuracy", "specificity"}
-
-
-def metric_names(task: str, classes=None) -> tuple[str, ...]:
-    if task != "classification":
-        return REGRESSION_METRICS
-    return CLASSIFICATION_METRICS if classes is None else classification_metric_names(len(classes))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -897,8 +890,6 @@ BCA_METHOD = ("BCa bootstrap (bias-corrected and accelerated; acceleration from 
 # A test fold with fewer patients of a class than this scores unstable fold metrics (a fold ROC-AUC on 1 or 2
 # patients of a class swings from 0 to 1): a warning names the folds and the remedy.
 MIN_FOLD_PATIENTS_PER_CLASS = 5
-# Calibration statistics that get intervals (the "brier" of a calibration dict is the metric's, with its own).
-CALIBRATION_STATS = ("slope", "intercept", "citl", "ece")
 
 
 @dataclass

@@ -75,7 +75,8 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         cv.predictions, data.classes, data.task, thresholds=cv.thresholds, n_boot=ev.n_boot, seed=cfg.seed,
         dca_range=list(ev.dca_thresholds), grouped=data.groups is not None,
         subgroup_values={c: values.to_numpy()[positions] for c, values in subgroup_columns.items()},
-        subgroup_bins=ev.subgroup_bins, subgroup_min_patients=ev.subgroup_min_patients, **_interval_settings(ev))
+        subgroup_bins=ev.subgroup_bins, subgroup_min_patients=ev.subgroup_min_patients,
+        subgroup_min_events=ev.subgroup_min_events, interval=ev.interval)
     metrics = {name: {**m, **evidence.metrics.get(name, {})} for name, m in cv.metrics.items()}
     for name, m in metrics.items():
         interval = f" ({m['lower']:.4f}-{m['upper']:.4f})" if m.get("lower") is not None else ""
@@ -133,12 +134,6 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
     }
 
 
-def _interval_settings(ev) -> dict:
-    """The evaluation keys added after jobs were first recorded: a config saved before them (reproduce of an
-    old job) gets the values those jobs ran with."""
-    return {"subgroup_min_events": ev.get("subgroup_min_events", 5), "interval": ev.get("interval", "percentile")}
-
-
 def _development_and_test(cfg: DictConfig) -> tuple[Dataset, Optional[Dataset]]:
     """The development data (cross-validation and the final model) and, when configured, the patients it
     never sees: a hold-out share of the same data (trainer.holdout, drawn with data.seed so that every job of
@@ -176,7 +171,7 @@ def _score_test(final, test: Dataset, threshold: Optional[float], cfg: DictConfi
         predictions, test.classes, test.task, thresholds=None if threshold is None else [threshold],
         n_boot=ev.n_boot, seed=cfg.seed, dca_range=list(ev.dca_thresholds), grouped=test.groups is not None,
         subgroup_values={}, subgroup_bins=ev.subgroup_bins, subgroup_min_patients=ev.subgroup_min_patients,
-        **_interval_settings(ev))
+        subgroup_min_events=ev.subgroup_min_events, interval=ev.interval)
     metrics = {name: {"value": m["pooled"], **{k: m[k] for k in ("lower", "upper") if k in m}}
                for name, m in evidence.metrics.items()}
     info = test.info

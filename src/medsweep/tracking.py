@@ -38,6 +38,7 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from medsweep import escape
 from medsweep.job_files import (FINAL_STATUSES, HISTORY_FILE, JOB_PLOTS, LOG_FILE, METRICS_FILE, MODEL_CARD_FILE,
                                 MODEL_FILE, OPTUNA_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SAVED_OVERRIDES, SUBGROUPS_FILE,
                                 SUMMARY_FILES, SWEEP_CONFIG, SWEEP_FILE, TEST_PREDICTIONS_FILE, TRACKING_FILE, Status,
@@ -77,8 +78,7 @@ class TrackingError(Exception):
 
 
 def one_line(text: Any, limit: int = 500) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    return escape.one_line(text, limit)
 
 
 # -- where -------------------------------------------------------------------------------------------------

@@ -187,7 +187,14 @@ def resample_metrics(y_true, out, classes, task: str, weights, threshold: Option
     absent; R2 where every drawn target is equal. f1, ppv and npv are 0 where undefined, as in
     metrics.py; accuracy and Brier are always defined.
     """
-    return _WeightedMetrics(y_true, out, classes, task, threshold)(weights)
+    return resample_scorer(y_true, out, classes, task, threshold)(weights)
+
+
+def resample_scorer(y_true, out, classes, task: str, threshold: Optional[float] = None):
+    """resample_metrics with its data bound, for scoring many weight matrices of the same predictions: the
+    checks, class coding and ranks are done once. Called with ``weights``, it returns what resample_metrics
+    returns."""
+    return _WeightedMetrics(y_true, out, classes, task, threshold)
 
 
 def bootstrap_weights(n_rows: int, groups=None, n_boot: int = 1000, seed: int = 0,

@@ -21,7 +21,7 @@ from typing import Hashable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from medsweep.evaluation import bootstrap_weights, resample_metrics
+from medsweep.evaluation import bootstrap_weights, percentile_interval, resample_scorer
 from medsweep.outputs import read_csv
 
 METHOD = ("BBC-CV (Tsamardinos et al. 2018): the best configuration picked on each bootstrap sample of patients "
@@ -61,17 +61,18 @@ def bbc_cv(y_true, outs: Sequence, classes, task: str, metric: str, *, greater_i
             raise ValueError(f"weights has {weights.shape[1]} columns for {n} rows")
         chunks = [weights]
     sign = 1.0 if greater_is_better else -1.0
+    scorers = [resample_scorer(y_true, out, classes, task, threshold) for out in outs]  # once, not per chunk
     scores, picks = [], []
     for W in chunks:
         out_of_bag = (W == 0).astype(float)
-        inbag = np.column_stack([resample_metrics(y_true, out, classes, task, W, threshold)[metric] for out in outs])
+        inbag = np.column_stack([score(W)[metric] for score in scorers])
         # Undefined in-bag scores (a class absent) never win; a sample where all are undefined is dropped.
         ranked = np.where(np.isfinite(inbag), sign * inbag, -np.inf)
         best = np.argmax(ranked, axis=1)  # the first of equal scores
         oob = np.full(len(W), np.nan)
         for c in np.unique(best):
             rows = best == c
-            oob[rows] = resample_metrics(y_true, outs[c], classes, task, out_of_bag[rows], threshold)[metric]
+            oob[rows] = scorers[c](out_of_bag[rows])[metric]
         oob[~np.isfinite(inbag).any(axis=1)] = np.nan
         scores.append(oob)
         picks.append(best)
@@ -81,9 +82,8 @@ def bbc_cv(y_true, outs: Sequence, classes, task: str, metric: str, *, greater_i
            "n_valid": int(valid.sum()), "configurations": len(outs),
            "selected": {int(c): int((picks[valid] == c).sum()) for c in range(len(outs))}, "method": METHOD}
     if valid.any():
-        alpha = (1.0 - level) / 2.0
-        lower, upper = np.percentile(scores[valid], [100.0 * alpha, 100.0 * (1.0 - alpha)])
-        out.update(estimate=float(scores[valid].mean()), lower=float(lower), upper=float(upper))
+        interval = percentile_interval(scores, level)
+        out.update(estimate=float(scores[valid].mean()), lower=interval["lower"], upper=interval["upper"])
     return out
 
 

@@ -137,6 +137,15 @@ def _listed_jobs(path: Path, entries: Any) -> list[dict]:
     return jobs
 
 
+def record_warnings(record: dict) -> list[dict]:
+    """metrics.json's ``warnings`` as [{"kind", "message"}] of text, whatever the file holds (absent: none;
+    a bare string or an odd entry: kind "warning" and its text)."""
+    raw = record.get("warnings") or []
+    return [{"kind": str(w.get("kind") or "warning"), "message": str(w.get("message") or "")}
+            if isinstance(w, dict) else {"kind": "warning", "message": str(w)}
+            for w in (raw if isinstance(raw, list) else [raw])]
+
+
 def sha256_of_file(path: Path) -> str:
     """The sha256 of a file's bytes (data files in metrics.json's provenance, model.skops's model_sha256)."""
     h = hashlib.sha256()

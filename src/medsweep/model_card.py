@@ -13,7 +13,7 @@ import shlex
 from pathlib import Path
 from typing import Any, Optional
 
-from medsweep.job_files import METRICS_FILE, MODEL_CARD_FILE, SUBGROUPS_FILE, Status, read_metrics
+from medsweep.job_files import METRICS_FILE, MODEL_CARD_FILE, SUBGROUPS_FILE, Status, read_metrics, record_warnings
 from medsweep.escape import md_code, md_text
 from medsweep.outputs import atomic_path
 
@@ -208,12 +208,9 @@ def _calibration(record: dict) -> list[str]:
 
 def _warnings(record: dict) -> list[str]:
     """metrics.json's ``warnings`` ([{"kind", "message"}], written by the job): every one, in full."""
-    raw = record.get("warnings") or []
-    items = raw if isinstance(raw, list) else [raw]
-    if not items:
+    rows = [[_md(w["kind"]), _md(w["message"])] for w in record_warnings(record)]
+    if not rows:
         return []
-    rows = [[_md(w.get("kind") or "warning"), _md(w.get("message") or "")] if isinstance(w, dict)
-            else ["warning", _md(w)] for w in items]
     return ["## Warnings", "", "Read these before using any figure below.", ""] + _table(["kind", "message"], rows)
 
 

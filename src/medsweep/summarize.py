@@ -29,7 +29,7 @@ from medsweep.cli import fail, show_warnings
 from medsweep.escape import link, md_code as _md_code, md_text as _md_text, one_line  # shared with model_card.md
 from medsweep.metrics import LOWER_IS_BETTER
 from medsweep.job_files import (FINAL_STATUSES, JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE, OPTUNA_FILE, SAVED_OVERRIDES,
-                                SUMMARY_FILES, SWEEP_FILE, Status, list_jobs, load_metrics)
+                                SUMMARY_FILES, SWEEP_FILE, Status, list_jobs, load_metrics, record_warnings)
 from medsweep.outputs import atomic_path, write_csv, write_json
 from medsweep.plots import plot_sweep, short_overrides
 
@@ -186,19 +186,9 @@ WARNING_LIMIT = 2000
 
 
 def _warnings(record: dict) -> list[dict]:
-    """metrics.json's ``warnings`` ([{"kind", "message"}]) as a list of such dicts, whatever the file holds
-    (absent: none; a bare string or an odd entry: kept as its text)."""
-    raw = record.get("warnings") or []
-    if not isinstance(raw, list):
-        raw = [raw]
-    out = []
-    for w in raw:
-        if isinstance(w, dict):
-            out.append({"kind": _one_line(w.get("kind") or "warning", 80),
-                        "message": _one_line(w.get("message") or "", WARNING_LIMIT)})
-        else:
-            out.append({"kind": "warning", "message": _one_line(w, WARNING_LIMIT)})
-    return out
+    """The job's warnings (job_files.record_warnings), each on one line."""
+    return [{"kind": _one_line(w["kind"], 80), "message": _one_line(w["message"], WARNING_LIMIT)}
+            for w in record_warnings(record)]
 
 
 def _job_row(sweep_dir: Path, job: dict) -> tuple[dict, dict, dict]:

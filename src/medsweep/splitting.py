@@ -81,7 +81,7 @@ def split(data: Dataset, folds: int, seed: int, repeats: int = 1) -> Splits:
         for fold, (_, test) in enumerate(splits):
             absent = [c for c in data.classes if not (y[test] == c).any()]
             if absent:
-                where = f"test fold {fold % folds}" + (f" of repeat {fold // folds}" if repeats > 1 else "")
+                where = f"test {fold_label(fold, folds, repeats)}"
                 raise DataError(f"with trainer.folds={folds} and seed={seed}, {where} holds no "
                                 f"{what_of(data)} of class(es) {[str(c) for c in absent]} of {data.target!r}: "
                                 "use fewer folds or another seed")
@@ -122,6 +122,11 @@ def inner_split(data: Dataset, train: np.ndarray, folds: int, seed: int, where: 
             raise DataError(f"with eval.threshold_folds={folds}, inner fold {k} of {where} trains on a single "
                             f"class of {data.target!r}: use fewer eval.threshold_folds or another seed")
     return inner
+
+
+def fold_label(fold: int, folds: int, repeats: int) -> str:
+    """How messages name fold ``fold`` (0-based over all repeats): "fold 2", or "fold 2 of repeat 1"."""
+    return f"fold {fold % folds}" + (f" of repeat {fold // folds}" if repeats > 1 else "")
 
 
 def what_of(data: Dataset) -> str:

@@ -18,7 +18,7 @@ from medsweep.metrics import (classification_metrics, predicted_classes, primary
                               summarize_folds)
 from medsweep.operating_point import ThresholdRule, choose_threshold
 from medsweep.preprocess import TRANSFORM_ROWS, column_kinds, make_preprocessor, transform_rows
-from medsweep.splitting import inner_seed, inner_split, split
+from medsweep.splitting import fold_label, inner_seed, inner_split, split
 
 
 @dataclass
@@ -198,7 +198,7 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     if rule is not None and rule.kind != "fixed":
         # Every inner split before any model is fitted: a fold too small for them fails at once.
         inner = [inner_split(data, train_idx, threshold_folds, inner_seed(settings.seed, fold),
-                             f"outer fold {fold % folds}" + (f" of repeat {fold // folds}" if repeats > 1 else ""))
+                             f"outer {fold_label(fold, folds, repeats)}")
                  for fold, (train_idx, _) in enumerate(splits)]
     per_fold, histories, predictions, thresholds = [], [], [], []
     for fold, (train_idx, test_idx) in enumerate(splits):

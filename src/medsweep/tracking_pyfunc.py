@@ -40,8 +40,12 @@ class MedsweepModel(PythonModel):
         if problem:
             raise UntrustedModelError(f"{problem}, so it was not loaded")
         self.pipeline = ModelProcess(path)
-        check_classes(self.record, self.pipeline.info)
-        self.kinds = feature_kinds(self.record, self.pipeline.info)
+        try:
+            check_classes(self.record, self.pipeline.info)
+            self.kinds = feature_kinds(self.record, self.pipeline.info)
+        except BaseException:  # a model refused here does not keep its process until garbage collection
+            self.pipeline.close()
+            raise
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: Optional[dict[str, Any]] = None) -> pd.DataFrame:

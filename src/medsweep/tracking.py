@@ -39,6 +39,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from medsweep import escape
+from medsweep.compare import rank_value, ranked_by
 from medsweep.job_files import (FINAL_STATUSES, HISTORY_FILE, JOB_PLOTS, LOG_FILE, METRICS_FILE, MODEL_CARD_FILE,
                                 MODEL_FILE, OPTUNA_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SAVED_OVERRIDES, SUBGROUPS_FILE,
                                 SUMMARY_FILES, SWEEP_CONFIG, SWEEP_FILE, TEST_PREDICTIONS_FILE, TRACKING_FILE, Status,
@@ -663,25 +664,24 @@ class Tracker:
         ``<experiment>-<model>``: best by the figure the leaderboard ranks by (the primary metric's pooled
         out-of-fold value; the mean over folds where a job of that model records no pooled value), in
         metrics.json's direction, the lower job first on a tie, so it is the leaderboard's first job."""
-        candidates: dict[str, list[tuple[dict, str, Path, dict]]] = {}
+        candidates: dict[str, list[tuple[str, Path, dict]]] = {}
         for key, job_dir in keyed:
             record = read_metrics(job_dir)
             if not record or record.get("status") != Status.COMPLETED or key not in self.state["jobs"]:
                 continue
-            figures = ((record.get("metrics") or {}).get(record.get("primary_metric")) or {})
-            values = {k: _number(figures.get(k)) for k in ("pooled", "mean")}
-            if values["mean"] is None or not math.isfinite(values["mean"]) or not (job_dir / MODEL_FILE).is_file():
+            mean = _number(((record.get("metrics") or {}).get(record.get("primary_metric")) or {}).get("mean"))
+            if mean is None or not math.isfinite(mean) or not (job_dir / MODEL_FILE).is_file():
                 continue
             problem = model_problem(job_dir / MODEL_FILE, record)
             if problem:  # never register a model that is not the job's (an emptied or swapped file)
                 log.warning("Job %s is not registered: %s", key, problem)
                 continue
-            candidates.setdefault(record.get("model"), []).append((values, key, job_dir, record))
+            candidates.setdefault(record.get("model"), []).append((key, job_dir, record))
         best: dict[str, tuple[float, str, Path, dict]] = {}
         for model, jobs in candidates.items():
-            by = "pooled" if all(v["pooled"] is not None and math.isfinite(v["pooled"]) for v, *_ in jobs) else "mean"
-            for values, key, job_dir, record in jobs:  # keyed is in job order: a tie keeps the lower job
-                value, current = values[by], best.get(model)
+            by = ranked_by([record for *_, record in jobs])  # as the leaderboard ranks them
+            for key, job_dir, record in jobs:  # keyed is in job order: a tie keeps the lower job
+                value, current = rank_value(record, by), best.get(model)
                 greater = record.get("greater_is_better", True)
                 if current is None or (value > current[0] if greater else value < current[0]):
                     best[model] = (value, key, job_dir, record)

@@ -9,7 +9,7 @@ from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from medsweep.schema import register_configs
+from medsweep.config.schema import register_configs
 
 register_configs()
 # Every result is written (atomically) before exit; the final garbage collection over every object of
@@ -19,7 +19,7 @@ atexit.register(gc.freeze)
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    from medsweep.job import USER_ERRORS, quiet_console, run_job
+    from medsweep.job.runner import USER_ERRORS, quiet_console, run_job
 
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN and not cfg.verbose:

@@ -14,7 +14,7 @@ def compose_jobs(jobs: Iterable[list[str]]) -> list:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from medsweep.schema import register_configs
+    from medsweep.config.schema import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()

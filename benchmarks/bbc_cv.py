@@ -1,4 +1,4 @@
-"""How optimistic the best of N configurations is, and how much of that BBC-CV (medsweep.selection.bbc_cv,
+"""How optimistic the best of N configurations is, and how much of that BBC-CV (medsweep.evaluate.selection.bbc_cv,
 Tsamardinos et al. 2018) removes: the naive best pooled value vs the BBC-CV estimate vs the truth.
 
     python benchmarks/bbc_cv.py                        # 200 cohorts per line, N = 1, 10, 50
@@ -41,7 +41,7 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from medsweep.selection import bbc_cv  # noqa: E402
+from medsweep.evaluate.selection import bbc_cv  # noqa: E402
 
 RHO = 0.5
 PREVALENCE = 0.4

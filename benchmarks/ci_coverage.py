@@ -5,7 +5,7 @@
     python benchmarks/ci_coverage.py --sizes 100 --reps 1000
 
 What a job reports: 5-fold cross-validation of a model on a cohort of n patients, the pooled out-of-fold
-ROC-AUC and its 95% patient-bootstrap interval (medsweep.evaluation.bootstrap_intervals, 1,000 resamples,
+ROC-AUC and its 95% patient-bootstrap interval (medsweep.evaluate.evaluation.bootstrap_intervals, 1,000 resamples,
 percentile and BCa). What a reader takes it for: the ROC-AUC of the deployed model (fitted on all n patients)
 on new patients. This script measures how often the interval contains that number.
 
@@ -51,9 +51,9 @@ def draw(rng, n: int) -> tuple[pd.DataFrame, pd.Series]:
 def one_cohort(rng, n: int, folds: int, n_boot: int, seed: int, test_X, test_y) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    from medsweep.data import Dataset
-    from medsweep.evaluation import bootstrap_intervals
-    from medsweep.training import TrainSettings, cross_validate, fit_final
+    from medsweep.data.tables import Dataset
+    from medsweep.evaluate.evaluation import bootstrap_intervals
+    from medsweep.learn.training import TrainSettings, cross_validate, fit_final
 
     while True:  # a cohort needs enough patients of each class for stratified folds
         X, y = draw(rng, n)
@@ -111,7 +111,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"# ci_coverage  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  cores={os.cpu_count()}  "
           f"python={platform.python_version()}  load={os.getloadavg()[0]:.2f}")
-    print(f"# {args.reps} cohorts per size, {args.folds}-fold CV of logreg (C=1) by medsweep.training.cross_validate, "
+    print(f"# {args.reps} cohorts per size, {args.folds}-fold CV of logreg (C=1) by medsweep.learn.training.cross_validate, "
           f"{args.n_boot} patient resamples, seed {args.seed}; truth: the final model's ROC-AUC on "
           f"{args.test_size:,} independent patients\n")
     test_X, test_y = draw(np.random.default_rng([args.seed, 999]), args.test_size)

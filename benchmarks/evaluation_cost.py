@@ -24,8 +24,8 @@ def measure(repeat: int, overrides: list[str]) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _compose import compose_jobs
 
-    import medsweep.task as task
-    from medsweep.job import run_job
+    import medsweep.job.pipeline as task
+    from medsweep.job.runner import run_job
 
     logging.getLogger("medsweep").setLevel(logging.ERROR)
     spent = [0.0]

@@ -6,7 +6,7 @@ A ``ThreadPoolExecutor(max_workers=N)`` starts one ``python benchmarks/old_orche
 subprocess per job, as the old tool started one training script per model: one interpreter start and one
 round of imports per job, and no CPU share for the job (OMP_NUM_THREADS & co. are removed from its
 environment, so every job may use every core, as the old tool's jobs did). The job itself does the same
-work as a medsweep job (``medsweep.job.run_job``: train, write metrics, history, predictions, plots,
+work as a medsweep job (``medsweep.job.runner.run_job``: train, write metrics, history, predictions, plots,
 model, a log file), so the comparison with a medsweep sweep isolates how jobs are launched.
 
 Jobs are ``OVERRIDES + seed=n`` for n = 0..jobs-1. Prints one JSON line: wall seconds, failures.
@@ -36,7 +36,7 @@ def run_one_job(out_dir: Path, overrides: list[str]) -> None:
     sys.path.insert(0, str(HERE.parent))
     from _compose import compose_jobs
 
-    from medsweep.job import run_job
+    from medsweep.job.runner import run_job
 
     out_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out_dir / "train.log")

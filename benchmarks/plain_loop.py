@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     tic = time.perf_counter()
-    from medsweep.job import run_job
+    from medsweep.job.runner import run_job
 
     import_s = time.perf_counter() - tic
     logging.getLogger("medsweep").setLevel(logging.WARNING)  # as quiet as a sweep's console

@@ -10,7 +10,7 @@ history (training log loss, validation ROC-AUC) and the final refit on all rows.
 With --compare, both run in this one process (imports and interpreter start-up are not timed), BLAS limited
 to one thread for both (as medsweep does), alternating, after one warm-up run each; it checks that both give
 the same metrics and prints one JSON line with the timings:
-  run_job   medsweep.job.run_job(cfg, tmpdir): load data, cross-validate, refit, write every output file
+  run_job   medsweep.job.runner.run_job(cfg, tmpdir): load data, cross-validate, refit, write every output file
   training  medsweep's load_dataset + cross_validate + fit_final only (no files)
   plain     this script's plain_cv
 """
@@ -97,10 +97,10 @@ def compare(repeat: int) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _compose import compose_jobs
 
-    from medsweep.data import load_dataset
+    from medsweep.data.tables import load_dataset
     from medsweep.cpu import cpu_share
-    from medsweep.job import run_job
-    from medsweep.training import TrainSettings, cross_validate, fit_final
+    from medsweep.job.runner import run_job
+    from medsweep.learn.training import TrainSettings, cross_validate, fit_final
 
     import logging
 

@@ -29,14 +29,14 @@ sys.path.insert(0, str(HERE))
 IMPORTS = [  # in the order a worker meets them
     ("python start-up (python -c pass)", None),
     ("hydra + omegaconf", "import hydra, omegaconf"),
-    ("medsweep.schema (train.py)", "import medsweep.schema"),
+    ("medsweep.config.schema (train.py)", "import medsweep.config.schema"),
     ("joblib / loky", "import joblib, joblib.externals.loky"),
     ("numpy + pandas", "import numpy, pandas"),
     ("scikit-learn (sklearn.base, ensemble, linear_model, neural_network)",
      "import sklearn.base, sklearn.ensemble, sklearn.linear_model, sklearn.neural_network"),
     ("matplotlib.pyplot (Agg)", "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot"),
     ("skops.io (builds its trusted-type list from sklearn.utils.all_estimators)", "import skops.io"),
-    ("rest of medsweep.job", "import medsweep.job"),
+    ("rest of medsweep.job.runner", "import medsweep.job.runner"),
 ]
 
 
@@ -54,7 +54,7 @@ def fresh_imports() -> list[tuple[str, float]]:
 
 def _import_task() -> float:
     t = time.perf_counter()
-    import medsweep.job  # noqa: F401
+    import medsweep.job.runner  # noqa: F401
 
     return time.perf_counter() - t
 
@@ -71,7 +71,7 @@ def loky_start() -> dict:
     out["reuse them (second Parallel call)"] = time.perf_counter() - tic
     tic = time.perf_counter()
     imports = Parallel(n_jobs=2)(delayed(_import_task)() for _ in range(2))
-    out["import medsweep.job in both workers at once (wall)"] = time.perf_counter() - tic
+    out["import medsweep.job.runner in both workers at once (wall)"] = time.perf_counter() - tic
     out["  of which the import itself, per worker (mean)"] = sum(imports) / len(imports)
     return out
 
@@ -110,12 +110,12 @@ def main() -> None:
     print(f"\n3. Hydra composition of one job's config: {per_compose * 1e3:.0f} ms "
           "(hydra.compose; the joblib launcher's execute_job does the same with load_sweep_config)")
 
-    import medsweep.job as job
-    import medsweep.task as task
+    import medsweep.job.runner as job
+    import medsweep.job.pipeline as task
 
     logging.getLogger("medsweep").setLevel(logging.ERROR)
     bucket: dict = {}
-    # What medsweep.task calls, by the names it imported them under.
+    # What medsweep.job.pipeline calls, by the names it imported them under.
     names = ["_development_and_test", "cross_validate", "evaluate_predictions", "fit_final", "save_model",
              "sha256_of_file", "pooled_threshold", "plot_roc", "plot_learning_curve", "plot_calibration",
              "plot_decision_curve", "write_csv"]

@@ -536,7 +536,7 @@ class Bench:
         for side in sides:
             cache = ["data_cache=null"] if side == "before" and has_key else []
             run = runs[side] = sweep(self.tmp, f"memory_{side}", job + cache, 2, memory=True, timeout=3600)
-            peaks = {pid: dict(p, kind="cache builder" if "medsweep.data_cache" in p["cmd"] else p["kind"])
+            peaks = {pid: dict(p, kind="cache builder" if "medsweep.data.cache" in p["cmd"] else p["kind"])
                      for pid, p in run.peaks_kb.items()}
             for pid, p in sorted(peaks.items(), key=lambda kv: (kv[1]["kind"], kv[0])):
                 extra = p["hwm_kb"] - (base_worker if p["kind"] == "worker" else base_parent if p["kind"] == "parent"

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medsweep.plots import LEARNING_CURVE_FILE, ROC_FILE, plot_learning_curve, plot_roc
-from medsweep.summarize import summarize_sweep
+from medsweep.report.plots import LEARNING_CURVE_FILE, ROC_FILE, plot_learning_curve, plot_roc
+from medsweep.report.summarize import summarize_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("parkinsons", "breast_cancer", "als")

@@ -1,4 +1,4 @@
-"""Type I error of medsweep's corrected resampled t-test (medsweep.compare.corrected_ttest, Nadeau & Bengio
+"""Type I error of medsweep's corrected resampled t-test (medsweep.report.compare.corrected_ttest, Nadeau & Bengio
 2003) against the naive paired t-test on the same fold scores.
 
     python benchmarks/type1_error.py                  # 300 cohorts per scenario, 10 x 10-fold CV
@@ -55,7 +55,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from medsweep.compare import corrected_ttest
+from medsweep.report.compare import corrected_ttest
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNAL, NOISE_COLUMNS = 5, 3
@@ -65,7 +65,7 @@ SCENARIOS = ("seeds", "forest", "views", "power")
 
 
 def repeat_seed(seed: int, repeat: int) -> int:
-    """medsweep's shuffling seed of one round of k folds (medsweep.splitting.repeat_seed)."""
+    """medsweep's shuffling seed of one round of k folds (medsweep.learn.splitting.repeat_seed)."""
     return seed if repeat == 0 else int(np.random.SeedSequence([seed, repeat]).generate_state(1)[0])
 
 

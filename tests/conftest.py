@@ -3,7 +3,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from helpers import ROOT
-from medsweep.schema import register_configs
+from medsweep.config.schema import register_configs
 
 register_configs()
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from medsweep.job import run_job
-from medsweep.schema import register_configs
+from medsweep.job.runner import run_job
+from medsweep.config.schema import register_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-import medsweep.data as data_module
+import medsweep.data.tables as data_module
 from helpers import SHARED_DATA
-from medsweep.data import DataError, load_dataset
+from medsweep.data.tables import DataError, load_dataset
 
 DATASETS = Path(data_module.__file__).resolve().parent / "datasets"
 # From ../shared/data/MANIFEST.md (the published files).

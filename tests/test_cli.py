@@ -10,7 +10,7 @@ import pytest
 
 from helpers import ROOT, run_train
 from medsweep import cli
-from medsweep.job_files import METRICS_FILE, SUMMARY_FILES
+from medsweep.record.files import METRICS_FILE, SUMMARY_FILES
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -39,10 +39,10 @@ def test_help_lists_the_commands():
 @pytest.mark.parametrize("module", ["predict", "reproduce"])
 def test_each_command_is_also_its_module(module):
     via_cli = _run("-m", "medsweep.cli", module, "--help")
-    via_module = _run("-m", f"medsweep.{module}", "--help")
+    via_module = _run("-m", f"medsweep.tools.{module}", "--help")
     assert via_cli.returncode == via_module.returncode == 0
     assert via_cli.stdout.startswith(f"usage: medsweep {module} ")
-    assert via_module.stdout.startswith(f"usage: python -m medsweep.{module} ")
+    assert via_module.stdout.startswith(f"usage: python -m medsweep.tools.{module} ")
     # The same parser: the same arguments and options (the usage line wraps by the program's name).
     assert via_cli.stdout.split("positional arguments:")[1] == via_module.stdout.split("positional arguments:")[1]
 
@@ -77,12 +77,12 @@ def test_summarize_is_delegated(tmp_path):
 def test_compare_is_offered_only_where_its_module_exists(monkeypatch):
     monkeypatch.setitem(cli.COMMANDS, "compare", ("medsweep.no_such_module", "compare"))
     assert "compare" not in cli.available()
-    monkeypatch.setitem(cli.COMMANDS, "compare", ("medsweep.predict", "compare"))  # any module that exists
+    monkeypatch.setitem(cli.COMMANDS, "compare", ("medsweep.tools.predict", "compare"))  # any module that exists
     assert "compare" in cli.available()
 
 
 def test_compare_runs_when_it_has_landed():
-    if importlib.util.find_spec("medsweep.compare") is None:
-        pytest.skip("medsweep.compare is not written yet")
+    if importlib.util.find_spec("medsweep.report.compare") is None:
+        pytest.skip("medsweep.report.compare is not written yet")
     result = _run("-m", "medsweep.cli", "compare", "--help")
     assert result.returncode == 0 and "usage:" in result.stdout

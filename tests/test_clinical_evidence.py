@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-import medsweep.training as training
+import medsweep.learn.training as training
 from helpers import metrics_of, run_train
-from medsweep.data import load_dataset
-from medsweep.operating_point import parse_threshold_rule
-from medsweep.schema import ConfigError, check_config
-from medsweep.training import TrainSettings, cross_validate
+from medsweep.data.tables import load_dataset
+from medsweep.learn.operating_point import parse_threshold_rule
+from medsweep.config.schema import ConfigError, check_config
+from medsweep.learn.training import TrainSettings, cross_validate
 
 
 def parkinsons():
@@ -174,7 +174,7 @@ def test_cleveland_subgroups_under_repeats_count_and_resample_patients(tmp_path)
     assert missing.patients == 2 and np.isnan(missing.roc_auc) and "counts only" in missing.note
     pred = pd.read_csv(tmp_path / "predictions.csv")
     assert len(pred) == 5 * 303 and "dropped_resamples" in table
-    source = pd.read_csv(Path(training.__file__).parent / "datasets" / "cleveland_heart.csv", na_values="?")
+    source = pd.read_csv(Path(training.__file__).parents[1] / "data" / "datasets" / "cleveland_heart.csv", na_values="?")
     men = pred[pred.row.isin(np.flatnonzero(source.sex == 1))].reset_index(drop=True)  # row: the file's row
     ids = pd.factorize(men.row)[0]
     rows_of = [np.flatnonzero(ids == k) for k in range(206)]

@@ -117,7 +117,7 @@ VALUE_JOBS = [
 def test_job_values_are_those_of_the_composed_config(loaders, job, fast):
     from hydra_plugins.medsweep_sweeper._compose import JobValues
     from hydra_plugins.medsweep_sweeper._jobs import describe
-    from medsweep.schema import config_errors
+    from medsweep.config.schema import config_errors
 
     hydra_loader, ours, master = loaders
     expected = hydra_loader.load_sweep_config(master, list(job))

@@ -2,7 +2,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from medsweep.schema import ConfigError, check_config
+from medsweep.config.schema import ConfigError, check_config
 
 MODELS = ["als", "alzheimers", "breast_cancer", "cardiovascular", "diabetes", "parkinsons"]
 ESTIMATORS = ["logreg", "random_forest", "hist_gbdt", "mlp", "lightgbm"]

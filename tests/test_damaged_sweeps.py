@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from medsweep.summarize import DAMAGED, main
+from medsweep.report.summarize import DAMAGED, main
 
 OVERRIDES = {0: ["model=parkinsons", "estimator=logreg"], 1: ["model=parkinsons", "estimator=mlp"],
              2: ["model=parkinsons", "estimator=hist_gbdt"]}
@@ -202,7 +202,7 @@ def test_a_damaged_side_file_is_named_and_left_out(sweep, capsys, name, text):
 
 
 def test_nothing_is_read_from_a_listed_dir_outside_the_sweep(tmp_path, capsys):
-    from medsweep.plots import plot_learning_curve
+    from medsweep.report.plots import plot_learning_curve
     import pandas as pd
 
     outside, sweep = tmp_path / "outside", tmp_path / "sweep"
@@ -226,7 +226,7 @@ def test_an_unreadable_metrics_json_is_a_damaged_job(sweep, capsys):
 
 
 def test_compare_of_a_sweep_with_a_damaged_sweep_json_ends_in_one_line(sweep, capsys):
-    from medsweep.compare import main as compare_main
+    from medsweep.report.compare import main as compare_main
 
     _sweep_json(_set("jobs", "x"))(sweep)
     assert compare_main([str(sweep), str(sweep)]) == 2
@@ -236,7 +236,7 @@ def test_compare_of_a_sweep_with_a_damaged_sweep_json_ends_in_one_line(sweep, ca
 
 def test_report_html_reads_nothing_from_a_damaged_jobs_folder_outside_the_sweep(sweep):
     """A sweep.json `dir` pointing outside the sweep: no plot and no model card link from that folder."""
-    from medsweep.summarize import summarize_sweep
+    from medsweep.report.summarize import summarize_sweep
 
     outside = sweep.parent / f"{sweep.name}-outside"
     outside.mkdir()

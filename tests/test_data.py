@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from medsweep.data import DataError, load_dataset, prepare
+from medsweep.data.tables import DataError, load_dataset, prepare
 
 
 def data_cfg(**kw):

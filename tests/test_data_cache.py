@@ -16,10 +16,12 @@ import yaml
 from omegaconf import OmegaConf
 
 from helpers import ROOT, wait_for
-from medsweep import data as data_module
-from medsweep import data_cache, preprocess, training
-from medsweep.data import DataError, load_dataset, load_frame
-from medsweep.training import TrainSettings, cross_validate, fit_final
+from medsweep.data import tables as data_module
+from medsweep import preprocess
+from medsweep.data import cache as data_cache
+from medsweep.learn import training
+from medsweep.data.tables import DataError, load_dataset, load_frame
+from medsweep.learn.training import TrainSettings, cross_validate, fit_final
 
 
 @pytest.fixture(autouse=True)
@@ -264,7 +266,7 @@ def test_the_cache_folder_setting(tmp_path, monkeypatch):
 
 
 def test_data_cache_is_a_run_control_key_with_auto_as_default(compose_cfg):
-    from medsweep.schema import RUN_CONTROL_KEYS
+    from medsweep.config.schema import RUN_CONTROL_KEYS
 
     assert compose_cfg().data_cache == "auto"
     assert compose_cfg("data_cache=null").data_cache is None
@@ -391,7 +393,7 @@ def test_the_parsing_process_dies_with_the_job_that_started_it(tmp_path):
         f"p, c = Path({str(fifo)!r}), Path({str(cache)!r}); c.mkdir()\n"
         "d._build(p, '0' * 64, d.file_stamp(p), [], None, c / 'e.arrow', d.folder_key(c))")])
     try:
-        assert wait_for(lambda: any(b"medsweep.data_cache" in Path(f"/proc/{p}/cmdline").read_bytes()
+        assert wait_for(lambda: any(b"medsweep.data.cache" in Path(f"/proc/{p}/cmdline").read_bytes()
                                     for p in descendants(job.pid)), timeout=60)
         [builder] = descendants(job.pid)
         time.sleep(1)      # the builder has set its parent-death signal

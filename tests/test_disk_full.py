@@ -4,8 +4,8 @@ left. Runs on a real tiny filesystem (tmpfs, which needs root); skipped, saying 
 import pytest
 
 from helpers import metrics_of, tiny_filesystem
-from medsweep.job import DiskFull, run_job
-from medsweep.job_files import METRICS_FILE
+from medsweep.job.runner import DiskFull, run_job
+from medsweep.record.files import METRICS_FILE
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from omegaconf import OmegaConf
 from sklearn.metrics import roc_auc_score
 
 from helpers import ROOT, metrics_of, run_train
-from medsweep.data import load_dataset
+from medsweep.data.tables import load_dataset
 from medsweep.estimators import REGISTRY
-from medsweep.schema import ConfigError, check_config
-from medsweep.training import TrainSettings, cross_validate
+from medsweep.config.schema import ConfigError, check_config
+from medsweep.learn.training import TrainSettings, cross_validate
 
 YAMLS = sorted(p.stem for p in (ROOT / "conf" / "estimator").glob("*.yaml"))
 

@@ -1,4 +1,4 @@
-"""Evaluation statistics (medsweep.evaluation), each against an independent computation: scikit-learn and
+"""Evaluation statistics (medsweep.evaluate.evaluation), each against an independent computation: scikit-learn and
 metrics.py on explicitly repeated rows, likelihoods maximised here with scipy, formulas written as loops."""
 
 import json
@@ -13,15 +13,15 @@ from scipy.special import expit, log_expit
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_score, roc_curve
 
-import medsweep.evaluation as evaluation
-from medsweep.evaluation import (LOGIT_EPS, bootstrap_intervals, bootstrap_values, bootstrap_weights,
+import medsweep.evaluate.evaluation as evaluation
+from medsweep.evaluate.evaluation import (LOGIT_EPS, bootstrap_intervals, bootstrap_values, bootstrap_weights,
                                  calibration, calibration_report, counts, decision_curve,
                                  multiclass_calibration, pooled_metrics, regression_calibration,
                                  resample_metrics, subgroup_labels, subgroup_table, table_records)
-from medsweep.operating_point import (ThresholdRule, choose_threshold, parse_threshold_rule)
-from medsweep.metrics import (CLASSIFICATION_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS, classification_metrics,
+from medsweep.learn.operating_point import (ThresholdRule, choose_threshold, parse_threshold_rule)
+from medsweep.evaluate.metrics import (CLASSIFICATION_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS, classification_metrics,
                               regression_metrics)
-from medsweep.plots import plot_calibration, plot_decision_curve
+from medsweep.report.plots import plot_calibration, plot_decision_curve
 
 JOB_SIZE = (440, 640)
 

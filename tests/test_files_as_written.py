@@ -17,9 +17,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import ROOT, needs_shared_data
-from medsweep import data_cache
-from medsweep.data import DataError, load_dataset, load_external, load_frame, prepare
-from medsweep.schema import ConfigError, check_config
+from medsweep.data import cache as data_cache
+from medsweep.data.tables import DataError, load_dataset, load_external, load_frame, prepare
+from medsweep.config.schema import ConfigError, check_config
 
 
 def data_cfg(**kw):
@@ -69,7 +69,7 @@ def test_extra_fields_holding_values_are_refused_naming_the_row(tmp_path):
 
 
 def test_predict_reads_a_trailing_delimiter_as_the_header_names_it(tmp_path):
-    from medsweep.predict import read_chunks
+    from medsweep.tools.predict import read_chunks
 
     path = trailing_file(tmp_path / "t.csv")
     names, chunks = read_chunks(path, data_cfg(), [], chunk_rows=7)
@@ -176,7 +176,7 @@ def test_an_inf_regression_target_is_a_data_error():
 
 
 def test_inf_in_a_feature_fails_the_job_once_without_retries(tmp_path, compose_cfg):
-    from medsweep.job import run_job
+    from medsweep.job.runner import run_job
 
     path = tmp_path / "t.csv"
     frame = cohort()
@@ -238,8 +238,7 @@ def test_the_cache_decides_on_the_decompressed_size(tmp_path, monkeypatch):
 
 
 def test_max_expanded_mb_is_a_data_key_with_a_range(compose_cfg):
-    from medsweep import data
-
+    from medsweep.data import tables as data
     assert compose_cfg().data.max_expanded_mb == data.DEFAULT_MAX_EXPANDED_MB
     with pytest.raises(ConfigError, match=r"data.max_expanded_mb=0 is not allowed: must be an integer >= 1"):
         check_config(compose_cfg("data.max_expanded_mb=0"))
@@ -322,7 +321,7 @@ def test_an_external_file_lacking_a_feature_still_fails_naming_it(oasis_sites):
 
 
 def test_the_external_patient_column_keeps_the_group_pattern_only_when_it_is_the_same_column():
-    from medsweep.data import _external_patients
+    from medsweep.data.tables import _external_patients
 
     cfg = data_cfg(group="name", group_pattern=r"^(.*)_\d+$", test_group=None)
     assert _external_patients(cfg, ["name", "x"]) == ("name", r"^(.*)_\d+$")

@@ -9,7 +9,7 @@ from hydra.errors import CompactHydraException
 
 from helpers import run_train
 from hydra_plugins.medsweep_sweeper._jobs import claim_sweep_dir
-from medsweep.job_files import LOCK_FILE, SWEEP_FILE
+from medsweep.record.files import LOCK_FILE, SWEEP_FILE
 
 SWEEP = ["-m", "model=breast_cancer", "estimator=logreg", "trainer=fast", "eval.n_boot=0", "seed=0"]
 

@@ -18,7 +18,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import run_train
-from medsweep.data import DataError, load_dataset, load_frame
+from medsweep.data.tables import DataError, load_dataset, load_frame
 
 
 def data_cfg(**kw):

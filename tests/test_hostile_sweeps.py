@@ -16,7 +16,7 @@ import pytest
 import helpers
 from helpers import ROOT, metrics_of, run_train, wait_for
 from hydra_plugins.medsweep_sweeper._interrupt import alive, descendants
-from medsweep.job_files import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SWEEP_FILE, Status
+from medsweep.record.files import METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SWEEP_FILE, Status
 
 pytestmark = pytest.mark.slow
 

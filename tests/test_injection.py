@@ -16,9 +16,9 @@ import pytest
 
 from helpers import ROOT, run_train
 from medsweep.escape import csv_cell, csv_safe, csv_text, link, md_text
-from medsweep.model_card import _md as card_escaper
-from medsweep.outputs import read_csv, write_csv
-from medsweep.summarize import _md_text as summary_escaper, summarize_sweep
+from medsweep.report.model_card import _md as card_escaper
+from medsweep.record.outputs import read_csv, write_csv
+from medsweep.report.summarize import _md_text as summary_escaper, summarize_sweep
 
 # The OWASP list: a text cell starting with one of these is evaluated by a spreadsheet.
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -125,7 +125,7 @@ def test_every_csv_of_a_job_and_of_predict_holds_no_formula(tmp_path):
     assert any(str(s).startswith("'=2+2") or s == "'=2+2" for s in _cells(job / "subgroups.csv"))
 
     out = tmp_path / "new.predictions.csv"
-    predicted = subprocess.run([sys.executable, "-m", "medsweep.predict", str(job), str(data), "-o", str(out),
+    predicted = subprocess.run([sys.executable, "-m", "medsweep.tools.predict", str(job), str(data), "-o", str(out),
                                 "--chunk-rows", "7"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     _no_formula_in(out)
@@ -219,17 +219,17 @@ def test_link_keeps_a_path_inside_its_link():
 def test_medsweep_reads_its_own_csvs_through_read_csv():
     """A reader of predictions.csv, subgroups.csv or summary.csv must undo the quotes (outputs.read_csv), or a
     class "=1+1" read as "'=1+1" matches no class of metrics.json. pandas' read_csv is for users' data files."""
-    user_data_readers = {"data.py", "predict.py", "synthetic.py", "outputs.py"}  # outputs.py: read_csv itself
+    user_data_readers = {"tables.py", "predict.py", "synthetic.py", "outputs.py"}  # outputs.py: read_csv itself
     offenders = [p.name for p in (ROOT / "src" / "medsweep").rglob("*.py")
                  if p.name not in user_data_readers and "pd.read_csv(" in p.read_text()]
-    assert offenders == [], f"use medsweep.outputs.read_csv in {offenders}"
+    assert offenders == [], f"use medsweep.record.outputs.read_csv in {offenders}"
 
 
 def test_control_characters_in_an_error_never_reach_the_terminal_raw(tmp_path):
     """An ESC sequence in an error text (a column named "\\x1b]0;owned\\x07", say) would retitle or recolour the
     terminal printing the leaderboard or the per-job line: shown as \\xNN instead, in every one-line text."""
     from hydra_plugins.medsweep_sweeper._progress import job_line
-    from medsweep.summarize import format_leaderboard, summarize_sweep
+    from medsweep.report.summarize import format_leaderboard, summarize_sweep
 
     error = "column '\x1b]0;owned\x07\x1b[2J' is not numeric"
     line = job_line(3, {"status": "failed", "error_type": "DataError", "error": error, "overrides": ["model=als"]})

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-import medsweep.task as task
+import medsweep.job.pipeline as task
 from helpers import metrics_of
-from medsweep.job import run_job
+from medsweep.job.runner import run_job
 
 
 @pytest.mark.parametrize("kind, slope, says, never", [

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from medsweep.selection import bbc_cv
-from medsweep.summarize import format_leaderboard, summarize_sweep
+from medsweep.evaluate.selection import bbc_cv
+from medsweep.report.summarize import format_leaderboard, summarize_sweep
 
 CLASSES = ["0", "1"]
 

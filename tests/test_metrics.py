@@ -6,11 +6,11 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, make_scorer, reca
 from sklearn.model_selection import cross_validate as sk_cross_validate
 from sklearn.pipeline import Pipeline
 
-from medsweep.data import load_dataset
-from medsweep.metrics import LOWER_IS_BETTER, classification_metrics, regression_metrics
+from medsweep.data.tables import load_dataset
+from medsweep.evaluate.metrics import LOWER_IS_BETTER, classification_metrics, regression_metrics
 from medsweep.preprocess import make_preprocessor
-from medsweep.splitting import split
-from medsweep.training import TrainSettings, cross_validate
+from medsweep.learn.splitting import split
+from medsweep.learn.training import TrainSettings, cross_validate
 
 LOGREG = {"name": "logreg", "C": 1.0, "class_weight": None, "max_iter": 1000}
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from helpers import needs_shared_data, run_train
-from medsweep.job_files import METRICS_FILE, Status
-from medsweep.job_files import MODEL_CARD_FILE
-from medsweep.model_card import write_model_card
+from medsweep.record.files import METRICS_FILE, Status
+from medsweep.record.files import MODEL_CARD_FILE
+from medsweep.report.model_card import write_model_card
 
 HTML_COLUMN = "chol <b>mg/dl</b> | serum"
 HTML_DESCRIPTION = "<img src=x onerror=alert(1)> risk"

@@ -1,7 +1,7 @@
 """The model card says what each figure estimates, never calls a negative calibration slope over-confident,
 and lists the job's warnings (metrics.json ``warnings``, hand-made here)."""
 
-from medsweep.model_card import render_model_card
+from medsweep.report.model_card import render_model_card
 
 
 def record(**extra):

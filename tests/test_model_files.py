@@ -18,8 +18,8 @@ from sklearn.utils._testing import assert_run_python_script_without_output
 from helpers.model_archives import (array, json_node, nodes, of_class, read_archive, save_small_models, set_array,
                                     training_frame, tuple_node, write_archive)
 from medsweep.estimators import REGISTRY
-from medsweep.persistence import UntrustedModelError, load_model, save_model
-from medsweep.training import TrainSettings, fit_model
+from medsweep.learn.persistence import UntrustedModelError, load_model, save_model
+from medsweep.learn.training import TrainSettings, fit_model
 
 
 def frames(n=90, seed=0):
@@ -279,7 +279,7 @@ def test_a_malformed_schema_value_is_one_error_not_a_traceback(small, tmp_path):
 # -- the child process ---------------------------------------------------------------------------------------
 
 def test_a_model_used_in_a_child_process_predicts_exactly_as_in_this_one(small):
-    from medsweep.persistence import ModelProcess
+    from medsweep.learn.persistence import ModelProcess
 
     X, _ = training_frame()
     for name in ("random_forest", "lightgbm"):
@@ -293,7 +293,7 @@ def test_whatever_ends_the_child_is_one_error(small, tmp_path):
     import os
     import signal
 
-    from medsweep.persistence import ModelProcess
+    from medsweep.learn.persistence import ModelProcess
 
     X, _ = training_frame()
     model = ModelProcess(small["logreg"], timeout_s=120)

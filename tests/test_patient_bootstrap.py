@@ -1,4 +1,4 @@
-"""Patient-level bootstrap of a job's evidence (medsweep.evaluation, issue 21 items 1, 5, 7): repeated
+"""Patient-level bootstrap of a job's evidence (medsweep.evaluate.evaluation, issue 21 items 1, 5, 7): repeated
 predictions of one patient resampled as one patient, subgroup minimum events, intervals of calibration and net
 benefit, BCa, and small test folds. Each statistic is checked against an independent computation written
 here (scikit-learn, scipy, formulas); the resamples are drawn here as bootstrap_weights documents them
@@ -12,7 +12,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit, ndtr, ndtri
 from sklearn.metrics import roc_auc_score
 
-from medsweep.evaluation import (bca_interval, bootstrap_intervals, bootstrap_values, evaluate_predictions,
+from medsweep.evaluate.evaluation import (bca_interval, bootstrap_intervals, bootstrap_values, evaluate_predictions,
                                  subgroup_table)
 
 CLASSES = [0, 1]

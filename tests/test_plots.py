@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from medsweep.plots import MAX_JOBS_PER_MODEL, plot_learning_curve, plot_roc, plot_sweep, short_overrides
+from medsweep.report.plots import MAX_JOBS_PER_MODEL, plot_learning_curve, plot_roc, plot_sweep, short_overrides
 
 JOB_SIZE = (440, 640)  # (height, width) in pixels: 6.4 x 4.4 inches at 100 dpi
 
@@ -136,7 +136,7 @@ def test_plots_need_no_display(tmp_path):
     # an interactive backend asked for by the environment, and no display: Agg still wins
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["MPLBACKEND"] = "TkAgg"
-    code = ("import sys, pandas as pd, matplotlib; from medsweep.plots import plot_learning_curve;"
+    code = ("import sys, pandas as pd, matplotlib; from medsweep.report.plots import plot_learning_curve;"
             "plot_learning_curve(pd.DataFrame({'fold': [0, 1], 'epoch': [1, 1], 'train_loss': [0.1, 0.2],"
             " 'val_rmse': [3.0, 4.0]}), sys.argv[1]); print(matplotlib.get_backend())")
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lc.png")], env=env, capture_output=True,
@@ -153,8 +153,7 @@ def pixels(path):
 def test_a_plot_on_a_kept_frame_is_the_plot_of_its_own_data_only(tmp_path):
     """The frames are drawn once per process and reused: a job's lines and legend must not remain on the
     next job's plot, and a plot drawn on a kept frame must be the one a fresh frame gives."""
-    from medsweep import plots
-
+    from medsweep.report import plots
     plots._drawn_frame.cache_clear()
     a, b = predictions(["0", "1"], seed=1), predictions(["0", "1"], n=60, folds=2, seed=2)
     plot_roc(a, ["0", "1"], tmp_path / "a_fresh.png")
@@ -173,7 +172,7 @@ def test_a_plot_on_a_kept_frame_is_the_plot_of_its_own_data_only(tmp_path):
 @pytest.mark.parametrize("lo, hi", [(0.9946, 0.998), (0.2, 0.9), (-0.055, 0.41), (20.0, 68.0), (0.97, 0.97),
                                     (0.0, 0.0), (-3e4, -2e4)])
 def test_rounded_limits_hold_the_data_on_round_ticks(lo, hi):
-    from medsweep.plots import _round_limits
+    from medsweep.report.plots import _round_limits
 
     low, high = _round_limits(lo, hi)
     assert low < lo and high > hi

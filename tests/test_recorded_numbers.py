@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from medsweep.job import run_job
+from medsweep.job.runner import run_job
 
 RECORDED = Path(__file__).parent / "recorded" / "metrics.json"
 FIELDS = ("folds", "mean", "std", "pooled", "lower", "upper")

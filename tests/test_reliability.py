@@ -13,7 +13,7 @@ import pytest
 
 from helpers import ROOT, metrics_of, run_train, wait_for
 from hydra_plugins.medsweep_sweeper._interrupt import alive, descendants
-from medsweep.outputs import atomic_path, write_json
+from medsweep.record.outputs import atomic_path, write_json
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import mean_squared_error, roc_auc_score
 
-from medsweep.selection import bbc_cv, group_estimate, holm
+from medsweep.evaluate.selection import bbc_cv, group_estimate, holm
 
 
 def cohort(n_patients=60, configs=3, seed=0):

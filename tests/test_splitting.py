@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medsweep.data import Dataset, DataError
-from medsweep.splitting import split
+from medsweep.data.tables import Dataset, DataError
+from medsweep.learn.splitting import split
 
 
 def dataset(n_patients=20, visits=3, task="classification"):

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import run_train
 from hydra_plugins.medsweep_sweeper._progress import Progress
-from medsweep.outputs import write_json
+from medsweep.record.outputs import write_json
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Tests for medsweep.synthetic: layout like the real files, determinism, patient structure, signal."""
+"""Tests for medsweep.data.synthetic: layout like the real files, determinism, patient structure, signal."""
 
 import time
 from pathlib import Path
@@ -13,7 +13,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from medsweep.synthetic import COHORTS, make_cohort
+from medsweep.data.synthetic import COHORTS, make_cohort
 
 # Headers of the real files, in order.
 HEADERS = {

@@ -14,16 +14,16 @@ from sklearn.metrics import roc_curve
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-import medsweep.training as training
+import medsweep.learn.training as training
 from helpers import metrics_of, run_train
-from medsweep.data import DataError, load_dataset
-from medsweep.job import run_job
-from medsweep.operating_point import parse_threshold_rule
+from medsweep.data.tables import DataError, load_dataset
+from medsweep.job.runner import run_job
+from medsweep.learn.operating_point import parse_threshold_rule
 from medsweep.preprocess import make_preprocessor
-from medsweep.schema import ConfigError, check_config
-from medsweep.splitting import inner_seed, inner_split
-from medsweep.task import _operating_point
-from medsweep.training import CVResult, TrainSettings, cross_validate
+from medsweep.config.schema import ConfigError, check_config
+from medsweep.learn.splitting import inner_seed, inner_split
+from medsweep.job.pipeline import _operating_point
+from medsweep.learn.training import CVResult, TrainSettings, cross_validate
 
 LOGREG = {"name": "logreg", "C": 1.0, "class_weight": None, "max_iter": 1000}
 

@@ -17,8 +17,8 @@ pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 
 from helpers import ROOT, metrics_of, run_train, wait_for  # noqa: E402
-from medsweep import tracking  # noqa: E402
-from medsweep.tracking import TrackingError, Tracker, TrackMLflow, resolve_uri  # noqa: E402
+from medsweep.tracking import core as tracking  # noqa: E402
+from medsweep.tracking.core import TrackingError, Tracker, TrackMLflow, resolve_uri  # noqa: E402
 
 # 6 jobs, exactly 2 of which fail: breast_cancer has neither a bundled file nor a synthetic cohort. Every
 # job's first attempt fails (injected, transient) and is retried once: 4 complete on their second attempt.
@@ -134,7 +134,7 @@ def test_each_disease_models_best_job_is_registered_and_predicts(tracked):
     import mlflow.pyfunc
     import pandas as pd
 
-    from medsweep.persistence import load_model
+    from medsweep.learn.persistence import load_model
 
     sweep_dir = tracked["dir"]
     client = MlflowClient(tracked["uri"], registry_uri=tracked["uri"])
@@ -154,7 +154,7 @@ def test_each_disease_models_best_job_is_registered_and_predicts(tracked):
     # The registered model loads through MLflow and predicts what the job's own model.skops predicts.
     job = next(n for n in range(6) if recorded["jobs"][str(n)] == version.run_id)
     record = metrics_of(sweep_dir / str(job))
-    frame = pd.read_csv(ROOT / "src" / "medsweep" / "datasets" / "cleveland_heart.csv", na_values=["?"])
+    frame = pd.read_csv(ROOT / "src" / "medsweep" / "data" / "datasets" / "cleveland_heart.csv", na_values=["?"])
     X = frame[record["features"]["used"]].head(20)
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(tracked["uri"])
@@ -300,7 +300,7 @@ def test_store_uri_is_made_absolute_and_the_file_store_refused(tmp_path):
 
 
 def test_no_mlflow_without_tracking(compose_cfg):
-    code = "import sys, medsweep.tracking; assert 'mlflow' not in sys.modules"
+    code = "import sys, medsweep.tracking.core; assert 'mlflow' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -312,7 +312,7 @@ def test_no_mlflow_without_tracking(compose_cfg):
     GlobalHydra.instance().clear()
     assert plain.tracking is None and "track_mlflow" not in plain.hydra.callbacks
     assert tracked.tracking.experiment == "medsweep" and tracked.tracking.uri is None
-    assert tracked.hydra.callbacks.track_mlflow._target_ == "medsweep.tracking.TrackMLflow"
+    assert tracked.hydra.callbacks.track_mlflow._target_ == "medsweep.tracking.core.TrackMLflow"
 
 
 def test_jobs_never_get_the_tracker():

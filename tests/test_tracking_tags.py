@@ -2,7 +2,7 @@
 
 import json
 
-from medsweep.tracking import job_run
+from medsweep.tracking.core import job_run
 
 
 def run_of(tmp_path, **record):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from medsweep.data import load_dataset
-from medsweep.persistence import load_model, save_model
-from medsweep.training import TrainSettings, cross_validate, fit_final
+from medsweep.data.tables import load_dataset
+from medsweep.learn.persistence import load_model, save_model
+from medsweep.learn.training import TrainSettings, cross_validate, fit_final
 
 MLP = {"name": "mlp", "hidden_layer_sizes": [16], "activation": "relu", "alpha": 1e-4, "learning_rate_init": 1e-3}
 HGB = {"name": "hist_gbdt", "learning_rate": 0.1, "max_leaf_nodes": 15, "max_depth": None,
@@ -98,8 +98,8 @@ def test_blas_runs_single_threaded_in_every_fold_and_the_final_fit(parkinsons, m
     # inner threshold folds included, under a caller that allows 2 threads.
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from medsweep.operating_point import parse_threshold_rule
-    import medsweep.training as training
+    from medsweep.learn.operating_point import parse_threshold_rule
+    import medsweep.learn.training as training
 
     if not any(pool["user_api"] == "blas" for pool in threadpool_info()):
         pytest.skip("no BLAS library loaded that threadpoolctl can see")

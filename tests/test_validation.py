@@ -12,10 +12,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from helpers import metrics_of, needs_shared_data, run_train
-from medsweep.data import load_dataset
-from medsweep.schema import ConfigError, check_config
-from medsweep.splitting import holdout_split, split
-from medsweep.training import TrainSettings, cross_validate
+from medsweep.data.tables import load_dataset
+from medsweep.config.schema import ConfigError, check_config
+from medsweep.learn.splitting import holdout_split, split
+from medsweep.learn.training import TrainSettings, cross_validate
 
 LOGREG = {"name": "logreg", "C": 1.0, "class_weight": None, "max_iter": 1000}
 

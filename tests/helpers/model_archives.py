@@ -26,7 +26,7 @@ def training_frame(n: int = 90, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]
 
 
 def estimator_spec(name: str) -> dict:
-    from medsweep.schema import register_configs
+    from medsweep.config.schema import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()
@@ -40,8 +40,8 @@ def estimator_spec(name: str) -> dict:
 
 def save_small_models(folder: Path) -> dict[str, Path]:
     """A binary classifier of every estimator on a numeric and a text feature, saved as medsweep saves."""
-    from medsweep.persistence import save_model
-    from medsweep.training import TrainSettings, fit_model
+    from medsweep.learn.persistence import save_model
+    from medsweep.learn.training import TrainSettings, fit_model
 
     X, y = training_frame()
     paths = {}

@@ -117,7 +117,7 @@ def mutated(path: Path, rng: random.Random, out: Path, text_only: bool = False) 
 
 
 def main(models: Path, seed: int, count: int, mode: str, text_only: bool) -> None:
-    from medsweep.persistence import UntrustedModelError, load_model
+    from medsweep.learn.persistence import UntrustedModelError, load_model
 
     rng = random.Random(seed)
     X, _ = training_frame()
@@ -133,7 +133,7 @@ def main(models: Path, seed: int, count: int, mode: str, text_only: bool) -> Non
             start = time.monotonic()
             try:
                 if mode == "child":
-                    from medsweep.persistence import ModelProcess
+                    from medsweep.learn.persistence import ModelProcess
 
                     with ModelProcess(target, memory_mb=2048, timeout_s=60) as model:
                         model.predict_proba(X)

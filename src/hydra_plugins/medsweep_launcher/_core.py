@@ -25,8 +25,8 @@ from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrid
 from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from omegaconf import OmegaConf, open_dict
 
-from medsweep.job_files import METRICS_FILE, Status, read_metrics, write_metrics
-from medsweep.outputs import now
+from medsweep.record.files import METRICS_FILE, Status, read_metrics, write_metrics
+from medsweep.record.outputs import now
 
 from . import _worker_deaths
 

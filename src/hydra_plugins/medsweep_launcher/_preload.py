@@ -15,7 +15,7 @@ try:
     from hydra.core.plugins import Plugins
 
     import hydra_plugins.medsweep_launcher._core  # noqa: F401 - runs each job (with Hydra's joblib _core)
-    import medsweep.job  # noqa: F401 - the job wrapper and its pipeline: scikit-learn, pandas, matplotlib, skops
+    import medsweep.job.runner  # noqa: F401 - the job wrapper and its pipeline: scikit-learn, pandas, matplotlib, skops
     import sklearn.metrics  # noqa: F401 - imported by the ROC plot
 
     Plugins.instance()  # each job re-scans Hydra's plugins: import their modules (and what they import) once

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from medsweep.job_files import Status
+from medsweep.record.files import Status
 
 from ._interrupt import alive
 

@@ -13,14 +13,14 @@ from typing import Any, Optional
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
-from medsweep.job_files import (LOCK_FILE, REQUIRED_FILES, SAVED_CONFIG, SWEEP_FILE, Status,
+from medsweep.record.files import (LOCK_FILE, REQUIRED_FILES, SAVED_CONFIG, SWEEP_FILE, Status,
                                 overwrite_metrics_in_place, read_metrics, write_metrics)
-from medsweep.job_files import MODEL_FILE, model_problem, not_ours
-from medsweep.outputs import now, overwrite_json_in_place, write_json
-from medsweep.schema import RUN_CONTROL_KEYS
+from medsweep.record.files import MODEL_FILE, model_problem, not_ours
+from medsweep.record.outputs import now, overwrite_json_in_place, write_json
+from medsweep.config.schema import RUN_CONTROL_KEYS
 
 from ._job_process import still_running
-from ._lock import LockRefused, SweepLock, holder, try_lock
+from medsweep.record.lock import LockRefused, SweepLock, holder, try_lock
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ def record_lost(sweep_dir: Path, nums: list[int]) -> list[int]:
 def describe(num: int, overrides: list[str], cfg: Any) -> str:
     """One line of a dry run: what the job would train, on what data (``cfg``: the job's composed config or
     its values, _compose.JobValues)."""
-    from medsweep.data import DataError, resolve_path  # pandas: only a dry run needs it here
+    from medsweep.data.tables import DataError, resolve_path  # pandas: only a dry run needs it here
 
     try:
         path = resolve_path(cfg.data, cfg.get("data_dir"))

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from medsweep.escape import one_line
-from medsweep.job_files import FINAL_STATUSES as FINAL
-from medsweep.job_files import METRICS_FILE, Status, read_metrics
+from medsweep.record.files import FINAL_STATUSES as FINAL
+from medsweep.record.files import METRICS_FILE, Status, read_metrics
 
 
 def job_line(num: int, m: dict) -> str:
@@ -80,7 +80,7 @@ class Progress:
             if status in FINAL:
                 self.final[num] = status
                 self._finished(num, metrics)
-                tracking = sys.modules.get("medsweep.tracking")  # loaded only with tracking=mlflow
+                tracking = sys.modules.get("medsweep.tracking.core")  # loaded only with tracking=mlflow
                 if tracking is not None:
                     tracking.log_job(self.sweep_dir / str(num))  # returns at once until the store is open
             elif status == Status.RUNNING:

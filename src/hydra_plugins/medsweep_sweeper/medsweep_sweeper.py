@@ -33,8 +33,8 @@ from hydra.errors import CompactHydraException
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from medsweep.job_files import SWEEP_CONFIG, SWEEP_FILE, Status
-from medsweep.schema import config_errors
+from medsweep.record.files import SWEEP_CONFIG, SWEEP_FILE, Status
+from medsweep.config.schema import config_errors
 
 from ._compose import SweepConfigLoader
 from ._interrupt import SweepInterrupted, ignore_signals, signals_interrupt_sweep, stop_children
@@ -130,7 +130,7 @@ class MedsweepSweeper(BasicSweeper):
                 raise CompactHydraException(f"Sweep not started: {disk_full_reason(sweep_dir, exc)}") from None
             raise
         if at_once != 1:  # jobs run in other processes: this one waits
-            _import_in_background("medsweep.summarize")
+            _import_in_background("medsweep.report.summarize")
         failed, stopped = [], None
         progress = Progress(sweep_dir, todo).start()
         try:
@@ -232,7 +232,7 @@ class MedsweepSweeper(BasicSweeper):
     def _summarize(sweep_dir: Path) -> None:
         """Write the sweep's summary from what the jobs wrote; a summary problem never fails the sweep."""
         try:
-            from medsweep.summarize import format_leaderboard, summarize_sweep
+            from medsweep.report.summarize import format_leaderboard, summarize_sweep
         except ImportError:
             return
         try:
@@ -240,4 +240,4 @@ class MedsweepSweeper(BasicSweeper):
             print(format_leaderboard(summary))
         except Exception as exc:  # noqa: BLE001 - results are on disk already; say so and go on
             log.warning("Could not write the sweep summary (%s: %s); rebuild it with "
-                        "`python -m medsweep.summarize %s`", type(exc).__name__, exc, sweep_dir)
+                        "`python -m medsweep.report.summarize %s`", type(exc).__name__, exc, sweep_dir)

@@ -1,0 +1,5 @@
+import sys
+
+from medsweep.cli import main
+
+sys.exit(main())

@@ -1,0 +1,229 @@
+"""The configuration schema: dataclasses Hydra checks types against, and the range checks it cannot do.
+
+Types are checked by OmegaConf when Hydra composes a config (``trainer.epochs=abc`` fails there).
+Ranges (``trainer.folds >= 2``) are checked by :func:`check_config`, which the sweeper runs on every
+job's config before any job starts, and a single run runs before its output directory is made.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from medsweep.estimators import REGISTRY
+
+TASKS = ("classification", "regression")
+MAX_SEED = 2**32 - 1
+EMBEDDED_SOURCES = ("synthetic", "sklearn", "bundled")
+# Upper bounds of keys that only cost time above them (eval.n_boot=1e8 or retries=1e9 passed before):
+# - bootstrap resamples: the Monte Carlo error of a 95% limit shrinks as 1/sqrt(n_boot): ~2.7 sd/sqrt(n_boot),
+#   0.0003 at 100,000 for a ROC-AUC of standard error 0.03, below the third decimal shown. 1,000 resamples
+#   take ~0.75 s per 3,000 rows, so 1e8 meant ~21 h per job (and again per subgroup and never-seen patients).
+# - retries re-run a whole job after a transient failure (a killed worker, a lost node); one that failed 11
+#   times is not transient, and a sweep should end.
+MAX_N_BOOT = 100_000
+MAX_RETRIES = 10
+
+
+@dataclass
+class TrainerConfig:
+    # Values in conf/trainer/*.yaml.
+    epochs: int = MISSING
+    folds: int = MISSING
+    batch_size: int = MISSING
+    repeats: int = MISSING
+    holdout: Optional[float] = MISSING
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING
+    # Where the data comes from when no file is given: a synthetic cohort, a dataset bundled with
+    # scikit-learn, or a real file shipped with medsweep (`file`). `path` (or `data_dir` + `file`) switches to a file.
+    source: str = "synthetic"
+    file: Optional[str] = None
+    path: Optional[str] = None
+    # An external validation file (another hospital): read like `path`, scored once by the final model.
+    test_path: Optional[str] = None
+    # The external file's patient column when its name differs from `group`'s (null: `group`'s name).
+    test_group: Optional[str] = None
+    target: str = MISSING
+    task: str = "classification"
+    group: Optional[str] = None
+    group_pattern: Optional[str] = None
+    drop: List[str] = field(default_factory=list)
+    positive: Optional[List[Any]] = None
+    # Cells read as missing in text files (and in text columns of Parquet files); nothing else is.
+    na_values: List[str] = field(default_factory=lambda: ["", "?", "NA", "N/A", "n/a", "NaN", "nan", "NULL",
+                                                          "null", "#N/A"])
+    delimiter: Optional[str] = None
+    # The most one data file may hold once decompressed, in MB (10**6 bytes): bounds a decompression bomb.
+    # The same default as data.DEFAULT_MAX_EXPANDED_MB (schema.py does not import pandas).
+    max_expanded_mb: int = 2048
+    # Seed of the synthetic cohort; separate from the training seed so that `seed=0,1,2` varies the
+    # splits and the estimator, not the patients.
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    description: str = ""
+
+
+# The run's own settings: types here, values (with what they mean) in conf/train.yaml.
+@dataclass
+class DebugConfig:
+    fail_attempts: int = MISSING
+    epoch_sleep_s: float = MISSING
+
+
+@dataclass
+class EvalConfig:
+    n_boot: int = MISSING
+    threshold: str = MISSING
+    threshold_folds: int = MISSING
+    dca_thresholds: List[float] = MISSING
+    subgroups: List[str] = MISSING
+    subgroup_bins: int = MISSING
+    subgroup_min_patients: int = MISSING
+    subgroup_min_events: int = MISSING
+    interval: str = MISSING
+
+
+@dataclass
+class TrackingConfig:
+    backend: str = MISSING
+    uri: Optional[str] = MISSING
+    experiment: str = MISSING
+    register_best: bool = MISSING
+    required: bool = MISSING
+
+
+@dataclass
+class Config:
+    model: ModelConfig = MISSING
+    data: DataConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    estimator: Any = MISSING
+    seed: int = MISSING
+    data_dir: Optional[str] = MISSING
+    data_cache: Optional[str] = MISSING
+    retries: int = MISSING
+    timeout_min: Optional[float] = MISSING
+    resume: bool = MISSING
+    dry_run: bool = MISSING
+    verbose: bool = MISSING
+    eval: EvalConfig = MISSING
+    debug: DebugConfig = MISSING
+    tracking: Optional[TrackingConfig] = None
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="medsweep_schema", node=Config)
+    # Outside the `estimator` group so that `estimator=glob(*)` and --help list only real options.
+    for name, estimator in REGISTRY.items():
+        cs.store(group="schema/estimator", name=name, node=estimator.Params)
+
+
+# Keys that change how a job is run, not what it trains: a resume may change them (the sweeper compares saved
+# configs without them) and they are no MLflow params (which cannot change).
+RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking", "data_cache")
+
+
+class ConfigError(ValueError):
+    """A configuration value outside its allowed range."""
+
+
+def _check(errors: list, ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        errors.append(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def config_errors(cfg: Any) -> list[str]:
+    """Every out-of-range value of a composed config, one message each (empty when valid)."""
+    errors: list[str] = []
+    t = cfg.trainer
+    _check(errors, t.folds >= 2, "trainer.folds", t.folds, "must be an integer >= 2")
+    _check(errors, t.epochs >= 1, "trainer.epochs", t.epochs, "must be an integer >= 1")
+    _check(errors, t.batch_size >= 1, "trainer.batch_size", t.batch_size, "must be an integer >= 1")
+    _check(errors, t.repeats >= 1, "trainer.repeats", t.repeats, "must be an integer >= 1")
+    _check(errors, t.holdout is None or 0 < t.holdout <= 0.5, "trainer.holdout", t.holdout,
+           "must be null (no hold-out) or the share of patients set aside, > 0 and <= 0.5")
+    # numpy seeds are 32-bit unsigned: anything else fails deep inside a job.
+    _check(errors, 0 <= cfg.seed <= MAX_SEED, "seed", cfg.seed, f"must be an integer from 0 to {MAX_SEED}")
+    _check(errors, 0 <= cfg.retries <= MAX_RETRIES, "retries", cfg.retries, f"must be an integer from 0 to {MAX_RETRIES}")
+    _check(errors, cfg.timeout_min is None or 0 < cfg.timeout_min < math.inf, "timeout_min", cfg.timeout_min,
+           "must be null (no limit) or a finite number of minutes > 0")
+    _check(errors, cfg.debug.fail_attempts >= 0, "debug.fail_attempts", cfg.debug.fail_attempts, "must be >= 0")
+    _check(errors, 0 <= cfg.debug.epoch_sleep_s < math.inf, "debug.epoch_sleep_s", cfg.debug.epoch_sleep_s,
+           "must be a finite number >= 0")
+    d = cfg.data
+    _check(errors, d.task in TASKS, "data.task", d.task, f"must be one of {', '.join(TASKS)}")
+    _check(errors, d.source in EMBEDDED_SOURCES, "data.source", d.source,
+           f"must be one of {', '.join(EMBEDDED_SOURCES)}")
+    _check(errors, 0 <= d.seed <= MAX_SEED, "data.seed", d.seed, f"must be an integer from 0 to {MAX_SEED}")
+    _check(errors, not (t.holdout and d.test_path), "trainer.holdout", t.holdout,
+           f"cannot be combined with data.test_path={d.test_path!r}: validate on a hold-out or on an external file")
+    _check(errors, d.positive is None or len(d.positive) > 0, "data.positive", d.positive,
+           "must be null or a non-empty list of target values")
+    # An empty value (an unset shell variable: data.path=$FILE) would silently train on the embedded data.
+    for key, value in (("data.path", d.path), ("data.test_path", d.test_path), ("data_dir", cfg.data_dir),
+                       ("data.test_group", d.get("test_group"))):
+        _check(errors, value is None or str(value).strip() != "", key, value,
+               "must be null or name a " + ("folder" if key == "data_dir" else "column" if key == "data.test_group"
+                                            else "file") + ", not be empty")
+    _check(errors, d.get("max_expanded_mb", 1) >= 1, "data.max_expanded_mb", d.get("max_expanded_mb"),
+           "must be an integer >= 1 (MB, the most one data file may hold once decompressed)")
+    if d.group_pattern is not None:
+        try:
+            re.compile(d.group_pattern)
+        except re.error as exc:
+            errors.append(f"data.group_pattern={d.group_pattern!r} is not allowed: not a regular expression ({exc})")
+
+    errors += _eval_errors(cfg.eval)
+
+    name = cfg.estimator.get("name")
+    if name not in REGISTRY:
+        errors.append(f"estimator.name={name!r} is not allowed: must be one of {', '.join(REGISTRY)}")
+    else:
+        errors += REGISTRY[name].range_errors(cfg.estimator)
+    return errors
+
+
+def _eval_errors(ev: Any) -> list[str]:
+    from medsweep.learn.operating_point import parse_threshold_rule  # numpy only: cheap in the sweep's parent
+
+    errors: list[str] = []
+    _check(errors, ev.n_boot == 0 or 100 <= ev.n_boot <= MAX_N_BOOT, "eval.n_boot", ev.n_boot,
+           f"must be 0 (no intervals) or an integer >= 100 (fewer resamples give unstable 95% limits) and "
+           f"<= {MAX_N_BOOT} (more only cost time)")
+    try:
+        parse_threshold_rule(ev.threshold)
+    except ValueError as exc:
+        errors.append(f"eval.threshold={ev.threshold} is not allowed: {exc}")
+    _check(errors, ev.threshold_folds >= 2, "eval.threshold_folds", ev.threshold_folds, "must be an integer >= 2")
+    dca = list(ev.dca_thresholds)
+    _check(errors, len(dca) == 2 and all(math.isfinite(t) for t in dca) and 0 < dca[0] < dca[1] < 1,
+           "eval.dca_thresholds", dca, "must be [from, to] with 0 < from < to < 1, e.g. [0.05,0.95]")
+    _check(errors, ev.subgroup_bins >= 2, "eval.subgroup_bins", ev.subgroup_bins, "must be an integer >= 2")
+    _check(errors, ev.subgroup_min_patients >= 1, "eval.subgroup_min_patients", ev.subgroup_min_patients,
+           "must be an integer >= 1")
+    _check(errors, ev.subgroup_min_events >= 1, "eval.subgroup_min_events", ev.subgroup_min_events,
+           "must be an integer >= 1")
+    _check(errors, ev.interval in ("percentile", "bca"), "eval.interval", ev.interval,
+           "must be percentile or bca")
+    return errors
+
+
+def check_config(cfg: Any) -> None:
+    """Raise :class:`ConfigError` listing every out-of-range value of ``cfg``."""
+    errors = config_errors(cfg)
+    if errors:
+        raise ConfigError("; ".join(errors))

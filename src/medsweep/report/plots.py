@@ -1,0 +1,415 @@
+"""Plots of one job (learning curve, ROC, calibration, decision curve) and of a whole sweep, as PNG files.
+
+Agg is selected before pyplot is imported: jobs run in worker processes and on servers without a
+display, where an interactive backend would fail or open windows. Files are written to a temporary name
+first, so a killed job never leaves a half-written PNG.
+
+A job plot's fixed parts (axes, ticks, labels, title, grid) cost two thirds of its drawing, and the jobs
+a worker runs mostly share them: each frame is drawn once per process and kept (a few of them, least
+recently used first out); a job draws only its lines and legend over a copy of the frame's pixels.
+Limits computed from the data are rounded outwards to a round step, so similar jobs share a frame.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterable, Mapping, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from medsweep.record.outputs import atomic_path  # noqa: E402
+
+DPI = 100
+# Job plots have a fixed size so that they line up in report.html.
+JOB_FIGSIZE = (6.4, 4.4)
+JOB_MARGINS = dict(left=0.12, right=0.97, bottom=0.12, top=0.91)
+# Above this many jobs of one model, plot_sweep shows the best ones only: a bar per job stays readable
+# and rendering stays fast for 1,000-job sweeps (summary.csv and summary.md keep every job).
+MAX_JOBS_PER_MODEL = 40
+MAX_LABEL = 48
+
+
+def _save(fig, path) -> None:
+    try:
+        with atomic_path(Path(path)) as tmp:
+            # Light PNG compression: a third faster to write, files barely larger.
+            fig.savefig(tmp, dpi=DPI, format="png", pil_kwargs={"compress_level": 1})
+    finally:
+        plt.close(fig)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """The fixed parts of a job plot."""
+    title: str
+    xlabel: str
+    ylabel: str
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    square: bool = False  # equal scales on both axes (ROC, calibration)
+    xticks: Optional[tuple[float, ...]] = None
+    integer_x: bool = False
+
+
+# A frame holds two 640x440 RGBA buffers (~2.3 MB): a handful covers a worker's jobs of a few models.
+@functools.lru_cache(maxsize=8)
+def _drawn_frame(frame: _Frame):
+    fig = Figure(figsize=JOB_FIGSIZE, dpi=DPI)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_title(frame.title)
+    ax.set_xlabel(frame.xlabel)
+    ax.set_ylabel(frame.ylabel)
+    ax.set_xlim(*frame.xlim)
+    ax.set_ylim(*frame.ylim)
+    if frame.square:
+        ax.set_aspect("equal", adjustable="box")
+    if frame.xticks is not None:
+        ax.set_xticks(frame.xticks)
+    elif frame.integer_x:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    fig.subplots_adjust(**JOB_MARGINS)  # fixed size: no tight_layout redraw
+    canvas.draw()
+    return ax, canvas, canvas.copy_from_bbox(fig.bbox)
+
+
+def _draw(frame: _Frame, lines: list[tuple], legend_loc: str, path) -> None:
+    """Draw ``lines`` ((x, y, Line2D keywords) each; colours cycle afresh per plot) and their legend on the
+    frame's pixels and write the PNG."""
+    ax, canvas, background = _drawn_frame(frame)
+    canvas.restore_region(background)
+    ax.set_prop_cycle(None)
+    artists = [ax.plot(x, y, **style)[0] for x, y, style in lines]
+    legend = ax.legend(fontsize="small", loc=legend_loc)
+    try:
+        for artist in artists + [legend]:
+            ax.draw_artist(artist)
+        # The figure is opaque: RGB is a fifth faster to encode than RGBA; light compression is a third faster
+        # than the default, files barely larger.
+        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        with atomic_path(Path(path)) as tmp:
+            image.convert("RGB").save(tmp, format="png", compress_level=1)
+    finally:
+        for artist in artists + [legend]:
+            artist.remove()
+
+
+def _round_limits(lo: float, hi: float, pad: float = 0.5) -> tuple[float, float]:
+    """[lo, hi] widened by ``pad`` steps and rounded outwards to a multiple of a round step (1, 2 or 5 x 10^k,
+    about a fifth of the range, or of 2% of the values' size: fold scores of 0.991-0.995 and of 0.990-0.998
+    share a frame)."""
+    span = max(hi - lo, 0.02 * max(abs(lo), abs(hi))) or 1.0
+    raw = span / 5
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    return (round(math.floor(lo / step - pad) * step, 12), round(math.ceil(hi / step + pad) * step, 12))
+
+
+def plot_learning_curve(history: pd.DataFrame, path) -> None:
+    """Validation metric per epoch, one line per fold (from history.csv: fold, epoch, train_loss, val_<metric>).
+
+    Estimators fitted in one go have one epoch per fold: markers keep those points visible.
+    """
+    val_cols = [c for c in history.columns if str(c).startswith("val_")]
+    if not val_cols:
+        raise ValueError(f"history has no val_<metric> column: {list(history.columns)}")
+    val = val_cols[0]
+    metric = val[len("val_"):]
+    epochs = history["epoch"].nunique()
+    # Repeated cross-validation: a line per round (the mean of its folds), not one per fold of every round.
+    line = "repeat" if "repeat" in history.columns and history["repeat"].nunique() > 1 else "fold"
+    per_line = history.groupby([line, "epoch"], sort=True)[val].mean().reset_index()
+    lines = [(rows["epoch"], rows[val], dict(marker="o", markersize=4 if epochs > 1 else 8, linewidth=1.2,
+                                             label=f"{line} {key}" + (" (mean of its folds)" if line == "repeat" else "")))
+             for key, rows in per_line.groupby(line, sort=True)]
+    if history["fold"].nunique() > 1 and epochs > 1:
+        mean = history.groupby("epoch")[val].mean()
+        lines.append((mean.index, mean.values, dict(color="black", linestyle="--", linewidth=2,
+                                                    label="mean over folds")))
+    first, last = float(history["epoch"].min()), float(history["epoch"].max())
+    values = per_line[val].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if epochs == 1:
+        # One point per fold: say why there is no curve.
+        frame = _Frame(f"Validation {metric} (fitted in one go: one epoch)", "epoch", f"validation {metric}",
+                       (first - 0.5, first + 0.5), (0.0, 1.0), xticks=(first,))
+    else:
+        margin = 0.05 * (last - first)
+        frame = _Frame(f"Validation {metric} per epoch", "epoch", f"validation {metric}",
+                       (first - margin, last + margin), (0.0, 1.0), integer_x=True)
+    if len(values):
+        frame = replace(frame, ylim=_round_limits(float(values.min()), float(values.max())))
+    _draw(frame, lines, "best", path)
+
+
+def _binary_roc(y: np.ndarray, score: np.ndarray):
+    """(fpr, tpr, auc), or None where the fold holds one class only (ROC undefined)."""
+    if y.all() or not y.any():
+        return None
+    from sklearn.metrics import auc, roc_curve  # here: summarising a sweep needs no scikit-learn
+
+    fpr, tpr, _ = roc_curve(y, score)
+    return fpr, tpr, auc(fpr, tpr)
+
+
+def _macro_roc(y_true: np.ndarray, proba: np.ndarray, classes: list[str]):
+    """One-vs-rest ROC per class, averaged on a common FPR grid; AUC = mean of per-class AUCs,
+    which is the roc_auc in metrics.json (sklearn's multi_class='ovr', average='macro')."""
+    grid = np.linspace(0, 1, 201)
+    tprs, aucs = [], []
+    for k, cls in enumerate(classes):
+        curve = _binary_roc(y_true == cls, proba[:, k])
+        if curve is None:
+            continue
+        fpr, tpr, a = curve
+        tprs.append(np.interp(grid, fpr, tpr))
+        aucs.append(a)
+    if not aucs:
+        return None
+    tpr = np.mean(tprs, axis=0)
+    tpr[0] = 0.0
+    return grid, tpr, float(np.mean(aucs))
+
+
+def plot_roc(predictions: pd.DataFrame, classes: list[str], path) -> dict[str, float]:
+    """Out-of-fold ROC curve of each fold, its AUC in the legend, plus all folds pooled.
+
+    predictions.csv columns: row, patient, fold, y_true, y_pred, proba_<class>... Binary: the positive
+    class is classes[1]. Multiclass: one macro-averaged one-vs-rest curve per fold (one line per fold
+    stays readable; per-class lines times folds would not). Classification only: raises ValueError
+    when a proba_<class> column is missing (regression jobs have none).
+    Returns the AUCs shown in the legend: {"fold 0": ..., "pooled": ...} (NaN where undefined).
+    """
+    classes = [str(c) for c in classes]
+    cols = [f"proba_{c}" for c in classes]
+    missing = [c for c in cols if c not in predictions.columns]
+    if missing or len(classes) < 2:
+        raise ValueError(f"plot_roc needs proba columns for classes {classes}; missing {missing}")
+    # y_true is read back from CSV as int or str depending on the labels: compare as text.
+    y_all = predictions["y_true"].astype(str).to_numpy()
+    p_all = predictions[cols].to_numpy(dtype=float)
+    binary = len(classes) == 2
+
+    def curve(mask):
+        if binary:
+            return _binary_roc(y_all[mask] == classes[1], p_all[mask, 1])
+        return _macro_roc(y_all[mask], p_all[mask], classes)
+
+    lines = [([0, 1], [0, 1], dict(color="grey", linestyle=":", linewidth=1, label="chance"))]
+    folds = predictions["fold"].to_numpy()
+    aucs = {}
+    # Repeated cross-validation: the first round's folds (every round's would be unreadable), all pooled.
+    first = predictions["repeat"].to_numpy() == 0 if "repeat" in predictions.columns else np.ones(len(folds), bool)
+    for fold in sorted(np.unique(folds[first])):
+        c = curve(folds == fold)
+        aucs[f"fold {fold}"] = c[2] if c else float("nan")
+        if c is None:
+            lines.append(([], [], dict(linestyle="none", label=f"fold {fold}: AUC undefined (one class)")))
+            continue
+        lines.append((c[0], c[1], dict(linewidth=1.2, label=f"fold {fold} (AUC = {c[2]:.3f})")))
+    pooled = curve(np.ones(len(folds), dtype=bool))
+    aucs["pooled"] = pooled[2] if pooled else float("nan")
+    if pooled is not None:
+        lines.append((pooled[0], pooled[1], dict(color="black", linewidth=2.2,
+                                                 label=f"all folds pooled (AUC = {pooled[2]:.3f})")))
+    what = f"positive class: {classes[1]}" if binary else f"{len(classes)} classes, macro one-vs-rest"
+    frame = _Frame(f"Out-of-fold ROC ({what})", "false positive rate (1 - specificity)",
+                   "true positive rate (sensitivity)", (0.0, 1.0), (0.0, 1.01), square=True)
+    _draw(frame, lines, "lower right", path)
+    return {k: float(v) for k, v in aucs.items()}
+
+
+def short_overrides(overrides: Iterable[str]) -> str:
+    """`estimator.alpha=0.01 trainer.folds=3` -> `alpha=0.01 folds=3`: the last key part is enough to
+    tell jobs of one sweep apart; hydra.* settings are the same for every job, and the model is shown
+    apart (jobs are grouped by model)."""
+    parts = []
+    for o in overrides:
+        key, _, value = str(o).partition("=")
+        key = key.lstrip("+~")
+        if key.startswith("hydra.") or key == "model":
+            continue
+        parts.append(f"{key.rsplit('.', 1)[-1]}={value}" if value else key)
+    return " ".join(parts)
+
+
+def _label(row: Mapping) -> str:
+    overrides = row.get("overrides") or []
+    if isinstance(overrides, str):  # summary rows hold them space-joined, as in summary.csv
+        overrides = overrides.split()
+    text = f"#{row['job']} {short_overrides(overrides)}".strip()
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+# Where a metric's values can lie (None: unbounded): summary.png's axis never reaches past them.
+_PROPORTIONS = ("roc_auc", "pr_auc", "balanced_accuracy", "accuracy", "f1", "sensitivity", "specificity", "ppv", "npv")
+METRIC_RANGE = {**{m: (0.0, 1.0) for m in _PROPORTIONS}, "brier": (0.0, None), "rmse": (0.0, None),
+                "mae": (0.0, None), "r2": (None, 1.0)}
+
+
+def _ranked(row: Mapping, by: str) -> tuple[float, Optional[float], Optional[float]]:
+    """(value, lower, upper) of the figure a job is ranked by: the pooled out-of-fold value with its
+    interval, or (by == "mean") the mean over folds, without one."""
+    if by == "pooled":
+        lo, hi = row.get("primary_lower"), row.get("primary_upper")
+        return (float(row["primary_pooled"]), float(lo) if _finite(lo) else None, float(hi) if _finite(hi) else None)
+    return float(row["primary_mean"]), None, None
+
+
+def _axis_limits(metric: str, points: list[float]) -> tuple[float, float]:
+    """The x range of every panel of one metric: its values and limits with a margin, clipped to the
+    metric's range."""
+    lo, hi = (min(points), max(points)) if points else (0.0, 1.0)
+    pad = 0.05 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1.0)
+    lo, hi = lo - pad, hi + pad
+    floor, ceiling = METRIC_RANGE.get(metric, (None, None))
+    return (lo if floor is None else max(lo, floor), hi if ceiling is None else min(hi, ceiling))
+
+
+def plot_sweep(rows: list[Mapping], path) -> list[dict]:
+    """The ranked figure of each job, one panel per model (best job on top): the pooled out-of-fold value
+    of the primary metric with its 95% interval (the figure the leaderboard ranks by; a panel where a job
+    has no pooled value shows every job's mean over folds, without interval). Panels of the same metric share
+    one x axis, clipped to the metric's range (ROC-AUC never past 0 or 1).
+
+    rows: summary rows (see medsweep.report.summarize) with job, overrides, model, status, primary_metric,
+    primary_mean, primary_pooled, primary_lower, primary_upper, greater_is_better. Jobs without a metric
+    (failed, missing...) are counted in the panel title, not drawn. The figure grows with the number of jobs
+    drawn. The selected job of a group of jobs on the same folds also gets its BBC-CV estimate (``bbc_estimate``,
+    a hollow diamond). Returns what each panel shows: [{"model", "metric", "by", "xlim", "jobs": [(job, value,
+    lower, upper)], "bbc": [(job, estimate)]}].
+    """
+    groups: dict[str, list[Mapping]] = {}
+    for row in rows:
+        groups.setdefault(str(row.get("model") or "?"), []).append(row)
+    panels = []
+    for model in sorted(groups):
+        done = [r for r in groups[model] if _finite(r.get("primary_mean"))]
+        higher = all(r.get("greater_is_better", True) is not False for r in done)
+        by = "pooled" if all(_finite(r.get("primary_pooled")) for r in done) else "mean"
+        sign = -1.0 if higher else 1.0
+        done.sort(key=lambda r: (sign * _ranked(r, by)[0], int(r["job"])))
+        metrics = sorted({str(r.get("primary_metric")) for r in done}) or ["no metric"]
+        shown = done[:MAX_JOBS_PER_MODEL]
+        panels.append({"model": model, "metric": "/".join(metrics), "by": by, "higher": higher,
+                       "n_done": len(done), "n_other": len(groups[model]) - len(done), "rows": shown,
+                       "jobs": [(r["job"], *_ranked(r, by)) for r in shown],
+                       # the selected job of each group of jobs on the same folds: its BBC-CV estimate
+                       "bbc": [(r["job"], float(r["bbc_estimate"])) for r in shown if _finite(r.get("bbc_estimate"))]})
+    points: dict[str, list[float]] = {}
+    for p in panels:
+        points.setdefault(p["metric"], []).extend(x for _, *vals in p["jobs"] for x in vals if x is not None)
+        points[p["metric"]].extend(v for _, v in p["bbc"])
+    for p in panels:
+        p["xlim"] = _axis_limits(p["metric"], points[p["metric"]])
+
+    heights = [0.26 * max(len(p["rows"]), 1) + 0.9 for p in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights) + 0.4), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, p in zip(axes[:, 0], panels):
+        shown = p["rows"]
+        y = np.arange(len(shown))
+        if len(shown):
+            values = np.array([v for _, v, _, _ in p["jobs"]])
+            lower = np.array([v if lo is None else lo for _, v, lo, _ in p["jobs"]])
+            upper = np.array([v if hi is None else hi for _, v, _, hi in p["jobs"]])
+            ax.errorbar(values, y, xerr=[values - lower, upper - values], fmt="o", color="tab:blue",
+                        ecolor="tab:gray", capsize=3, markersize=5)
+        if p["bbc"]:
+            where = {job: i for i, (job, *_) in enumerate(p["jobs"])}
+            ax.plot([v for _, v in p["bbc"]], [where[job] for job, _ in p["bbc"]], "D", markerfacecolor="none",
+                    color="tab:orange", markersize=7)
+        ax.set_yticks(y, [_label(r) for r in shown], fontsize=8)
+        ax.set_ylim(len(shown) - 0.5 if len(shown) else 0.5, -0.5)  # best on top
+        ax.set_xlim(*p["xlim"])
+        what = ("pooled out-of-fold value, 95% interval" if p["by"] == "pooled"
+                else "mean over folds (no pooled value recorded)")
+        title = f"{p['model']}: {p['metric']} ({'higher' if p['higher'] else 'lower'} is better), {what}"
+        if p["bbc"]:
+            title += "\norange diamond: the selected job's BBC-CV (bias-corrected) estimate"
+        if p["n_done"] > len(shown):
+            title += f"\nbest {len(shown)} of {p['n_done']} completed jobs shown"
+        if p["n_other"]:
+            title += f"\n{p['n_other']} job(s) without a metric (failed, timeout, interrupted or missing)"
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+    return [{k: p[k] for k in ("model", "metric", "by", "xlim", "jobs", "bbc")} for p in panels]
+
+
+def _calibration_label(name: str, c: Mapping) -> str:
+    def num(key):
+        v = c.get(key)
+        return f"{v:.2f}" if _finite(v) else "n/a"
+    return f"{name} (slope {num('slope')}, CITL {num('citl')})"
+
+
+def plot_calibration(calib: Mapping, path) -> None:
+    """Calibration plot from medsweep.evaluate.evaluation's calibration dicts: observed against predicted per
+    quantile bin, with the diagonal (perfect calibration); slope and calibration-in-the-large in the legend.
+
+    calib["kind"]: "binary" (one curve, the positive class's probability), "multiclass" (one curve per
+    class, one-vs-rest: calib["classes"][name]) or "regression" (mean observed against mean predicted per
+    bin of the predictions, with the identity line; CITL = mean of observed - predicted).
+    """
+    kind = calib.get("kind")
+    if kind == "multiclass":
+        curves = list(calib["classes"].items())
+    elif kind in ("binary", "regression"):
+        curves = [("model", calib)]
+    else:
+        raise ValueError(f"calibration kind must be binary, multiclass or regression; got {kind!r}")
+    points = [v for _, c in curves for key in ("predicted", "observed") for v in c["curve"][key]]
+    if kind == "regression":
+        lo, hi = _round_limits(min(points), max(points), pad=0.25) if points else (0.0, 1.0)
+    else:
+        lo, hi = 0.0, 1.0
+    lines = [([lo, hi], [lo, hi], dict(color="grey", linestyle=":", linewidth=1, label="perfect calibration"))]
+    lines += [(c["curve"]["predicted"], c["curve"]["observed"],
+               dict(marker="o", markersize=4, linewidth=1.4, label=_calibration_label(name, c))) for name, c in curves]
+    n_bins = curves[0][1].get("n_bins", "")
+    if kind == "regression":
+        frame = _Frame(f"Calibration: observed vs predicted ({n_bins} quantile bins)", "mean predicted value",
+                       "mean observed value", (lo, hi), (lo, hi), square=True)
+    else:
+        what = "positive class" if kind == "binary" else "one-vs-rest per class"
+        frame = _Frame(f"Calibration ({what}, {n_bins} quantile bins)", "mean predicted probability",
+                       "observed fraction of events", (lo, hi), (lo, hi), square=True)
+    _draw(frame, lines, "upper left", path)  # a fixed place: "best" searches every position
+
+
+def plot_decision_curve(dca_frame: pd.DataFrame, path) -> None:
+    """Decision curve (from medsweep.evaluate.evaluation.decision_curve: threshold, net_benefit, treat_all,
+    treat_none): net benefit of the model, of treating everyone and of treating no one, per threshold
+    probability. The y-axis runs from a little below 0 (treat-all falls steeply towards high thresholds)
+    to a little above the largest net benefit."""
+    t = dca_frame["threshold"].to_numpy(dtype=float)
+    model, treat_all = dca_frame["net_benefit"].to_numpy(dtype=float), dca_frame["treat_all"].to_numpy(dtype=float)
+    lines = [(t, model, dict(color="tab:blue", linewidth=2, label="model")),
+             (t, treat_all, dict(color="tab:gray", linewidth=1.2, label="treat all")),
+             (t, dca_frame["treat_none"].to_numpy(dtype=float), dict(color="black", linestyle="--", linewidth=1.2,
+                                                                     label="treat none"))]
+    finite = np.concatenate([model[np.isfinite(model)], treat_all[np.isfinite(treat_all)], [0.0]])
+    top = max(float(finite.max()), 0.01)
+    frame = _Frame("Decision curve (net benefit per threshold probability)", "threshold probability",
+                   "net benefit", (float(t.min()), float(t.max())) if len(t) else (0.0, 1.0),
+                   _round_limits(-0.15 * top, 1.1 * top, pad=0))
+    _draw(frame, lines, "upper right", path)

@@ -1,0 +1,395 @@
+"""Predict a file with a completed job's final model (``model.skops``):
+
+    medsweep predict multirun/2026-11-28/09-30-00/0 new_patients.csv -o new_patients.predictions.csv
+
+writes one row per data row of the file: ``row`` (its 0-based data row), ``patient`` (where the job had a
+patient column), ``proba_<class>`` per class and ``y_pred`` at the job's operating point (binary: the
+positive class iff its probability >= ``operating_point.final_threshold``; multiclass: the most probable
+class; regression: ``y_pred`` only). The file is read with the job's own data settings (delimiter,
+missing-value markers, patient column and pattern from its ``.hydra/config.yaml``) and the reading rules of
+data.py, in chunks, so memory stays bounded however long the file is. The job directory may come from
+elsewhere: the model file must have the sha256 its metrics.json records, and is loaded and used in a child
+process under memory and time limits (persistence.ModelProcess), so a malformed one ends in one line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import math
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from medsweep.data import tables as data_io
+from medsweep.cli import EXIT_OK, Parser, fail, show_warnings
+from medsweep.data.tables import DataError, sha256_of_file
+from medsweep.escape import csv_safe
+from medsweep.record.files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, Status, load_metrics
+from medsweep.evaluate.metrics import predicted_classes
+from medsweep.record.outputs import atomic_path
+from medsweep.learn.persistence import MEMORY_MB, TIMEOUT_S, ModelProcess, UntrustedModelError
+
+# Rows read, predicted and written at a time: ~50 MB of a wide table, and few enough calls to the model
+# that a million rows take seconds.
+CHUNK_ROWS = 50_000
+OUTPUT_SUFFIX = ".predictions.csv"
+
+
+class PredictError(ValueError):
+    """The job, its model file or the input file cannot be used to predict (one line)."""
+
+
+def completed_record(job_dir: Path) -> dict:
+    """The job's metrics.json, when the job completed (only then is there a model to trust)."""
+    try:
+        record = load_metrics(job_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        raise PredictError(f"{job_dir} is not a job directory: it has no {METRICS_FILE}") from None
+    except ValueError as exc:
+        raise PredictError(f"{Path(job_dir) / METRICS_FILE} is not valid JSON ({exc})") from None
+    status = record.get("status")
+    if status != Status.COMPLETED:
+        why = f": {record.get('error_type', 'error')}: {record['error']}" if record.get("error") else ""
+        raise PredictError(f"job {job_dir} did not complete (status {status!r}{why}); only a completed job's "
+                           "model is used to predict")
+    return record
+
+
+def checked_model_file(job_dir: Path, record: dict) -> Path:
+    """The job's model file, when its bytes are those the job saved (before anything loads it)."""
+    path = Path(job_dir) / MODEL_FILE
+    if not path.is_file():
+        raise PredictError(f"job {job_dir} has no {MODEL_FILE}")
+    recorded = record.get("model_sha256")
+    if not recorded:
+        raise PredictError(f"{Path(job_dir) / METRICS_FILE} records no model_sha256 (a job from an older "
+                           f"medsweep), so {path} cannot be checked; run the job again to predict with it")
+    actual = sha256_of_file(path)
+    if actual != recorded:
+        raise PredictError(f"{path} is not the model this job saved (sha256 {actual}, {METRICS_FILE} records "
+                           f"{recorded}): it was replaced or corrupted, so it was not loaded")
+    return path
+
+
+def saved_data_config(job_dir: Path) -> Any:
+    """The ``data`` section of the config the job ran (how its file was read)."""
+    path = Path(job_dir) / SAVED_CONFIG
+    try:
+        return OmegaConf.load(path).data
+    except FileNotFoundError:
+        raise PredictError(f"job {job_dir} has no {SAVED_CONFIG}: the data settings it was trained with "
+                           "(delimiter, missing-value markers, patient column) are read from there") from None
+
+
+def feature_kinds(record: dict, info: dict) -> dict[str, str]:
+    """Each training feature, in training order, with its kind: "numeric" or "text" (one-hot encoded).
+    ``info``: what the loaded model says of itself (persistence.model_info)."""
+    used = list(record["features"]["used"])
+    recorded = record["features"].get("kinds")
+    if recorded:
+        return {c: recorded[c] for c in used}
+    # The preprocessing of the saved pipeline tells (preprocess.py): its "categorical" step holds the text
+    # columns; without one every feature was numeric.
+    if (info.get("features") or used) != used:
+        raise PredictError(f"{MODEL_FILE}'s features differ from {METRICS_FILE}'s features.used")
+    text = set(info.get("text") or ())
+    return {c: "text" if c in text else "numeric" for c in used}
+
+
+def check_classes(record: dict, info: dict) -> None:
+    """Checked, not assumed: proba_<class> columns are named from metrics.json's classes."""
+    if record["task"] == "classification" and info.get("classes") != record["classes"]:
+        raise PredictError(f"the model's classes {info.get('classes')} differ from {METRICS_FILE}'s "
+                           f"{record['classes']}")
+
+
+# -- reading in chunks with data.py's rules -----------------------------------------------------------
+# read_table reads a whole file; these are its rules (sniffed delimiter or data.delimiter, exactly
+# data.na_values, UTF-8 else Latin-1, gzip, duplicate names refused, Parquet by content) chunk by chunk.
+
+def _encoding(path: Path, compression: Optional[str]) -> str:
+    """UTF-8 (with or without BOM) when every byte decodes, else Latin-1 as read_table decides; found in one
+    streaming pass, since a bad byte in the last chunk must not change how the first was read."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    opener = gzip.open if compression == "gzip" else open
+    try:
+        with opener(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        data_io.log.warning("Data file %s is not UTF-8 text: read as Latin-1", path)
+        return "latin-1"
+    except (OSError, EOFError) as exc:
+        raise DataError(f"data file {path} is a damaged gzip file ({data_io._one_line(exc)})") from None
+
+
+def _text_chunks(path: Path, head: bytes, data_cfg: Any, text_columns: list,
+                 chunk_rows: int) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    lines, compression = data_io._text_head(path, head)
+    delimiter = data_cfg.get("delimiter")
+    sep = data_io.DELIMITER_NAMES.get(delimiter, delimiter) if delimiter else data_io._sniff_delimiter(lines)
+    kwargs = dict(sep=sep, compression=compression, encoding=_encoding(path, compression),
+                  engine="python" if len(sep) > 1 else "c")
+
+    def fail_reading(exc: BaseException) -> DataError:
+        return DataError(f"data file {path} cannot be read as delimited text with delimiter {sep!r} "
+                         f"({data_io._one_line(exc)}); the job read its data with data.delimiter="
+                         f"{delimiter} (null: detected)")
+
+    try:
+        names = [str(c) for c in pd.read_csv(path, nrows=0, **kwargs).columns]
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, na_filter=False, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"data file {path} is empty: it needs a header row and data rows") from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        raise fail_reading(exc) from None
+    data_io._refuse_duplicate_columns(path, header.iloc[0].tolist() if len(header) else [])
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        # Text features are read as the text written (a chunk of codes "1", "2" must not become numbers).
+        # index_col=False: a trailing delimiter on every row must not turn the first field into row labels
+        # (every column shifted onto its neighbour's name); the columns are read as the header names them.
+        reader = pd.read_csv(path, chunksize=chunk_rows, na_values=list(data_cfg.na_values), keep_default_na=False,
+                             dtype={c: str for c in text_columns if c in names}, index_col=False, **kwargs)
+        try:
+            yield from reader
+        except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:
+            raise fail_reading(exc) from None
+
+    return names, chunks()
+
+
+def _parquet_chunks(path: Path, data_cfg: Any, text_columns: list,
+                    chunk_rows: int) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        names = [str(n) for n in parquet.schema_arrow.names]
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(f"data file {path} is not a readable Parquet file ({data_io._one_line(exc)})") from None
+    data_io._refuse_duplicate_columns(path, names)
+    markers = [str(v) for v in data_cfg.na_values]
+    text = [c for c in text_columns if c in names]
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        try:
+            for batch in parquet.iter_batches(batch_size=chunk_rows):
+                frame = batch.to_pandas()
+                # Markers become missing as read_table does; text features keep their text, not numbers
+                # that one chunk's values happen to parse as.
+                out = data_io._missing_markers_to_nan(frame.drop(columns=text), markers)
+                for c in text:
+                    col = frame[c]
+                    out[c] = col.where(~col.astype(str).isin(markers) & col.notna())
+                yield out[frame.columns]
+        except (OSError, ValueError, TypeError) as exc:
+            raise DataError(f"data file {path} is not a readable Parquet file ({data_io._one_line(exc)})") from None
+
+    return names, chunks()
+
+
+def read_chunks(path: Path, data_cfg: Any, text_columns: list,
+                chunk_rows: int = CHUNK_ROWS) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    """The file's column names (checked now) and its rows, ``chunk_rows`` at a time."""
+    data_io._check_regular_file(path, f"data file {path}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(data_io._HEAD_BYTES)
+    except OSError as exc:
+        raise DataError(f"data file {path} cannot be opened: {exc.strerror or data_io._one_line(exc)}") from None
+    if not head.strip():
+        raise DataError(f"data file {path} is empty: it needs a header row and data rows")
+    if head.startswith(data_io._PARQUET_MAGIC):
+        return _parquet_chunks(path, data_cfg, text_columns, chunk_rows)
+    if path.suffix.lower() in data_io.PARQUET_SUFFIXES:
+        raise DataError(f"data file {path} is named {path.suffix} but is not a Parquet file "
+                        "(no PAR1 header): rename it to .csv if it is text, or export it again as Parquet")
+    return _text_chunks(path, head, data_cfg, text_columns, chunk_rows)
+
+
+# -- checking and predicting ----------------------------------------------------------------------------
+
+def check_columns(path: Path, columns: list[str], record: dict) -> list[str]:
+    """Refuse a file lacking any training feature (naming all); the columns it has that the model ignores,
+    each with why (its role in training, or that training had no such column)."""
+    used = record["features"]["used"]
+    missing = [c for c in used if c not in columns]
+    if missing:
+        raise PredictError(f"{path} lacks {len(missing)} of the {len(used)} feature columns the model was "
+                           f"trained on: {', '.join(map(repr, missing))}")
+    excluded = record["features"].get("excluded", {})
+    return [f"{c!r}: {excluded.get(c, 'not in the training data')}" for c in columns if c not in used]
+
+
+def features(chunk: pd.DataFrame, kinds: dict[str, str], first_row: int, markers: list) -> pd.DataFrame:
+    """The chunk's training features with the training types (prepare's): numbers as float64, text as
+    object with NaN. A column whose values are of the other kind than in training is refused."""
+    X = chunk[list(kinds)]
+    for c, kind in kinds.items():
+        col = X[c]
+        is_number = pd.api.types.is_numeric_dtype(col)
+        if kind == "numeric" and not is_number:
+            bad = col[col.notna() & pd.to_numeric(col, errors="coerce").isna()]
+            if len(bad):
+                position = chunk.index.get_loc(bad.index[0])
+                raise PredictError(
+                    f"column {c!r} holds text ({bad.iloc[0]!r} in data row {first_row + position + 1}) where "
+                    f"the model was trained on numbers: allowed are numbers and the job's missing-value "
+                    f"markers (data.na_values: {', '.join(map(repr, markers))})")
+        if kind == "text" and is_number and col.notna().any():
+            raise PredictError(f"column {c!r} holds numbers ({col[col.notna()].iloc[0]!r}) where the model was "
+                               "trained on text: allowed are the text categories of training (unseen ones "
+                               "count as none of them)")
+    numeric = [c for c, k in kinds.items() if k == "numeric"]
+    text = [c for c, k in kinds.items() if k == "text"]
+    X = X.astype({**{c: "float64" for c in numeric}, **{c: object for c in text}})
+    if text:
+        X[text] = X[text].where(X[text].notna(), np.nan)
+    return X
+
+
+def _patients(chunk: pd.DataFrame, data_cfg: Any) -> pd.Series:
+    """The patient of each row as training derived it (data.group, data.group_pattern); empty where the
+    file leaves it out (a prediction needs no patient)."""
+    group = data_cfg.group
+    filled = chunk[group].notna()
+    patients = pd.Series(np.nan, index=chunk.index, dtype=object)
+    if filled.any():
+        ids = data_io._patients(chunk.loc[filled, [group]], group, data_cfg.get("group_pattern"))
+        patients[filled] = ids.to_numpy()
+    return patients
+
+
+def _predictions(model: Any, record: dict, X: pd.DataFrame) -> dict[str, Any]:
+    if record["task"] != "classification":
+        return {"y_pred": model.predict(X)}
+    classes = record["classes"]
+    proba = model.predict_proba(X)
+    out: dict[str, Any] = {f"proba_{c}": proba[:, i] for i, c in enumerate(classes)}
+    threshold = record["operating_point"]["final_threshold"] if len(classes) == 2 else None
+    out["y_pred"] = predicted_classes(proba, classes, threshold=threshold)
+    return out
+
+
+def predict_file(job_dir: Path, data_file: Path, output: Path, chunk_rows: int = CHUNK_ROWS,
+                 note: Callable[[str], None] = lambda line: None, memory_mb: int = MEMORY_MB,
+                 timeout_s: float = TIMEOUT_S) -> int:
+    """Write ``output`` (atomically) with the predictions of the job's model for every row of ``data_file``;
+    the number of rows. ``note`` receives what the user should know (ignored columns). The model is a file
+    from outside this process: it is loaded and used in a child process limited to ``memory_mb`` of address
+    space and ``timeout_s`` per step (persistence.ModelProcess)."""
+    job_dir, data_file, output = Path(job_dir), Path(data_file), Path(output)
+    record = completed_record(job_dir)
+    model_file = checked_model_file(job_dir, record)
+    data_cfg = saved_data_config(job_dir)
+    _refuse_output(output, data_file, job_dir)
+    with ModelProcess(model_file, memory_mb, timeout_s) as model:
+        for line in _printable_lines(model.warnings()):
+            note(line)
+        return _predict_with(model, record, data_cfg, data_file, output, chunk_rows, note)
+
+
+def _printable_lines(text: str, limit: int = 20) -> list[str]:
+    """What the model's process wrote (library warnings), without control characters."""
+    lines = ["".join(ch for ch in line if ch.isprintable()) for line in text.splitlines()]
+    return [line for line in lines if line.strip()][:limit]
+
+
+def _predict_with(model: ModelProcess, record: dict, data_cfg: Any, data_file: Path, output: Path,
+                  chunk_rows: int, note: Callable[[str], None]) -> int:
+    check_classes(record, model.info)
+    kinds = feature_kinds(record, model.info)
+    columns, chunks = read_chunks(data_file, data_cfg, [c for c, k in kinds.items() if k == "text"], chunk_rows)
+    ignored = check_columns(data_file, columns, record)
+    if ignored:
+        note(f"note: {len(ignored)} column(s) of {data_file} are not features of the model and are ignored: "
+             f"{'; '.join(ignored)}")
+    group = data_cfg.get("group")
+    with_patient = bool(group) and group in columns
+    if group and not with_patient:
+        note(f"note: {data_file} has no patient column {group!r} (data.group): predictions have no patient")
+    markers = [str(v) for v in data_cfg.na_values]
+    rows = 0
+    with atomic_path(output) as tmp, open(tmp, "w", newline="") as f:
+        for chunk in chunks:
+            X = features(chunk, kinds, rows, markers)
+            out = {"row": np.arange(rows, rows + len(chunk))}
+            if with_patient:
+                out["patient"] = _patients(chunk, data_cfg).to_numpy()
+            out.update(_predictions(model, record, X))
+            csv_safe(pd.DataFrame(out)).to_csv(f, header=rows == 0, index=False)  # no formulas (escape.py)
+            rows += len(chunk)
+        if rows == 0:
+            raise PredictError(f"data file {data_file} has a header but no data rows")
+    return rows
+
+
+def _refuse_output(output: Path, data_file: Path, job_dir: Path) -> None:
+    target = output.resolve()
+    if target == data_file.resolve():
+        raise PredictError(f"-o {output} is the input file: choose another output file")
+    job = job_dir.resolve()
+    if job in target.parents:
+        raise PredictError(f"-o {output} is inside the job directory {job_dir}, whose files are the job's "
+                           "record: write the predictions elsewhere")
+    if target.is_dir():
+        raise PredictError(f"-o {output} is a folder: give a file name")
+
+
+def default_output(data_file: Path) -> Path:
+    """``<file name without suffixes>.predictions.csv`` in the current directory (never beside the input,
+    which may be read-only or shared)."""
+    name = Path(data_file).name
+    for suffix in (".gz", ".csv", ".tsv", ".txt", ".data", ".parquet", ".pq"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+    return Path(name + OUTPUT_SUFFIX)
+
+
+def main(argv: Optional[list[str]] = None, prog: str = "python -m medsweep.tools.predict") -> int:
+    parser = Parser(prog=prog, description="Predict every row of a CSV/Parquet file with a completed job's "
+                    "model, at the job's operating point. The file is read with the job's data settings; "
+                    "the target column may be absent.")
+    parser.add_argument("job_dir", type=Path, help=f"the job's directory (holds {METRICS_FILE}, {MODEL_FILE}, {SAVED_CONFIG.parent}/)")
+    parser.add_argument("file", type=Path, help="CSV / delimited text / gzipped text / Parquet with the job's "
+                        "feature columns")
+    parser.add_argument("-o", "--output", type=Path,
+                        help=f"where to write the predictions (CSV); default: <file name>{OUTPUT_SUFFIX} in "
+                             "the current directory")
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
+                        help="rows read and predicted at a time (bounds memory; default %(default)s)")
+    parser.add_argument("--model-memory-mb", type=int, default=MEMORY_MB,
+                        help="address space of the process that loads and uses the model (default %(default)s)")
+    parser.add_argument("--model-timeout-s", type=float, default=TIMEOUT_S,
+                        help="longest the model may take to load, and to predict one chunk (default %(default)s)")
+    args = parser.parse_args(argv)
+    if args.chunk_rows < 1:
+        parser.error(f"--chunk-rows={args.chunk_rows} is not allowed: must be an integer >= 1")
+    if args.model_memory_mb < 256:
+        parser.error(f"--model-memory-mb={args.model_memory_mb} is not allowed: must be an integer >= 256")
+    if not (args.model_timeout_s > 0 and math.isfinite(args.model_timeout_s)):
+        parser.error(f"--model-timeout-s={args.model_timeout_s} is not allowed: must be a finite number > 0")
+    output = args.output or default_output(args.file)
+    show_warnings()
+    try:
+        rows = predict_file(args.job_dir, args.file, output, args.chunk_rows,
+                            note=lambda line: print(line, file=sys.stderr), memory_mb=args.model_memory_mb,
+                            timeout_s=args.model_timeout_s)
+    except (PredictError, DataError, UntrustedModelError) as exc:
+        return fail(exc)
+    except OSError as exc:
+        return fail(f"cannot write {output}: {exc.strerror or exc}")
+    print(f"Wrote {rows} predictions to {output}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""Re-run a completed job from its saved config into a new directory and compare the results:
+
+    medsweep reproduce multirun/2026-11-28/09-30-00/0 [--out DIR]
+
+First the data must be what the job trained on (the file's sha256, or the embedded data's frame hash, as
+metrics.json recorded it); then the job runs in this process (``run_job``, as train.py runs it) into
+``<job dir>-reproduced-<time>`` or ``--out``, never into the original; then every result in metrics.json
+(each metric fold by fold with its pooled value and interval, the operating point, the evaluation, the
+hold-out or external score) is compared with the original's. Exit 0 when identical, 1 listing each
+difference, 2 when it cannot be reproduced (not completed, data changed, config no longer valid).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from medsweep.cli import EXIT_DIFFERENT, EXIT_OK, Parser, fail, show_warnings
+from medsweep.data.tables import DataError, sha256_of_file, load_frame, resolve_path
+from medsweep.estimators import REGISTRY
+from medsweep.record.files import (LOG_FILE, METRICS_FILE, MODEL_FILE, SAVED_CONFIG, SAVED_HYDRA, SAVED_OVERRIDES, Status,
+                                load_metrics, model_problem, read_metrics)
+from medsweep.config.schema import Config, ConfigError, check_config
+
+# What differs between any two runs of one job, not a result: not compared. (Models are saved with zip
+# time stamps, so model_sha256 differs from run to run even when the model is the same.)
+RUN_SPECIFIC = frozenset({"status", "job_dir", "job_num", "overrides", "model_sha256", "started_at", "finished_at",
+                          "duration_s", "attempts", "pid", "versions", "n_threads"})
+# Descriptive provenance (a citation's wording, where the file lies) is not a result: of the data, the
+# rows, columns and content hash are compared.
+DATA_COMPARED = ("sha256", "rows", "columns", "dropped_rows_missing_target")
+SHOWN_DIFFERENCES = 50
+
+log = logging.getLogger("medsweep")
+
+
+class ReproduceError(ValueError):
+    """The job cannot be reproduced as it is (one line)."""
+
+
+@dataclass
+class Reproduction:
+    out_dir: Path
+    differences: list[str]
+    filled: list[str] = field(default_factory=list)      # keys the saved config predates, with their value
+    versions: list[str] = field(default_factory=list)    # packages whose version differs from the job's
+
+
+# -- the config --------------------------------------------------------------------------------------------
+
+def _typed(saved: Any) -> DictConfig:
+    """``saved`` merged onto the schema (types checked as Hydra checks them), estimator by its own schema."""
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), saved)
+    name = saved.estimator.get("name") if "estimator" in saved else None
+    if name not in REGISTRY:
+        raise ConfigError(f"estimator.name={name!r} is not allowed: must be one of {', '.join(REGISTRY)}")
+    cfg.estimator = OmegaConf.merge(OmegaConf.structured(REGISTRY[name].Params), saved.estimator)
+    return cfg
+
+
+def _current_defaults(job_dir: Path, overrides: list[str]) -> DictConfig:
+    """The config this medsweep composes for the job's overrides, from the config folder the job was composed
+    from (hydra.yaml records it)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from medsweep.config.schema import register_configs
+
+    hydra_cfg = yaml.safe_load((job_dir / SAVED_HYDRA).read_text()) if (job_dir / SAVED_HYDRA).is_file() else {}
+    sources = ((hydra_cfg or {}).get("hydra", {}).get("runtime", {}).get("config_sources") or [])
+    conf = next((s["path"] for s in sources if s.get("provider") == "main" and s.get("schema") == "file"), None)
+    if not conf or not Path(conf).is_dir():
+        raise ReproduceError(f"{job_dir / SAVED_HYDRA} names no config folder that exists ({conf}), so keys the "
+                             "saved config lacks cannot be filled")
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+            return compose(config_name="train", overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def saved_config(job_dir: Path) -> tuple[DictConfig, list[str], list[str]]:
+    """(config, overrides, filled): the config the job ran, typed and range-checked by this medsweep's schema.
+    Keys the schema gained after the job ran (absent from its config.yaml) get the value this medsweep's
+    config folder gives for the job's overrides; ``filled`` lists them as key=value."""
+    path = job_dir / SAVED_CONFIG
+    if not path.is_file():
+        raise ReproduceError(f"job {job_dir} has no {SAVED_CONFIG}: the config it ran is read from there")
+    overrides = yaml.safe_load((job_dir / SAVED_OVERRIDES).read_text()) if (job_dir / SAVED_OVERRIDES).is_file() else []
+    try:
+        saved = OmegaConf.load(path)
+        cfg = _typed(saved)
+        filled = []
+        missing = sorted(OmegaConf.missing_keys(cfg))
+        if missing:
+            current = _current_defaults(job_dir, list(overrides or []))
+            for key in missing:
+                value = OmegaConf.select(current, key)
+                OmegaConf.update(cfg, key, value, merge=False)
+                filled.append(f"{key}={'null' if value is None else value}")
+        check_config(cfg)
+    except (OmegaConfBaseException, ConfigError) as exc:
+        raise ReproduceError(f"{path} is not a valid config for this medsweep: {str(exc).splitlines()[0]}") from None
+    return cfg, list(overrides or []), filled
+
+
+# -- the data ----------------------------------------------------------------------------------------------
+
+def _check_file(path: Optional[str], recorded: Optional[str], what: str) -> Path:
+    if not path or not recorded:
+        raise ReproduceError(f"{METRICS_FILE} records no path or sha256 of {what}, so it cannot be checked")
+    if not Path(path).is_file():
+        raise ReproduceError(f"{what} {path} no longer exists")
+    actual = sha256_of_file(Path(path))
+    if actual != recorded:
+        raise ReproduceError(f"{what} {path} has changed since the job ran: sha256 {actual}, the job's was "
+                             f"{recorded}")
+    return Path(path)
+
+
+def check_data(cfg: DictConfig, record: dict) -> None:
+    """Refuse when the data is not what the job trained (and tested) on. A file named by a relative path or
+    data_dir is pinned to the absolute path the job read, so the check and the run read the same file from
+    any directory."""
+    info = record.get("data") or {}
+    if resolve_path(cfg.data, cfg.get("data_dir")) is not None:
+        cfg.data.path = str(_check_file(info.get("path"), info.get("sha256"), "data file"))
+    else:
+        # Embedded (synthetic, scikit-learn, bundled): the frame hash (or checked file hash) data.py computes.
+        try:
+            _, now = load_frame(cfg.data, None)
+        except DataError as exc:
+            raise ReproduceError(f"embedded data {cfg.data.name!r} cannot be loaded: {exc}") from None
+        if now.get("sha256") != info.get("sha256"):
+            raise ReproduceError(f"embedded data {cfg.data.name!r} (data.source={cfg.data.source}) has changed "
+                                 f"since the job ran: sha256 {now.get('sha256')}, the job's was {info.get('sha256')}")
+    test = record.get("test") or {}
+    if test.get("source") == "external":
+        cfg.data.test_path = str(_check_file(test.get("path"), test.get("sha256"), "external validation file"))
+
+
+# -- running -----------------------------------------------------------------------------------------------
+
+def choose_out_dir(job_dir: Path, out: Optional[Path]) -> Path:
+    """``out``, or ``<job dir>-reproduced-<time>``: a new directory, never the job's own or one inside it."""
+    job = job_dir.resolve()
+    if out is None:
+        base = f"{job}-reproduced-{time.strftime('%Y%m%d-%H%M%S')}"
+        out, n = Path(base), 0
+        while out.exists():
+            n += 1
+            out = Path(f"{base}-{n}")
+        return out
+    target = out.resolve()
+    if target == job or job in target.parents:
+        raise ReproduceError(f"--out {out} is the job's directory or inside it: the reproduction is written to a "
+                             "new directory, so that the original stays as it was")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ReproduceError(f"--out {out} already exists and is not an empty folder: choose a new directory")
+    return target
+
+
+@contextmanager
+def _job_logging(out_dir: Path, n_threads: Optional[int]) -> Iterator[None]:
+    """What train.py's Hydra run gives a job: its log in train.log (INFO and up); and the thread count the
+    job ran with (OMP_NUM_THREADS, which the estimators' thread settings come from)."""
+    handler = logging.FileHandler(out_dir / LOG_FILE)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    root, level = logging.getLogger(), log.level
+    root.addHandler(handler)
+    log.setLevel(logging.INFO)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if n_threads:
+        os.environ["OMP_NUM_THREADS"] = str(n_threads)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        log.setLevel(level)
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
+
+
+def _differences(a: Any, b: Any, where: str, tolerance: float) -> list[str]:
+    """Every value of the job's record ``a`` that the reproduction ``b`` does not match (numbers within
+    ``tolerance``; fields the job did not record are not compared)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key, value in a.items():
+            path = f"{where}.{key}" if where else str(key)
+            if key not in b:
+                out.append(f"{path}: {value!r} in the job, absent in the reproduction")
+            else:
+                out += _differences(value, b[key], path, tolerance)
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{where}: {len(a)} values in the job, {len(b)} in the reproduction"]
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{where}[{i}]", tolerance)]
+    if _is_number(a) and _is_number(b):
+        if (math.isnan(a) and math.isnan(b)) or a == b or abs(a - b) <= tolerance:
+            return []
+        return [f"{where}: {a!r} in the job, {b!r} in the reproduction"]
+    return [] if a == b else [f"{where}: {a!r} in the job, {b!r} in the reproduction"]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def compare_records(original: dict, reproduced: dict, tolerance: float = 0.0) -> list[str]:
+    """The differences between two completed jobs' results (run-specific fields left out)."""
+    if reproduced.get("status") != Status.COMPLETED:
+        return [f"status: {original.get('status')!r} in the job, {reproduced.get('status')!r} in the reproduction "
+                f"({reproduced.get('error_type', '')}: {reproduced.get('error', '')})"]
+    results = {k: v for k, v in original.items() if k not in RUN_SPECIFIC}
+    if isinstance(results.get("data"), dict):
+        results["data"] = {k: v for k, v in results["data"].items() if k in DATA_COMPARED}
+    return _differences(results, reproduced, "", tolerance)
+
+
+def version_changes(original: dict, reproduced: dict) -> list[str]:
+    old, new = original.get("versions") or {}, reproduced.get("versions") or {}
+    return [f"{name} {old[name]} (job) -> {new.get(name)} (now)" for name in old if old[name] != new.get(name)]
+
+
+def reproduce(job_dir: Path, out: Optional[Path] = None, tolerance: float = 0.0) -> Reproduction:
+    """Check, re-run and compare (see the module's docstring). Raises :class:`ReproduceError` before
+    anything is written when the job cannot be reproduced."""
+    from medsweep.job.runner import run_job  # scikit-learn, matplotlib: only once the checks pass
+
+    job_dir = Path(job_dir)
+    try:
+        record = load_metrics(job_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ReproduceError(f"{job_dir} is not a job directory: it has no {METRICS_FILE}") from None
+    except ValueError as exc:
+        raise ReproduceError(f"{job_dir / METRICS_FILE} is not valid JSON ({exc})") from None
+    if record.get("status") != Status.COMPLETED:
+        raise ReproduceError(f"job {job_dir} did not complete (status {record.get('status')!r}): there are no "
+                             "results to compare with; run it again with train.py")
+    problem = model_problem(job_dir / MODEL_FILE, record) if record.get("model_sha256") else None
+    if problem:  # the results belong to a model that is no longer there: the job's record is not intact
+        raise ReproduceError(f"{problem}; a job whose files were changed is not reproduced")
+    cfg, overrides, filled = saved_config(job_dir)
+    check_data(cfg, record)
+    out_dir = choose_out_dir(job_dir, out)
+    (out_dir / SAVED_CONFIG.parent).mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, out_dir / SAVED_CONFIG)  # the reproduction is itself a job directory
+    if (job_dir / SAVED_OVERRIDES).is_file():
+        shutil.copyfile(job_dir / SAVED_OVERRIDES, out_dir / SAVED_OVERRIDES)
+    with _job_logging(out_dir, record.get("n_threads")):
+        try:
+            run_job(cfg, out_dir, overrides)
+        except Exception:  # recorded in its metrics.json (and train.log); compared below
+            pass
+    reproduced = read_metrics(out_dir) or {"status": None, "error": f"no {METRICS_FILE} was written"}
+    return Reproduction(out_dir=out_dir, differences=compare_records(record, reproduced, tolerance), filled=filled,
+                        versions=version_changes(record, reproduced))
+
+
+def main(argv: Optional[list[str]] = None, prog: str = "python -m medsweep.tools.reproduce") -> int:
+    parser = Parser(prog=prog, description="Re-run a completed job from its saved config into a new directory "
+                    "(after checking its data has not changed) and compare every result with the original. "
+                    "Exit 0: identical; 1: differences (listed); 2: cannot be reproduced.")
+    parser.add_argument("job_dir", type=Path, help=f"the job's directory (holds {METRICS_FILE} and {SAVED_CONFIG.parent}/)")
+    parser.add_argument("--out", type=Path, help="a new directory for the reproduction (default: "
+                        "<job dir>-reproduced-<YYYYmmdd-HHMMSS>); not the job's directory or inside it")
+    parser.add_argument("--tolerance", type=float, default=0.0,
+                        help="largest absolute difference of a number still counted as equal (default 0: exact)")
+    args = parser.parse_args(argv)
+    if not (args.tolerance >= 0 and math.isfinite(args.tolerance)):
+        parser.error(f"--tolerance={args.tolerance} is not allowed: must be a finite number >= 0")
+    show_warnings()
+    try:
+        result = reproduce(args.job_dir, args.out, args.tolerance)
+    except (ReproduceError, DataError) as exc:
+        return fail(exc)
+    except OSError as exc:
+        return fail(f"cannot write the reproduction: {exc.strerror or exc}: {exc.filename or ''}")
+    for key in result.filled:
+        print(f"note: the job's config predates {key.split('=')[0]}: this medsweep's default {key} was used",
+              file=sys.stderr)
+    if result.versions:
+        print(f"warning: installed versions differ from the job's: {'; '.join(result.versions)}", file=sys.stderr)
+    if not result.differences:
+        print(f"Reproduced {args.job_dir} in {result.out_dir}: identical results")
+        return EXIT_OK
+    print(f"Reproduced {args.job_dir} in {result.out_dir}: {len(result.differences)} difference(s)")
+    for line in result.differences[:SHOWN_DIFFERENCES]:
+        print(f"  {line}")
+    if len(result.differences) > SHOWN_DIFFERENCES:
+        print(f"  ... {len(result.differences) - SHOWN_DIFFERENCES} more")
+    return EXIT_DIFFERENT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -382,9 +382,11 @@ def _check_tree(tree: Any, width: int, what: str) -> None:
 def _check_predictor(predictor: Any, width: int, what: str) -> None:
     """A hist_gbdt ``TreePredictor``: medsweep's features are numeric (text is one-hot encoded), so no node
     splits on categories (their bitsets would be indexed unchecked too)."""
+    from medsweep._sklearn_compat import PREDICTOR_NODE_FIELDS
+
     nodes = predictor.nodes
     if not isinstance(nodes, np.ndarray) or nodes.ndim != 1 or nodes.dtype.names is None \
-            or not {"left", "right", "is_leaf", "feature_idx", "is_categorical"} <= set(nodes.dtype.names):
+            or not PREDICTOR_NODE_FIELDS <= set(nodes.dtype.names):
         raise UntrustedModelError(f"{what} has no node array of scikit-learn's layout")
     if nodes["is_categorical"].any():
         raise UntrustedModelError(f"{what} has a categorical split, which medsweep never trains")
@@ -403,9 +405,11 @@ def check_fitted(model: Any, path: str | Path = "the model") -> None:
     step 2). The width a tree's features must stay below is that of the outermost estimator holding it,
     which is the one that checks the input's columns."""
     from sklearn.ensemble import BaseEnsemble, HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.tree import BaseDecisionTree
-    from sklearn.tree._tree import Tree
+
+    from medsweep._sklearn_compat import hist_gbdt_bin_mapper, tree_types
+
+    Tree, TreePredictor = tree_types()
 
     stack: list[tuple[Any, Optional[int], str]] = [(model, None, type(model).__name__)]
     seen: set[int] = set()
@@ -423,7 +427,7 @@ def check_fitted(model: Any, path: str | Path = "the model") -> None:
                                               HistGradientBoostingRegressor)):
             width = _width(obj)
         if isinstance(obj, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
-            mapper = getattr(obj, "_bin_mapper", None)
+            mapper = hist_gbdt_bin_mapper(obj)
             for name, owner in (("is_categorical_", obj), ("_bin_mapper.is_categorical_", mapper)):
                 flags = getattr(owner, "is_categorical_", None)
                 if flags is not None and np.asarray(flags).any():

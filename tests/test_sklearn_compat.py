@@ -128,3 +128,32 @@ def test_no_scikit_learn_private_name_is_used_outside_the_compat_module():
             if p.name != "_sklearn_compat.py"
             for n, line in enumerate(p.read_text().splitlines(), 1) if private.search(line)]
     assert hits == []
+
+
+def test_the_skops_schema_the_model_checks_read_is_the_installed_skops_format():
+    """learn/model_archive.py reads skops' schema (loader names, protocol): a new skops format must be
+    checked before model files written with it are trusted."""
+    from skops.io import _persist, _protocol
+
+    from medsweep.learn.model_archive import LOADERS, SKOPS_PROTOCOL
+
+    assert _protocol.PROTOCOL == SKOPS_PROTOCOL, \
+        f"skops writes schema protocol {_protocol.PROTOCOL}; the model-file checks know {SKOPS_PROTOCOL}"
+    known = {name for name, protocol in _persist.NODE_TYPE_MAPPING if protocol == SKOPS_PROTOCOL}
+    assert set(LOADERS) <= known, f"skops no longer has the loaders {sorted(set(LOADERS) - known)}"
+
+
+def test_a_lightgbm_booster_saves_its_model_text_where_the_checks_read_it():
+    import lightgbm
+
+    from medsweep.estimators import REGISTRY
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60)
+    booster = lightgbm.LGBMClassifier(n_estimators=2, verbose=-1).fit(X, y).booster_
+    (saved,) = REGISTRY["lightgbm"].saved_texts
+    state = booster.__getstate__()
+    key = next((k for k in saved.attributes if k in state), None)
+    assert key and isinstance(state[key], str), \
+        f"LightGBM's Booster state holds its model text under none of {saved.attributes}"
+    saved.check(state[key])  # the checks accept what LightGBM writes

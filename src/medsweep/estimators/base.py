@@ -94,6 +94,7 @@ class Estimator:
     saved_types: ClassVar[tuple[str, ...]] = ()  # types in its fitted models (beyond preprocessing)
     saved_texts: ClassVar[tuple[SavedText, ...]] = ()  # text in them that its library parses unchecked
     package: ClassVar[str] = "scikit-learn"  # the distribution it comes from (its version goes in metrics.json)
+    optional: ClassVar[bool] = False  # package is an optional extra: recorded only by the jobs that train it
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -217,6 +217,7 @@ class XGBoost(Estimator):
     epoch = "one boosting round (n_estimators = trainer.epochs)"
     uses = ("epochs",)
     package = "xgboost"
+    optional = True
     saved_types = (f"{__name__}.XGBoostClassifier", f"{__name__}.XGBoostRegressor")
     saved_texts = (SavedText(f"{__name__}.XGBoostClassifier", ("_Booster",), "XGBoost model", check_model_text),
                    SavedText(f"{__name__}.XGBoostRegressor", ("_Booster",), "XGBoost model", check_model_text))

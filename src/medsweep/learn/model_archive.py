@@ -64,7 +64,6 @@ DATA_LOADERS = frozenset({"TupleNode", "ListNode", "JsonNode", "NdArrayNode", "D
 # The archive's members together may be at most this many times the file's size (medsweep writes them
 # uncompressed: about 1x; the zip bomb of issue 22 was 2,000x).
 MAX_EXPANSION = 10
-# Limits of the child process that loads and uses a model from outside the sweep (ModelProcess); the
 # The skops schema protocol these loaders were checked against (skops.io._protocol.PROTOCOL).
 SKOPS_PROTOCOL = 2
 

@@ -1,5 +1,5 @@
 """The estimator contract: one class per estimator config, found by name, owning its schema, ranges,
-epochs and trainer settings; LightGBM as an estimator from outside scikit-learn."""
+epochs and trainer settings; LightGBM and XGBoost (an optional extra) as estimators from outside scikit-learn."""
 
 import dataclasses
 import re
@@ -106,6 +106,91 @@ def test_lightgbm_sweep_has_per_round_history_and_the_same_metrics_with_one_or_t
     assert results[1] == results[2]
 
 
+XGB = {"name": "xgboost", "learning_rate": 0.3, "max_depth": 3, "min_child_weight": 1.0, "reg_lambda": 1.0,
+       "subsample": 0.8, "colsample_bytree": 0.8, "class_weight": None, "device": "cpu"}
+
+
+def test_xgboost_records_one_row_per_boosting_round_and_its_last_round_is_the_fold_model(parkinsons):
+    cv = cross_validate(parkinsons, XGB, 3, TrainSettings(epochs=6, batch_size=32, seed=0))
+    assert cv.history.groupby("fold").epoch.apply(list).tolist() == [list(range(1, 7))] * 3
+    for fold, rows in cv.predictions.groupby("fold"):
+        expected = roc_auc_score(rows.y_true == 1, rows.proba_1)
+        last = cv.history[(cv.history.fold == fold) & (cv.history.epoch == 6)].val_roc_auc.item()
+        assert last == pytest.approx(expected, abs=1e-12)
+        assert cv.metrics["roc_auc"]["folds"][fold] == pytest.approx(expected, abs=1e-12)
+    assert (cv.history.groupby("fold").train_loss.apply(lambda s: s.is_monotonic_decreasing)).all()
+
+
+def test_xgboost_epochs_are_boosting_rounds_and_each_rounds_outputs_are_a_model_of_that_many_rounds():
+    """n_estimators = trainer.epochs; after round k the outputs are those of a model trained k rounds."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(150, 4)), rng.choice(["no", "yes"], size=150)
+    outputs = {}
+
+    def estimator(epochs):
+        return REGISTRY["xgboost"](XGB, "classification", seed=5, n_threads=1, epochs=epochs)
+
+    five = estimator(5)
+    model = five.fit(five.build(), X, y, ["no", "yes"], [X], lambda k, out: outputs.__setitem__(k, out[0]))
+    assert model.get_params()["n_estimators"] == 5 and model.get_booster().num_boosted_rounds() == 5
+    assert sorted(outputs) == [1, 2, 3, 4, 5] and list(model.classes_) == ["no", "yes"]
+    three = estimator(3)
+    alone = three.fit(three.build(), X, y, ["no", "yes"], [], lambda *a: None)
+    np.testing.assert_array_equal(outputs[3], alone.predict_proba(X))
+    np.testing.assert_array_equal(outputs[5], model.predict_proba(X))
+
+
+def test_xgboost_is_reproducible_with_its_seed_whatever_the_thread_count(parkinsons):
+    runs = [cross_validate(parkinsons, XGB, 3, TrainSettings(epochs=8, batch_size=32, seed=s, n_threads=t))
+            for s, t in ((3, 1), (3, 2), (3, 1), (4, 1))]
+    for run in runs[1:3]:
+        assert run.metrics == runs[0].metrics
+        np.testing.assert_array_equal(run.predictions.proba_1, runs[0].predictions.proba_1)
+    # Rows and columns are subsampled with the seed: another seed, another model.
+    assert runs[3].metrics["roc_auc"]["folds"] != runs[0].metrics["roc_auc"]["folds"]
+
+
+def test_xgboost_trains_on_the_cpu_by_default_and_passes_device_cuda_to_xgboost(compose_cfg):
+    cfg = compose_cfg("estimator=xgboost")
+    assert cfg.estimator.device == "cpu"
+    for device in ("cuda", "cuda:1"):
+        cfg = compose_cfg("estimator=xgboost", f"estimator.device={device}")
+        check_config(cfg)
+        model = REGISTRY["xgboost"](cfg.estimator, "classification", seed=0, n_threads=2, epochs=4).build()
+        assert model.get_params()["device"] == device and model.get_params()["n_jobs"] == 2
+    with pytest.raises(ConfigError, match="estimator.device='tpu' is not allowed: must be cpu, cuda or cuda:<ordinal>"):
+        check_config(compose_cfg("estimator=xgboost", "estimator.device=tpu"))
+
+
+def test_xgboost_not_installed_is_said_before_any_job_naming_the_extra(compose_cfg, monkeypatch):
+    import sys
+
+    from medsweep.estimators import xgboost as module
+
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # `import xgboost` fails as when it is not installed
+    monkeypatch.setattr(module, "_CLASSES", {})
+    install = 'pip install "medsweep[xgboost]"'
+    with pytest.raises(ConfigError, match=re.escape(install)):
+        check_config(compose_cfg("estimator=xgboost"))
+    with pytest.raises(ImportError, match=re.escape(install)):
+        REGISTRY["xgboost"](XGB, "classification", seed=0).build()
+    check_config(compose_cfg("estimator=lightgbm"))  # the other estimators do not need it
+
+
+@pytest.mark.slow
+def test_an_xgboost_job_records_its_rounds_and_version_and_saves_a_model_that_loads_safely(tmp_path):
+    from medsweep.learn.persistence import load_model
+
+    proc = run_train("model=parkinsons", "estimator=xgboost", "trainer=fast", f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    record = metrics_of(tmp_path)
+    assert record["unused_settings"] == ["trainer.batch_size"] and record["versions"]["xgboost"]
+    history = (tmp_path / "history.csv").read_text().splitlines()
+    assert history[0] == "fold,epoch,train_loss,val_roc_auc" and len(history) == 1 + 3 * 5
+    model = load_model(next(tmp_path.glob("*.skops")))
+    assert [str(c) for c in model.classes_] == [str(c) for c in record["classes"]]
+
+
 @pytest.mark.parametrize("name, params, rows, share, threads", [
     # measured on 2 cores: a second thread slows these down on a small cohort, and pays on larger data
     ("random_forest", {"n_estimators": 300}, 195, 2, 1),      # Parkinson's: 1.45x slower with 2 threads
@@ -114,6 +199,8 @@ def test_lightgbm_sweep_has_per_round_history_and_the_same_metrics_with_one_or_t
     ("hist_gbdt", {}, 195, 2, 1),                              # 2.5x slower with 2 threads
     ("hist_gbdt", {}, 200_000, 2, 2),                          # 1.9x faster with 2 threads
     ("lightgbm", {}, 195, 2, 2),
+    ("xgboost", {}, 195, 2, 1),
+    ("xgboost", {}, 200_000, 2, 2),
     ("logreg", {}, 200_000, 2, 1),
     ("mlp", {}, 200_000, 2, 1),
 ])

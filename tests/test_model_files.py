@@ -256,6 +256,44 @@ def test_an_edited_lightgbm_model_text_is_refused_before_lightgbm_parses_it(smal
         load_model(path)
 
 
+def _xgboost_json_edit(small, tmp_path, edit) -> Path:
+    schema, members = read_archive(small["xgboost"])
+    booster = nodes(schema, of_class("XGBoostClassifier"))[0]["content"]["content"]["_Booster"]
+    model = json.loads(json.loads(booster["content"]))
+    edit(model["learner"])
+    booster["content"] = json.dumps(json.dumps(model))
+    return write_archive(tmp_path / "model.skops", schema, members)
+
+
+@pytest.mark.parametrize("edit, message", [
+    # XGBoost's predictor walks children and reads split features without bounds checks.
+    (lambda m: m["gradient_booster"]["model"]["trees"][0]["left_children"].__setitem__(0, 10**6),
+     "XGBoost model is malformed: tree 0's children are out of range"),
+    (lambda m: m["gradient_booster"]["model"]["trees"][0]["left_children"].__setitem__(0, 0),
+     "tree 0's children are out of range or not a tree"),
+    (lambda m: m["gradient_booster"]["model"]["trees"][0]["split_indices"].__setitem__(0, 99),
+     "tree 0 splits on a feature outside the model's"),
+    (lambda m: m["gradient_booster"]["model"]["trees"][1]["tree_param"].__setitem__("num_nodes", "99999"),
+     "tree 1 has no left_children of 99999 numbers"),
+    (lambda m: m["gradient_booster"].__setitem__("name", "gblinear"), "not a tree booster"),
+    (lambda m: m["gradient_booster"]["model"]["tree_info"].__setitem__(0, 5), "tree_info"),
+])
+def test_an_edited_xgboost_model_is_refused_before_xgboost_parses_it(small, tmp_path, edit, message):
+    with pytest.raises(UntrustedModelError, match=message) as err:
+        load_model(_xgboost_json_edit(small, tmp_path, edit))
+    assert "\n" not in str(err.value)
+
+
+def test_an_xgboost_model_file_holds_its_json_model_not_xgboosts_binary_state(small):
+    """The booster is saved as text that the checks read (no bytes member, no training configuration)."""
+    schema, members = read_archive(small["xgboost"])
+    assert not nodes(schema, lambda n: n.get("__loader__") in ("BytesNode", "BytearrayNode"))
+    assert not nodes(schema, of_class("Booster"))
+    booster = nodes(schema, of_class("XGBoostClassifier"))[0]["content"]["content"]["_Booster"]
+    model = json.loads(json.loads(booster["content"]))
+    assert model["learner"]["objective"]["name"] == "binary:logistic" and "Config" not in model
+
+
 def test_a_malformed_schema_value_is_one_error_not_a_traceback(small, tmp_path):
     """Item 9: a trusted type built with a wrong value failed with a bare ValueError or RecursionError."""
     schema, members = read_archive(small["random_forest"])
@@ -282,7 +320,7 @@ def test_a_model_used_in_a_child_process_predicts_exactly_as_in_this_one(small):
     from medsweep.learn.persistence import ModelProcess
 
     X, _ = training_frame()
-    for name in ("random_forest", "lightgbm"):
+    for name in ("random_forest", "lightgbm", "xgboost"):
         with ModelProcess(small[name], timeout_s=120) as model:
             np.testing.assert_array_equal(model.predict_proba(X), load_model(small[name]).predict_proba(X))
             assert model.info == {"classes": ["no", "yes"], "features": ["a", "b", "c"], "text": ["c"]}

@@ -1,5 +1,5 @@
 """Fuzzing: random mutations of real model files (their bytes, their schema's values, types and loaders,
-the contents of their arrays, LightGBM's model text) never kill the process that loads and uses them by a
+the contents of their arrays, LightGBM's model text, XGBoost's JSON model) never kill the process that loads and uses them by a
 signal, and never run past a time limit: each ends in predictions, a refusal (UntrustedModelError) or, in
 this process, an exception as it predicts. Today's main dies by SIGSEGV within the first 30 mutations and
 by SIGABRT at the first edit of LightGBM's text."""
@@ -23,7 +23,10 @@ def models(tmp_path_factory):
     lightgbm = folder / "lightgbm_only"
     lightgbm.mkdir()
     (lightgbm / "lightgbm.skops").write_bytes((folder / "lightgbm.skops").read_bytes())
-    return folder, lightgbm
+    xgboost = folder / "xgboost_only"
+    xgboost.mkdir()
+    (xgboost / "xgboost.skops").write_bytes((folder / "xgboost.skops").read_bytes())
+    return folder, lightgbm, xgboost
 
 
 def _fuzz(folder, seed: int, count: int, *mode: str) -> tuple[int, int, int]:
@@ -39,20 +42,26 @@ def _fuzz(folder, seed: int, count: int, *mode: str) -> tuple[int, int, int]:
 
 
 def test_three_hundred_mutations_never_crash_or_hang_the_process_that_loads_them(models):
-    folder, _ = models
+    folder, _, _ = models
     refused, predicted, failed = _fuzz(folder, 1, 300)
     assert refused >= 50  # the mutations do reach the checks
 
 
 def test_edited_lightgbm_model_texts_never_crash_the_process_that_loads_them(models):
-    _, lightgbm = models
+    _, lightgbm, _ = models
     refused, _, _ = _fuzz(lightgbm, 7, 200, "inprocess", "lightgbm-text")
+    assert refused >= 30
+
+
+def test_edited_xgboost_json_models_never_crash_the_process_that_loads_them(models):
+    _, _, xgboost = models
+    refused, _, _ = _fuzz(xgboost, 5, 200, "inprocess", "xgboost-json")
     assert refused >= 30
 
 
 @pytest.mark.slow
 def test_through_the_child_process_every_mutation_ends_in_predictions_or_one_error(models):
     """What ``medsweep predict`` and the MLflow model do: a child process per model file."""
-    folder, _ = models
+    folder, _, _ = models
     refused, predicted, failed = _fuzz(folder, 11, 8, "child")
     assert failed == 0  # every failure, wherever it happens, is an UntrustedModelError

@@ -12,6 +12,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import validate_data
 
+from medsweep._sklearn_compat import ColumnsHooks, ImputerHooks
+
 # The types of a fitted preprocessor, trusted when a model file is loaded (with each estimator's own).
 SAVED_TYPES = ("sklearn.pipeline.Pipeline", "sklearn.compose._column_transformer.ColumnTransformer",
                "sklearn.impute._base.SimpleImputer", "sklearn.preprocessing._data.StandardScaler",
@@ -23,7 +25,7 @@ STAT_BLOCK = 1 << 20
 TRANSFORM_ROWS = 1 << 16
 
 
-class MedianImputer(SimpleImputer):
+class MedianImputer(ImputerHooks):
     """``SimpleImputer(strategy="median")`` that takes the medians a block of columns at a time. scikit-learn's
     ``np.ma.median`` over the whole array sorts a copy of it beside an index array of the same size and a
     gathered copy (over 3 copies of the numeric data at its peak, the largest of a job); a median is each
@@ -32,30 +34,30 @@ class MedianImputer(SimpleImputer):
     def __init__(self, *, keep_empty_features: bool = False):
         super().__init__(strategy="median", keep_empty_features=keep_empty_features)
 
-    def _validate_input(self, X, in_fit):
+    def validate_input(self, X, in_fit):
         # A table of floats is converted once: with copy=True scikit-learn converts it, then converts it a second
         # time to check that the first does not share memory with it (a transient copy of the numeric block).
         # to_numpy(copy=True) never shares memory with the table, so it is imputed in place with no check; the
         # column names are checked against the table as scikit-learn does.
         if not (self.copy and isinstance(X, pd.DataFrame) and X.shape[1]
                 and all(dtype == np.float64 for dtype in X.dtypes)):
-            return super()._validate_input(X, in_fit)
+            return super().validate_input(X, in_fit)
         values = X.to_numpy(dtype=np.float64, copy=True)
         self.copy = False
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="X does not have valid feature names")
-                values = super()._validate_input(values, in_fit)
+                values = super().validate_input(values, in_fit)
         finally:
             self.copy = True
         validate_data(self, X, skip_check_array=True, reset=in_fit)
         return values
 
-    def _dense_fit(self, X, strategy, missing_values, fill_value):
+    def dense_fit(self, X, strategy, missing_values, fill_value):
         blocks = _column_blocks(X, 1)
         if strategy != "median" or len(blocks) == 1:
-            return super()._dense_fit(X, strategy, missing_values, fill_value)
-        return np.concatenate([super(MedianImputer, self)._dense_fit(X[:, a:b], strategy, missing_values, fill_value)
+            return super().dense_fit(X, strategy, missing_values, fill_value)
+        return np.concatenate([super(MedianImputer, self).dense_fit(X[:, a:b], strategy, missing_values, fill_value)
                                for a, b in blocks])
 
 
@@ -93,7 +95,7 @@ class BlockScaler(StandardScaler):
         return self
 
 
-class Columns(ColumnTransformer):
+class Columns(ColumnsHooks):
     """``ColumnTransformer`` that writes a big table's output into one array, a block of rows at a time.
     scikit-learn's transforms every column group whole and then stacks them into a new array: the numeric block
     and its stacked copy side by side, two copies of X. Fitting here keeps no output, and every transform (of the
@@ -117,8 +119,8 @@ class Columns(ColumnTransformer):
             return super().transform(X, **params)
         return transform_rows(super().transform, X)
 
-    def _hstack(self, Xs, n_samples):
-        return None if getattr(self, "_fit_only", False) else super()._hstack(Xs, n_samples=n_samples)
+    def hstack(self, Xs, n_samples):
+        return None if getattr(self, "_fit_only", False) else super().hstack(Xs, n_samples)
 
 
 def transform_rows(transform, X: pd.DataFrame | np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:

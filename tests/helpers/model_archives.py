@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from helpers import ROOT
 
 # Few trees and rounds: files of tens of KB that load in milliseconds.
-SMALL = {"random_forest": {"n_estimators": 4}, "hist_gbdt": {}, "lightgbm": {}, "logreg": {}, "mlp": {}}
+SMALL = {"random_forest": {"n_estimators": 4}, "hist_gbdt": {}, "lightgbm": {}, "logreg": {}, "mlp": {}, "xgboost": {}}
 
 
 def training_frame(n: int = 90, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

@@ -1,9 +1,10 @@
 """Random mutations of real model files, each loaded and used as a caller of medsweep would:
 
-    python tests/helpers/model_fuzz.py MODELS_DIR SEED COUNT [inprocess|child] [lightgbm-text]
+    python tests/helpers/model_fuzz.py MODELS_DIR SEED COUNT [inprocess|child] [lightgbm-text|xgboost-json]
 
 ``inprocess``: ``load_model`` then ``predict_proba`` in this process, which a crash would kill;
-``child``: through ``ModelProcess``; ``lightgbm-text``: only edits of LightGBM's model text. Prints one line per mutation as it starts (so a crash names it) and
+``child``: through ``ModelProcess``; ``lightgbm-text``: only edits of LightGBM's model text; ``xgboost-json``:
+only edits of XGBoost's JSON model. Prints one line per mutation as it starts (so a crash names it) and
 then ``done <refused> <predicted> <failed> <slowest seconds>``."""
 
 import io
@@ -12,7 +13,6 @@ import random
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -105,18 +105,49 @@ def mutate_lightgbm_text(schema: dict, members: dict, rng: random.Random) -> str
     return f"lightgbm line {i} ({key[:20]})"
 
 
-def mutated(path: Path, rng: random.Random, out: Path, text_only: bool = False) -> str:
-    kind = 3 if text_only else rng.randrange(4)
+def mutate_xgboost_json(schema: dict, members: dict, rng: random.Random) -> str:
+    """One value of XGBoost's JSON model (a tree's array element or parameter, or a learner parameter)."""
+    models = nodes(schema, lambda n: str(n.get("__class__", "")).startswith("XGBoost")
+                   and isinstance(n.get("content"), dict))
+    if not models:
+        return mutate_array(schema, members, rng)
+    booster = models[0]["content"]["content"]["_Booster"]
+    model = json.loads(json.loads(booster["content"]))
+    learner = model["learner"]
+    trees = learner["gradient_booster"]["model"]["trees"]
+    tree = rng.choice(trees)
+    what = rng.randrange(3)
+    if what == 0:
+        key = rng.choice(sorted(k for k, v in tree.items() if isinstance(v, list) and v))
+        tree[key][rng.randrange(len(tree[key]))] = rng.choice(ODD_NUMBERS + [0.5, None, "x"])
+        where = f"tree {tree['id']} {key}"
+    elif what == 1:
+        key = rng.choice(sorted(tree["tree_param"]))
+        tree["tree_param"][key] = str(rng.choice(ODD_NUMBERS))
+        where = f"tree {tree['id']} {key}"
+    else:
+        key = rng.choice(sorted(learner["learner_model_param"]))
+        learner["learner_model_param"][key] = str(rng.choice(ODD_NUMBERS))
+        where = f"learner {key}"
+    booster["content"] = json.dumps(json.dumps(model))
+    return f"xgboost {where}"
+
+
+TEXT_MUTATIONS = {"lightgbm-text": 3, "xgboost-json": 4}
+
+
+def mutated(path: Path, rng: random.Random, out: Path, text: str = "") -> str:
+    kind = TEXT_MUTATIONS[text] if text else rng.randrange(4)
     if kind == 0:
         out.write_bytes(flip_bytes(path.read_bytes(), rng))
         return "bytes"
     schema, members = read_archive(path)
-    how = (mutate_schema, mutate_array, mutate_lightgbm_text)[kind - 1](schema, members, rng)
+    how = (mutate_schema, mutate_array, mutate_lightgbm_text, mutate_xgboost_json)[kind - 1](schema, members, rng)
     write_archive(out, schema, members)
     return how
 
 
-def main(models: Path, seed: int, count: int, mode: str, text_only: bool) -> None:
+def main(models: Path, seed: int, count: int, mode: str, text: str) -> None:
     from medsweep.learn.persistence import UntrustedModelError, load_model
 
     rng = random.Random(seed)
@@ -128,7 +159,7 @@ def main(models: Path, seed: int, count: int, mode: str, text_only: bool) -> Non
         for n in range(count):
             source = rng.choice(paths)
             target = Path(tmp) / f"{n}.skops"
-            how = mutated(source, rng, target, text_only)
+            how = mutated(source, rng, target, text)
             print(f"{n} {source.name} {how}", flush=True)
             start = time.monotonic()
             try:
@@ -151,4 +182,4 @@ def main(models: Path, seed: int, count: int, mode: str, text_only: bool) -> Non
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "inprocess",
-         "lightgbm-text" in sys.argv[5:])
+         next((a for a in sys.argv[5:] if a in TEXT_MUTATIONS), ""))

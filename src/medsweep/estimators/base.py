@@ -69,6 +69,19 @@ def one_of(*values: Any) -> Rule:
 CLASS_WEIGHT = one_of(None, "balanced")
 
 
+@dataclass(frozen=True)
+class SavedText:
+    """Text in the saved state of one of an estimator's ``saved_types`` that its library parses itself, in a
+    format of its own and without bounds checks (LightGBM's model text, XGBoost's JSON model). A model file
+    is checked before anything in it is built (learn/model_archive.py): ``check(text)`` raises ValueError
+    saying what is malformed, and the file is refused as holding a malformed ``what``."""
+
+    kind: str                     # the saved type whose state holds it (one of saved_types)
+    attributes: tuple[str, ...]   # the keys of its saved state that may hold the text
+    what: str                     # its name in a refusal, e.g. "LightGBM model"
+    check: Callable[[str], None]
+
+
 class Estimator:
     """One estimator config. Subclasses set the class attributes and :meth:`build`; estimators trained
     epoch by epoch also override :meth:`fit`."""
@@ -79,7 +92,9 @@ class Estimator:
     epoch: ClassVar[Optional[str]] = None   # what one epoch (trainer.epochs) is; None: fitted in one go
     uses: ClassVar[tuple[str, ...]] = ()    # the trainer settings (TRAINER_SETTINGS) it uses
     saved_types: ClassVar[tuple[str, ...]] = ()  # types in its fitted models (beyond preprocessing)
+    saved_texts: ClassVar[tuple[SavedText, ...]] = ()  # text in them that its library parses unchecked
     package: ClassVar[str] = "scikit-learn"  # the distribution it comes from (its version goes in metrics.json)
+    optional: ClassVar[bool] = False  # package is an optional extra: recorded only by the jobs that train it
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -68,9 +68,7 @@ class MLP(Estimator):
     def deployable(self, pipeline: Any) -> Any:
         if self.classification:
             return pipeline
-        from sklearn.compose import TransformedTargetRegressor
+        from medsweep._sklearn_compat import fitted_target_regressor
 
-        model = TransformedTargetRegressor(regressor=pipeline, transformer=self._scaler)
-        # The attributes TransformedTargetRegressor.fit would set: training was done epoch by epoch.
-        model.regressor_, model.transformer_, model._training_dim = pipeline, self._scaler, 1
-        return model
+        # Built as TransformedTargetRegressor.fit would have: training was done epoch by epoch.
+        return fitted_target_regressor(pipeline, self._scaler)

@@ -27,8 +27,9 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from medsweep.evaluate.metrics import (LOWER_IS_BETTER, classification_metric_names, classification_metrics,
-                              predicted_classes, primary_metric, regression_metrics)
+from medsweep.evaluate.metrics import (METRICS, classification_metrics, metric_names, primary_metric,
+                                       regression_metrics)
+from medsweep.evaluate.scores import WeightedPredictions, task_kind, weighted_sum as _dot
 
 # Resample weights held in memory at once (resamples x rows): 128 Ki float64 = 1 MB, and the dozen arrays
 # the metrics derive from them, stay in the CPU's caches: 2-3x faster than 1 M cells (1,000 resamples of 569
@@ -39,144 +40,30 @@ MAX_WEIGHT_CELLS = 131_072
 LOGIT_EPS = 1e-6
 # Thresholds of the decision curve when none are given: 1% to 99%.
 DCA_THRESHOLDS = tuple(round(t / 100, 2) for t in range(1, 100))
-# Multiclass macro averages: undefined in a resample where a class is absent (see resample_metrics).
-_MACRO = {"roc_auc", "pr_auc", "balanced_accuracy", "specificity"}
 
 
 # --------------------------------------------------------------------------------------------------------
 # Metrics of weighted resamples, all resamples at once
 # --------------------------------------------------------------------------------------------------------
 
-def _class_codes(y_true: np.ndarray, classes: Sequence) -> np.ndarray:
-    y_true = np.asarray(y_true)
-    codes = np.full(len(y_true), -1)
-    for k, c in enumerate(classes):
-        codes[y_true == c] = k
-    if (codes < 0).any():
-        unknown = sorted({str(v) for v in y_true[codes < 0]})[:5]
-        raise ValueError(f"y_true holds values that are not among classes {list(classes)}: {unknown}")
-    return codes
-
-
-class _Ranking:
-    """Weighted ROC-AUC and average precision of one score against one binary label, for many weight
-    vectors at once. The scores are sorted once; tied scores form one group (ties count 1/2 in the AUC and
-    form one threshold in the average precision, as scikit-learn defines them)."""
-
-    def __init__(self, positive: np.ndarray, score: np.ndarray):
-        self.order = np.argsort(score, kind="stable")
-        s = score[self.order]
-        self.starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-        self.positive = positive[self.order].astype(float)
-        self.ties = len(self.starts) < len(s)
-
-    def __call__(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        Ws = W[:, self.order]
-        pos, allw = Ws * self.positive, Ws
-        if self.ties:
-            pos, allw = np.add.reduceat(pos, self.starts, axis=1), np.add.reduceat(allw, self.starts, axis=1)
-        neg = allw - pos  # per distinct score, ascending: weight of positives and of negatives
-        P, N = pos.sum(axis=1), neg.sum(axis=1)
-        pos_below = np.cumsum(pos, axis=1)
-        pos_below -= pos
-        neg_below = np.cumsum(neg, axis=1)
-        neg_below -= neg  # weight of negatives strictly below each score
-        with np.errstate(invalid="ignore", divide="ignore"):
-            auc = (pos * (neg_below + 0.5 * neg)).sum(axis=1) / (P * N)
-            # Average precision: sum over thresholds u of the recall gained at u x the precision of p >= u.
-            tp, fp = P[:, None] - pos_below, N[:, None] - neg_below  # weight with score >= u
-            called = tp + fp
-            precision = np.divide(tp, called, out=np.zeros_like(tp), where=called > 0)
-            ap = (pos * precision).sum(axis=1) / P
-        undefined = (P == 0) | (N == 0)
-        auc[undefined] = np.nan
-        ap[undefined] = np.nan
-        return auc, ap
-
-
-def _dot(W: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """W @ v, row by row with numpy's own summation: the same bits whatever the number of resamples in W
-    and the BLAS threads (a BLAS product sums in an order that depends on both)."""
-    return (W * v).sum(axis=1)
-
-
 class _WeightedMetrics:
-    """Every metric of metrics.py for one task, on weighted rows: ``self(W)`` with W a (resamples x rows)
-    matrix of weights gives {name: array of one value per resample}. A weight is how often the row is in
-    the resample, so integer weights give exactly the metrics of the repeated rows."""
+    """The registry's metrics (metrics.METRICS) of one task's predictions on weighted rows: ``self(W)`` with W
+    a (resamples x rows) matrix of weights gives {name: array of one value per resample}, for ``metrics``
+    (default: those the task reports). A weight is how often the row is in the resample, so integer weights
+    give exactly the metrics of the repeated rows."""
 
-    def __init__(self, y_true, out, classes, task: str, threshold: Optional[float] = None):
-        self.task = task
-        out = np.asarray(out, dtype=float)
-        if not np.isfinite(out).all():
-            raise ValueError(f"{'predictions' if task == 'regression' else 'probabilities'} must be finite numbers")
-        if task == "regression":
-            y = np.asarray(y_true, dtype=float)
-            if out.shape != y.shape:
-                raise ValueError(f"predictions have shape {out.shape}; expected {y.shape}")
-            r = y - out
-            self.sq, self.abs = r ** 2, np.abs(r)
-            self.yc = y - y.mean()  # centred: the weighted total sum of squares without cancellation
-            self.yc2 = self.yc ** 2
-            return
-        if task != "classification":
-            raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}")
-        classes = list(classes)
-        self.K = K = len(classes)
-        if out.ndim != 2 or out.shape != (len(y_true), K):
-            raise ValueError(f"probabilities have shape {out.shape}; expected ({len(y_true)}, {K})")
-        t = _class_codes(y_true, classes)
-        q = _class_codes(predicted_classes(out, classes, threshold), classes)
-        self.cells = np.zeros((len(t), K * K))
-        self.cells[np.arange(len(t)), t * K + q] = 1.0
-        onehot = np.eye(K)[t]
-        if K == 2:
-            self.rankings = [_Ranking(t == 1, out[:, 1])]
-            self.sq = (out[:, 1] - (t == 1)) ** 2
-        else:
-            self.rankings = [_Ranking(t == k, out[:, k]) for k in range(K)]
-            self.sq = np.sum((out - onehot) ** 2, axis=1)
+    def __init__(self, y_true, out, classes, task: str, threshold: Optional[float] = None,
+                 metrics: Optional[Sequence[str]] = None):
+        self.prepared = WeightedPredictions(y_true, out, classes, task, threshold)
+        self.names = metric_names(self.prepared.kind) if metrics is None else tuple(metrics)
 
     def __call__(self, W: np.ndarray) -> dict[str, np.ndarray]:
-        # C order: each resample's row of weights is contiguous (gathers and row sums are fast).
-        W = np.ascontiguousarray(np.atleast_2d(np.asarray(W, dtype=float)))
-        total = W.sum(axis=1)
-        if self.task == "regression":
-            sse, ybar, yc2 = _dot(W, self.sq), _dot(W, self.yc) / total, _dot(W, self.yc2)
-            sst = yc2 - total * ybar ** 2
-            with np.errstate(invalid="ignore", divide="ignore"):
-                r2 = np.where(sst > 1e-12 * yc2, 1.0 - sse / sst, np.nan)
-            return {"rmse": np.sqrt(sse / total), "mae": _dot(W, self.abs) / total, "r2": r2}
-        K = self.K
-        # [resample, true, predicted]; sums of counts: exact in any order, so a matrix product is safe.
-        cm = (W @ self.cells).reshape(-1, K, K)
-        tp = np.diagonal(cm, axis1=1, axis2=2)
-        fn, fp = cm.sum(axis=2) - tp, cm.sum(axis=1) - tp
-        tn = total[:, None] - tp - fn - fp
-        with np.errstate(invalid="ignore", divide="ignore"):
-            recall, spec = tp / (tp + fn), tn / (tn + fp)
-            f1 = np.nan_to_num(2 * tp / (2 * tp + fp + fn))
-            precision, npv = np.nan_to_num(tp / (tp + fp)), np.nan_to_num(tn / (tn + fn))
-        all_present = (cm.sum(axis=2) > 0).all(axis=1)
-        brier = _dot(W, self.sq) / total
-        out = {"accuracy": tp.sum(axis=1) / total, "brier": brier, "brier_multi": brier,
-               "balanced_accuracy": np.where(all_present, recall.mean(axis=1), np.nan)}
-        ranks = [r(W) for r in self.rankings]
-        if K == 2:
-            out.update(roc_auc=ranks[0][0], pr_auc=ranks[0][1], f1=f1[:, 1], sensitivity=recall[:, 1],
-                       specificity=recall[:, 0], ppv=precision[:, 1], npv=precision[:, 0])
-        else:
-            out.update(roc_auc=np.mean([a for a, _ in ranks], axis=0),
-                       pr_auc=np.mean([p for _, p in ranks], axis=0),
-                       f1=f1.mean(axis=1), ppv=precision.mean(axis=1), npv=npv.mean(axis=1),
-                       specificity=np.where(all_present, spec.mean(axis=1), np.nan))
-            for name in _MACRO:  # macro averages over fewer classes would be another quantity
-                out[name] = np.where(all_present, out[name], np.nan)
-        return {name: out[name] for name in classification_metric_names(K)}
+        scores = self.prepared.scores(W)
+        return {name: METRICS[name].resampled(scores) for name in self.names}
 
 
-def resample_metrics(y_true, out, classes, task: str, weights, threshold: Optional[float] = None
-                     ) -> dict[str, np.ndarray]:
+def resample_metrics(y_true, out, classes, task: str, weights, threshold: Optional[float] = None,
+                     metrics: Optional[Sequence[str]] = None) -> dict[str, np.ndarray]:
     """Every metric of the task (metrics.py's definitions) for each row of ``weights`` (resamples x rows;
     a weight is how many times the row is drawn): {name: array of one value per resample}.
 
@@ -186,15 +73,17 @@ def resample_metrics(y_true, out, classes, task: str, weights, threshold: Option
     positives, specificity without negatives; multiclass specificity (a macro average) where a class is
     absent; R2 where every drawn target is equal. f1, ppv and npv are 0 where undefined, as in
     metrics.py; accuracy and Brier are always defined.
+    ``metrics``: the names to compute (default: those the task reports).
     """
-    return resample_scorer(y_true, out, classes, task, threshold)(weights)
+    return resample_scorer(y_true, out, classes, task, threshold, metrics)(weights)
 
 
-def resample_scorer(y_true, out, classes, task: str, threshold: Optional[float] = None):
+def resample_scorer(y_true, out, classes, task: str, threshold: Optional[float] = None,
+                    metrics: Optional[Sequence[str]] = None):
     """resample_metrics with its data bound, for scoring many weight matrices of the same predictions: the
     checks, class coding and ranks are done once. Called with ``weights``, it returns what resample_metrics
     returns."""
-    return _WeightedMetrics(y_true, out, classes, task, threshold)
+    return _WeightedMetrics(y_true, out, classes, task, threshold, metrics)
 
 
 def bootstrap_weights(n_rows: int, groups=None, n_boot: int = 1000, seed: int = 0,
@@ -229,11 +118,12 @@ def bootstrap_weights(n_rows: int, groups=None, n_boot: int = 1000, seed: int = 
 
 
 def bootstrap_values(y_true, out, classes, task: str, groups=None, n_boot: int = 1000, seed: int = 0,
-                     threshold: Optional[float] = None) -> dict[str, np.ndarray]:
+                     threshold: Optional[float] = None, metrics: Optional[Sequence[str]] = None
+                     ) -> dict[str, np.ndarray]:
     """Every metric on each of ``n_boot`` bootstrap resamples (see bootstrap_weights, resample_metrics):
     {name: array of n_boot values, NaN where undefined}. Two models evaluated on the same rows with the same
     groups and seed get the same resamples (paired)."""
-    return _over_weights(_WeightedMetrics(y_true, out, classes, task, threshold),
+    return _over_weights(_WeightedMetrics(y_true, out, classes, task, threshold, metrics),
                          bootstrap_weights(len(y_true), groups, n_boot, seed))
 
 
@@ -340,7 +230,7 @@ def resampled_intervals(evaluate, n_rows: int, groups=None, n_boot: int = 1000, 
 
 def bootstrap_intervals(y_true, out, classes, task: str, groups=None, n_boot: int = 1000, seed: int = 0,
                         threshold: Optional[float] = None, level: float = 0.95,
-                        method: str = "percentile") -> dict[str, dict]:
+                        method: str = "percentile", metrics: Optional[Sequence[str]] = None) -> dict[str, dict]:
     """Bootstrap confidence intervals (``method`` "percentile" or "bca") of every metric of the task:
     {name: {"lower": float, "upper": float, "n_valid": int}} in the order of metrics.py.
 
@@ -348,17 +238,19 @@ def bootstrap_intervals(y_true, out, classes, task: str, groups=None, n_boot: in
     without, rows. ``n_valid``: resamples in which the metric is defined (out of ``n_boot``); the others are
     dropped (see resample_metrics); lower/upper are None if none is. ``threshold`` (binary): the operating
     point of the threshold metrics, as in metrics.classification_metrics. BCa: see bca_interval (the
-    jackknife leaves out one patient at a time).
+    jackknife leaves out one patient at a time). ``metrics``: default, those the task reports.
     """
-    return resampled_intervals(_WeightedMetrics(y_true, out, classes, task, threshold), len(y_true), groups,
+    return resampled_intervals(_WeightedMetrics(y_true, out, classes, task, threshold, metrics), len(y_true), groups,
                                n_boot, seed, level, method)
 
 
-def pooled_metrics(y_true, out, classes, task: str, threshold: Optional[float] = None) -> dict[str, float]:
+def pooled_metrics(y_true, out, classes, task: str, threshold: Optional[float] = None,
+                   metrics: Optional[Sequence[str]] = None) -> dict[str, float]:
     """The metrics of metrics.py on all out-of-fold rows at once (the point estimates of the intervals)."""
     if task == "classification":
-        return classification_metrics(np.asarray(y_true), np.asarray(out, dtype=float), list(classes), threshold)
-    return regression_metrics(np.asarray(y_true, dtype=float), np.asarray(out, dtype=float))
+        return classification_metrics(np.asarray(y_true), np.asarray(out, dtype=float), list(classes), threshold,
+                                      metrics)
+    return regression_metrics(np.asarray(y_true, dtype=float), np.asarray(out, dtype=float), metrics)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -794,8 +686,8 @@ def subgroup_table(y_true, out, classes, task: str, groups, values, bins: int = 
     binary = task == "classification" and len(classes) == 2
     shown = [primary] + (["sensitivity", "specificity"] if binary else [])
     if overall is None:
-        overall = float(_WeightedMetrics(y_true, out, classes, task, threshold)(np.ones((1, n)))[primary][0])
-    lower_better = primary in LOWER_IS_BETTER
+        overall = float(_WeightedMetrics(y_true, out, classes, task, threshold, [primary])(np.ones((1, n)))[primary][0])
+    lower_better = not METRICS[primary].higher_is_better
     records = []
     for label in labels.cat.categories:
         rows = np.flatnonzero((labels == label).to_numpy())
@@ -825,12 +717,13 @@ def subgroup_table(y_true, out, classes, task: str, groups, values, bins: int = 
             rec["note"] = f"fewer than {min_events} patients of class {', '.join(few)}: counts only"
             records.append(rec)
             continue
-        point = _WeightedMetrics(y, o, classes, task, t)(np.ones((1, rows.size)))
+        scorer = _WeightedMetrics(y, o, classes, task, t, shown)
+        point = scorer(np.ones((1, rows.size)))
         if not np.isfinite(point[primary][0]):
             rec["note"] = f"{primary} undefined"
             records.append(rec)
             continue
-        intervals = resampled_intervals(_WeightedMetrics(y, o, classes, task, t), rows.size, g, n_boot, seed,
+        intervals = resampled_intervals(scorer, rows.size, g, n_boot, seed,
                                         level, method)
         for name in shown:
             ci = intervals[name]
@@ -945,7 +838,8 @@ def _calibration_intervals(record: dict, evaluate, n_rows, patients, n_boot, see
 def evaluate_predictions(predictions: pd.DataFrame, classes, task: str, *, thresholds: Optional[Sequence[float]],
                          n_boot: int, seed: int, dca_range: Sequence[float], subgroup_values: dict,
                          subgroup_bins: int, subgroup_min_patients: int, grouped: bool,
-                         subgroup_min_events: int = 5, interval: str = "percentile") -> JobEvidence:
+                         subgroup_min_events: int = 5, interval: str = "percentile",
+                         extra_metrics: Sequence[str] = ()) -> JobEvidence:
     """Everything a job reports beyond its per-fold metrics, from its out-of-fold ``predictions`` (as
     training.cross_validate makes them: row, patient, fold, y_true, proba_<class> or y_pred; with repeated
     cross-validation every round's predictions are pooled and the bootstrap resamples patients with all
@@ -954,7 +848,8 @@ def evaluate_predictions(predictions: pd.DataFrame, classes, task: str, *, thres
     ``subgroup_values``: {column: value per row}; ``grouped``: whether ``patient`` is a real patient id (else
     each data row is its own patient; only the record's wording depends on it); ``interval``: "percentile" or
     "bca" for every interval (metrics, calibration, net benefit, subgroups); ``subgroup_min_events``: patients
-    of each class a subgroup needs for a metric.
+    of each class a subgroup needs for a metric; ``extra_metrics``: registry metrics not reported by
+    default (metrics.py) to add, where defined for the task.
 
     The record ("evaluation" in metrics.json) holds "warnings": [{"kind", "message"}] a reviewer must see
     (kind "small_test_fold": a test fold with fewer than MIN_FOLD_PATIENTS_PER_CLASS patients of a class)."""
@@ -965,7 +860,8 @@ def evaluate_predictions(predictions: pd.DataFrame, classes, task: str, *, thres
     patients = prediction_patients(predictions)
     folds = predictions["fold"].to_numpy()
     threshold = None if thresholds is None else np.asarray(thresholds, dtype=float)[folds]
-    pooled = pooled_metrics(y, out, classes, task, threshold)
+    names = metric_names(task_kind(task, classes), extra_metrics)
+    pooled = pooled_metrics(y, out, classes, task, threshold, names)
     metrics = {name: {"pooled": value} for name, value in pooled.items()}
     repeated = "repeat" in predictions and predictions["repeat"].nunique() > 1
     # Counts of the first round (with repeated cross-validation every row is predicted once per round); the
@@ -975,7 +871,8 @@ def evaluate_predictions(predictions: pd.DataFrame, classes, task: str, *, thres
     record["counts"]["folds"] = counts(y, classes, patients, folds)["folds"]
     record["warnings"] = small_fold_warnings(record["counts"]["folds"], classes) if len(np.unique(folds)) > 1 else []
     if n_boot:
-        intervals = bootstrap_intervals(y, out, classes, task, patients, n_boot, seed, threshold, method=interval)
+        intervals = bootstrap_intervals(y, out, classes, task, patients, n_boot, seed, threshold, method=interval,
+                                        metrics=names)
         for name, ci in intervals.items():
             metrics[name].update(lower=ci["lower"], upper=ci["upper"])
         resampled = "patients" if grouped else "rows (one per patient)"

@@ -61,7 +61,8 @@ def bbc_cv(y_true, outs: Sequence, classes, task: str, metric: str, *, greater_i
             raise ValueError(f"weights has {weights.shape[1]} columns for {n} rows")
         chunks = [weights]
     sign = 1.0 if greater_is_better else -1.0
-    scorers = [resample_scorer(y_true, out, classes, task, threshold) for out in outs]  # once, not per chunk
+    # Prepared once, not per chunk; only the selection metric is computed (it may be one a job does not report).
+    scorers = [resample_scorer(y_true, out, classes, task, threshold, [metric]) for out in outs]
     scores, picks = [], []
     for W in chunks:
         out_of_bag = (W == 0).astype(float)

@@ -72,7 +72,7 @@ def resample_metrics(y_true, out, classes, task: str, weights, threshold: Option
     where a class is absent (metrics.py would fail, or average fewer classes); binary sensitivity without
     positives, specificity without negatives; multiclass specificity (a macro average) where a class is
     absent; R2 where every drawn target is equal. f1, ppv and npv are 0 where undefined, as in
-    metrics.py; accuracy and Brier are always defined.
+    metrics.py; accuracy and Brier are always defined; MCC is 0 where undefined, as in metrics.py.
     ``metrics``: the names to compute (default: those the task reports).
     """
     return resample_scorer(y_true, out, classes, task, threshold, metrics)(weights)

@@ -60,6 +60,20 @@ def _pr_auc(f: FoldScores) -> float:
     return _skm().average_precision_score(f.onehot, f.out, average="macro")
 
 
+def _mcc(cm: np.ndarray) -> np.ndarray:
+    """Matthews correlation coefficient of confusion matrices [..., true, predicted] (Gorodkin's K-class
+    form, scikit-learn's matthews_corrcoef): 0 where undefined (every row, or every prediction, of one class)."""
+    t_sum, p_sum = cm.sum(axis=-1), cm.sum(axis=-2)
+    n_correct = np.trace(cm, axis1=-2, axis2=-1)
+    n = p_sum.sum(axis=-1)
+    cov_ytyp = n_correct * n - (t_sum * p_sum).sum(axis=-1)
+    cov_ypyp = n ** 2 - (p_sum * p_sum).sum(axis=-1)
+    cov_ytyt = n ** 2 - (t_sum * t_sum).sum(axis=-1)
+    denominator = cov_ypyp * cov_ytyt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator == 0, 0.0, cov_ytyp / np.sqrt(np.where(denominator == 0, 1.0, denominator)))
+
+
 _METRICS = [
     # Ranking (threshold-free). Multiclass: one-vs-rest macro averages, undefined in a resample without a class.
     Metric("roc_auc", "ROC-AUC", True, (0.0, 1.0), CLASSES, _roc_auc,
@@ -101,6 +115,9 @@ _METRICS = [
            lambda f: _skm().mean_absolute_error(f.y_true, f.out), lambda r: r.mean(r.prepared.abs)),
     Metric("r2", "R2", True, (None, 1.0), frozenset({REGRESSION}),
            lambda f: _skm().r2_score(f.y_true, f.out), lambda r: _resampled_r2(r)),
+    # Computed where asked for (not in every metrics.json: that would change every job's file).
+    Metric("mcc", "MCC (Matthews correlation)", True, (-1.0, 1.0), CLASSES,
+           lambda f: _mcc(f.cm.astype(float)), lambda r: _mcc(r.cm), reported=False),
 ]
 METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
 

@@ -21,7 +21,7 @@ from typing import Hashable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from medsweep.evaluate.evaluation import bootstrap_weights, percentile_interval, resample_scorer
+from medsweep.evaluate.bootstrap import bootstrap_weights, percentile_interval, resample_scorer
 from medsweep.record.outputs import read_csv
 
 METHOD = ("BBC-CV (Tsamardinos et al. 2018): the best configuration picked on each bootstrap sample of patients "

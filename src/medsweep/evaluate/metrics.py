@@ -4,7 +4,7 @@ A Metric names its value on one fold's predictions (``fold``: a FoldScores -> fl
 resamples of a job's predictions (``resampled``: a ResampleScores -> one value per resample, what the
 bootstrap intervals, subgroups and BBC-CV use), whether higher is better, its range, the tasks it applies to
 and its display name. The per-fold metrics, the pooled values, the intervals, the history's validation
-metric, the summary's ranking direction: all read it from here. Adding a metric is one entry in METRICS
+metric, the summary's ranking direction: all read it from here. Adding a metric is one entry in _METRICS
 (scores.py computes the confusion counts, ratios and ranks a definition reads).
 
 ``reported``: whether every job of its tasks reports it (metrics.json); the others are computed only where

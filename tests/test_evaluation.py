@@ -13,7 +13,7 @@ from scipy.special import expit, log_expit
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_score, roc_curve
 
-import medsweep.evaluate.evaluation as evaluation
+import medsweep.evaluate.bootstrap as bootstrap
 from medsweep.evaluate.evaluation import (LOGIT_EPS, bootstrap_intervals, bootstrap_values, bootstrap_weights,
                                  calibration, calibration_report, counts, decision_curve,
                                  multiclass_calibration, pooled_metrics, regression_calibration,
@@ -187,7 +187,7 @@ def test_resamples_draw_patients_with_replacement_whatever_the_chunk_size(monkey
     y, proba, classes = binary_cohort()
     groups = np.arange(len(y)) // 2
     whole = bootstrap_values(y, proba, classes, "classification", groups, n_boot=200, seed=1)
-    monkeypatch.setattr(evaluation, "MAX_WEIGHT_CELLS", 7 * len(y))  # 7 resamples at a time
+    monkeypatch.setattr(bootstrap, "MAX_WEIGHT_CELLS", 7 * len(y))  # 7 resamples at a time
     chunked = bootstrap_values(y, proba, classes, "classification", groups, n_boot=200, seed=1)
     for name in whole:
         np.testing.assert_array_equal(whole[name], chunked[name])

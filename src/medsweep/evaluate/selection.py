@@ -21,7 +21,7 @@ from typing import Hashable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from medsweep.evaluate.evaluation import bootstrap_weights, percentile_interval, resample_scorer
+from medsweep.evaluate.bootstrap import bootstrap_weights, percentile_interval, resample_scorer
 from medsweep.record.outputs import read_csv
 
 METHOD = ("BBC-CV (Tsamardinos et al. 2018): the best configuration picked on each bootstrap sample of patients "
@@ -61,7 +61,8 @@ def bbc_cv(y_true, outs: Sequence, classes, task: str, metric: str, *, greater_i
             raise ValueError(f"weights has {weights.shape[1]} columns for {n} rows")
         chunks = [weights]
     sign = 1.0 if greater_is_better else -1.0
-    scorers = [resample_scorer(y_true, out, classes, task, threshold) for out in outs]  # once, not per chunk
+    # Prepared once, not per chunk; only the selection metric is computed (it may be one a job does not report).
+    scorers = [resample_scorer(y_true, out, classes, task, threshold, [metric]) for out in outs]
     scores, picks = [], []
     for W in chunks:
         out_of_bag = (W == 0).astype(float)

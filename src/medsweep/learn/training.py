@@ -4,7 +4,7 @@ for iterative estimators, then scored on the held-out side."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,8 +14,9 @@ from threadpoolctl import threadpool_limits
 
 from medsweep.data.tables import Dataset
 from medsweep.estimators import estimator_class
-from medsweep.evaluate.metrics import (classification_metrics, predicted_classes, primary_metric, regression_metrics,
-                              summarize_folds)
+from medsweep.evaluate.metrics import (fold_metrics, metric_names, metric_value, predicted_classes, primary_metric,
+                                       summarize_folds)
+from medsweep.evaluate.scores import task_kind
 from medsweep.learn.operating_point import ThresholdRule, choose_threshold
 from medsweep.preprocess import TRANSFORM_ROWS, column_kinds, make_preprocessor, transform_rows
 from medsweep.learn.splitting import fold_label, inner_seed, inner_split, split
@@ -52,14 +53,6 @@ def _train_loss(task: str, y: np.ndarray, out: np.ndarray, classes: Optional[lis
     return float(skm.mean_squared_error(y, out))
 
 
-def _val_score(task: str, y: np.ndarray, out: np.ndarray, classes: Optional[list]) -> float:
-    if task == "classification":
-        if len(classes) == 2:
-            return float(skm.roc_auc_score(np.asarray(y) == classes[1], out[:, 1]))
-        return float(skm.roc_auc_score(y, out, multi_class="ovr", average="macro", labels=classes))
-    return float(np.sqrt(skm.mean_squared_error(y, out)))
-
-
 class _History:
     """Training loss and validation metric after each epoch, when there is a validation side."""
 
@@ -70,8 +63,8 @@ class _History:
     def record(self, epoch: int, out_train: np.ndarray, out_val: np.ndarray) -> None:
         self.rows.append({"epoch": epoch,
                           "train_loss": _train_loss(self.task, self.y_train, out_train, self.classes),
-                          "val_" + primary_metric(self.task): _val_score(self.task, self.y_val, out_val,
-                                                                         self.classes)})
+                          "val_" + primary_metric(self.task): metric_value(primary_metric(self.task), self.y_val,
+                                                                           out_val, self.classes)})
 
 
 @dataclass
@@ -184,13 +177,15 @@ def prediction_frame(data: Dataset, idx: np.ndarray, out: np.ndarray, threshold:
 
 @_one_blas_thread
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
-                   threshold: Optional[ThresholdRule] = None, repeats: int = 1, threshold_folds: int = 3) -> CVResult:
+                   threshold: Optional[ThresholdRule] = None, repeats: int = 1, threshold_folds: int = 3,
+                   extra_metrics: Sequence[str] = ()) -> CVResult:
     """k-fold cross-validation of ``spec`` on ``data``, ``repeats`` rounds: per-fold metrics (all rounds'
     folds), out-of-fold predictions and history (with a ``repeat`` column when there are several rounds).
     With a ``threshold`` rule (binary classification), each fold's threshold is chosen on its training
     side only (a rule: on the out-of-fold predictions of an inner ``threshold_folds``-fold cross-validation
     of those rows, see inner_threshold) and the threshold-dependent metrics and ``y_pred`` are at that
-    operating point."""
+    operating point. ``extra_metrics``: registry metrics not reported by default to add (metrics.py)."""
+    names = metric_names(task_kind(data.task, data.classes), extra_metrics)
     splits = split(data, folds, settings.seed, repeats)
     X = _fold_features(data.X)
     rule = threshold if binary(data) else None
@@ -215,9 +210,7 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
             if rule is not None:
                 t = rule.value if inner is None else inner_threshold(rule, data, spec, X, inner[fold], settings)
             thresholds.append(t)
-            per_fold.append(classification_metrics(y_te.to_numpy(), out, data.classes, threshold=t))
-        else:
-            per_fold.append(regression_metrics(y_te.to_numpy(), out))
+        per_fold.append(fold_metrics(y_te.to_numpy(), out, data.classes, t, names))
         where = {"repeat": fold // folds, "fold": fold} if repeats > 1 else {"fold": fold}
         predictions.append(prediction_frame(data, test_idx, out, t, **where))
         histories.append(pd.DataFrame(history).assign(fold=fold, **({"repeat": fold // folds} if repeats > 1 else {})))

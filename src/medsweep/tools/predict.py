@@ -10,27 +10,23 @@ missing-value markers, patient column and pattern from its ``.hydra/config.yaml`
 uses (data.read.read_chunks), in chunks, so memory stays bounded however long the file is. The job
 directory may come from elsewhere: the model file must have the sha256 its metrics.json records, and is
 loaded and used in a child process under memory and time limits (persistence.ModelProcess), so a
-malformed one ends in one line.
+malformed one ends in one line. Library functions only: the command line is medsweep.cli.predict.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from medsweep.cli import EXIT_OK, Parser, fail, show_warnings
 from medsweep.data.columns import patients
-from medsweep.data.errors import DataError
 from medsweep.data.read import CHUNK_ROWS, read_chunks as read_table_chunks
 from medsweep.escape import csv_safe
 from medsweep.evaluate.metrics import predicted_classes
-from medsweep.learn.persistence import MEMORY_MB, TIMEOUT_S, ModelProcess, UntrustedModelError
+from medsweep.learn.persistence import MEMORY_MB, TIMEOUT_S, ModelProcess
 from medsweep.record.files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, Status, load_metrics, sha256_of_file
 from medsweep.record.outputs import atomic_path
 
@@ -248,44 +244,3 @@ def default_output(data_file: Path) -> Path:
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
     return Path(name + OUTPUT_SUFFIX)
-
-
-def main(argv: Optional[list[str]] = None, prog: str = "python -m medsweep.tools.predict") -> int:
-    parser = Parser(prog=prog, description="Predict every row of a CSV/Parquet file with a completed job's "
-                    "model, at the job's operating point. The file is read with the job's data settings; "
-                    "the target column may be absent.")
-    parser.add_argument("job_dir", type=Path, help=f"the job's directory (holds {METRICS_FILE}, {MODEL_FILE}, {SAVED_CONFIG.parent}/)")
-    parser.add_argument("file", type=Path, help="CSV / delimited text / gzipped text / Parquet with the job's "
-                        "feature columns")
-    parser.add_argument("-o", "--output", type=Path,
-                        help=f"where to write the predictions (CSV); default: <file name>{OUTPUT_SUFFIX} in "
-                             "the current directory")
-    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
-                        help="rows read and predicted at a time (bounds memory; default %(default)s)")
-    parser.add_argument("--model-memory-mb", type=int, default=MEMORY_MB,
-                        help="address space of the process that loads and uses the model (default %(default)s)")
-    parser.add_argument("--model-timeout-s", type=float, default=TIMEOUT_S,
-                        help="longest the model may take to load, and to predict one chunk (default %(default)s)")
-    args = parser.parse_args(argv)
-    if args.chunk_rows < 1:
-        parser.error(f"--chunk-rows={args.chunk_rows} is not allowed: must be an integer >= 1")
-    if args.model_memory_mb < 256:
-        parser.error(f"--model-memory-mb={args.model_memory_mb} is not allowed: must be an integer >= 256")
-    if not (args.model_timeout_s > 0 and math.isfinite(args.model_timeout_s)):
-        parser.error(f"--model-timeout-s={args.model_timeout_s} is not allowed: must be a finite number > 0")
-    output = args.output or default_output(args.file)
-    show_warnings()
-    try:
-        rows = predict_file(args.job_dir, args.file, output, args.chunk_rows,
-                            note=lambda line: print(line, file=sys.stderr), memory_mb=args.model_memory_mb,
-                            timeout_s=args.model_timeout_s)
-    except (PredictError, DataError, UntrustedModelError) as exc:
-        return fail(exc)
-    except OSError as exc:
-        return fail(f"cannot write {output}: {exc.strerror or exc}")
-    print(f"Wrote {rows} predictions to {output}")
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

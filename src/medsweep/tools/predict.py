@@ -244,3 +244,11 @@ def default_output(data_file: Path) -> Path:
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
     return Path(name + OUTPUT_SUFFIX)
+
+
+if __name__ == "__main__":   # the command moved to medsweep.cli.predict: say so rather than exit silently
+    import sys
+
+    print("error: the predict command is `medsweep predict` (or python -m medsweep.cli predict); "
+          "medsweep.tools.predict holds its library functions", file=sys.stderr)
+    sys.exit(2)

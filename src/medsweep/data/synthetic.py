@@ -2,8 +2,8 @@
 
 Every value here is drawn from a seeded random generator; no real patient data is in medsweep. Only
 summary statistics (column means, spreads, class differences, category frequencies) taken from the
-public files were hard-coded (cohort_shapes.py), so that a model trained on a synthetic cohort can later be pointed at the
-real file, read with ``pandas.read_csv(path, na_values=["?"])``, with no other change.
+public files were hard-coded (cohort_shapes.py), so that a model trained on a synthetic cohort can later
+be pointed at the real file, read with ``pandas.read_csv(path, na_values=["?"])``, with no other change.
 
 Cohorts (name: real file mirrored, target):
 

@@ -104,3 +104,23 @@ def test_every_embedded_source_records_where_its_rows_came_from():
         frame, info = sources.load_frame(OmegaConf.create({**base, "source": source, "name": name, "file": file}))
         assert info["source"] == source and info["rows"] == len(frame) and info["columns"] == frame.shape[1]
         assert len(info["sha256"]) == 64 and info["synthetic"] == (source == "synthetic")
+
+
+def test_a_new_source_is_one_entry(monkeypatch):
+    """A loader returning the table and its provenance is all a source needs; the digest, the row and column
+    counts and the preparation (target, features) come with it."""
+    from omegaconf import OmegaConf
+
+    from medsweep.data.prepare import load_dataset
+
+    table = pd.DataFrame({"x": [0.5, 1.5, 2.5, 3.5], "y": [0, 1, 0, 1]})
+    monkeypatch.setitem(sources.SOURCES, "registry",
+                        lambda cfg, data_dir, cache: (table, {"source": "registry", "synthetic": False, "path": None}))
+    cfg = OmegaConf.create(dict(source="registry", name="r", path=None, file=None, target="y", task="classification",
+                                group=None, group_pattern=None, drop=[], positive=None, na_values=NA, delimiter=None))
+    d = load_dataset(cfg)
+    assert d.info["source"] == "registry" and (d.info["rows"], d.info["columns"]) == (4, 2)
+    assert len(d.info["sha256"]) == 64 and list(d.X.columns) == ["x"] and d.y.tolist() == [0, 1, 0, 1]
+    with pytest.raises(DataError, match=r"data.source='nowhere' is not allowed: must be one of sklearn, bundled, "
+                                        r"synthetic"):
+        sources.load_frame(OmegaConf.merge(cfg, {"source": "nowhere"}))

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-import medsweep.data.tables as data_module
+import medsweep.data.sources as sources
 from helpers import SHARED_DATA
-from medsweep.data.tables import DataError, load_dataset
+from medsweep.data.errors import DataError
+from medsweep.data.prepare import load_dataset
 
-DATASETS = Path(data_module.__file__).resolve().parent / "datasets"
+DATASETS = Path(sources.__file__).resolve().parent / "datasets"
 # From ../shared/data/MANIFEST.md (the published files).
 PUBLISHED = {"parkinsons.data": "a148d3c47503f4f5b3842d3f995548da333eb2b4401f6bb8a65832d008aca5d5",
              "cleveland_heart.csv": "a5195b7562ca4f48bda400649bfee2a7d7ed70ff72fb5cc0c486c68fd68f7f62"}
@@ -43,8 +44,8 @@ def test_the_synthetic_cohort_stays_available(compose_cfg):
 
 
 def test_a_damaged_bundled_file_is_refused(compose_cfg, monkeypatch):
-    damaged = {**data_module.BUNDLED, "parkinsons.data": {**data_module.BUNDLED["parkinsons.data"], "sha256": "0" * 64}}
-    monkeypatch.setattr(data_module, "BUNDLED", damaged)
+    damaged = {**sources.BUNDLED, "parkinsons.data": {**sources.BUNDLED["parkinsons.data"], "sha256": "0" * 64}}
+    monkeypatch.setattr(sources, "BUNDLED", damaged)
     with pytest.raises(DataError, match="installation is damaged"):
         load_dataset(compose_cfg("model=parkinsons").data)
 

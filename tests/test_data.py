@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from medsweep.data.tables import DataError, load_dataset, prepare
+from medsweep.data.errors import DataError
+from medsweep.data.prepare import load_dataset, prepare
 
 
 def data_cfg(**kw):

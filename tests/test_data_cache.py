@@ -16,12 +16,15 @@ import yaml
 from omegaconf import OmegaConf
 
 from helpers import ROOT, wait_for
-from medsweep.data import tables as data_module
 from medsweep import preprocess
+from medsweep.data import sources
 from medsweep.data import cache as data_cache
 from medsweep.learn import training
-from medsweep.data.tables import DataError, load_dataset, load_frame
+from medsweep.data.errors import DataError
+from medsweep.data.prepare import load_dataset
+from medsweep.data.sources import load_frame
 from medsweep.learn.training import TrainSettings, cross_validate, fit_final
+from medsweep.record.files import sha256_of_file
 
 
 @pytest.fixture(autouse=True)
@@ -130,7 +133,7 @@ def test_the_second_load_does_not_parse(tmp_path, monkeypatch):
     def no_parsing(*args, **kwargs):
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr(data_module, "read_table", no_parsing)
+    monkeypatch.setattr(sources, "read_table", no_parsing)
     monkeypatch.setattr(data_cache, "_build", no_parsing)
     again, _ = load_frame(data_cfg(csv), cache=tmp_path / "cache")
     pd.testing.assert_frame_equal(again, first, check_exact=True)
@@ -177,7 +180,7 @@ def test_an_entry_of_another_file_under_this_name_is_not_used(tmp_path):
     cache = tmp_path / "cache"
     load_frame(data_cfg(a), cache=cache)
     load_frame(data_cfg(b), cache=cache)
-    entry_a, entry_b = (cache / data_cache.entry_name(data_module.sha256_of_file(p), ["", "?", "NA"], None)
+    entry_a, entry_b = (cache / data_cache.entry_name(sha256_of_file(p), ["", "?", "NA"], None)
                         for p in (a, b))
     (tmp_path / "copy").write_bytes(entry_a.read_bytes())
     (tmp_path / "copy").replace(entry_b)    # b's name, a's table
@@ -250,19 +253,21 @@ def test_small_files_and_a_disabled_cache_are_parsed_as_before(tmp_path, monkeyp
     assert not (tmp_path / "cache").exists()
 
 
-def test_the_cache_folder_setting(tmp_path, monkeypatch):
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
+def test_the_cache_folder_setting(tmp_path):
     assert data_cache.cache_folder(None) is None
     assert data_cache.cache_folder(str(tmp_path / "c")) == tmp_path / "c"
+    assert data_cache.cache_folder(str(tmp_path / "c"), tmp_path / "sweep") == tmp_path / "c"
     assert data_cache.cache_folder("auto") is None            # outside a sweep: nothing to share
-    hydra = OmegaConf.create({"hydra": {"mode": RunMode.MULTIRUN, "sweep": {"dir": str(tmp_path / "sweep")}}})
-    monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
-    monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: hydra.hydra))
-    assert data_cache.cache_folder("auto") == tmp_path / "sweep" / ".data_cache"
-    hydra.hydra.mode = RunMode.RUN
-    assert data_cache.cache_folder("auto") is None
+    assert data_cache.cache_folder("auto", tmp_path / "sweep") == tmp_path / "sweep" / ".data_cache"
+
+
+def test_the_cache_never_imports_hydra():
+    """The data package is below the job layer: the sweep directory is passed in, never asked of Hydra."""
+    code = ("import sys; import medsweep.data.cache, medsweep.data.sources, medsweep.data.prepare; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'hydra'))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def test_data_cache_is_a_run_control_key_with_auto_as_default(compose_cfg):
@@ -277,7 +282,7 @@ def test_data_cache_is_a_run_control_key_with_auto_as_default(compose_cfg):
 # --- An entry is trusted only as its builder wrote it (issue 22, items 3 to 5) ---------------------------------
 
 def entry_of(csv, cache):
-    return cache / data_cache.entry_name(data_module.sha256_of_file(csv), ["", "?", "NA"], None)
+    return cache / data_cache.entry_name(sha256_of_file(csv), ["", "?", "NA"], None)
 
 
 def rewrite_target(entry, value):

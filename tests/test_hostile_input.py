@@ -18,7 +18,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from helpers import run_train
-from medsweep.data.tables import DataError, load_dataset, load_frame
+from medsweep.data.errors import DataError
+from medsweep.data.prepare import load_dataset
+from medsweep.data.sources import load_frame
 
 
 def data_cfg(**kw):

@@ -19,7 +19,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from helpers import ROOT, needs_shared_data, run_train
 from medsweep.record.files import METRICS_FILE, MODEL_FILE, Status
-from medsweep.tools.predict import main
+from medsweep.cli.predict import main
 
 CLEVELAND_TRAIN_ROWS = 200
 OASIS_TRAIN_ROWS = 250
@@ -43,8 +43,8 @@ def _train(job: Path, *overrides: str) -> Path:
 
 
 def _predict(*args) -> subprocess.CompletedProcess:
-    """`python -m medsweep.tools.predict ARGS` in a process of its own, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "medsweep.tools.predict", *map(str, args)], cwd=ROOT,
+    """`python -m medsweep.cli predict ARGS` in a process of its own, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "medsweep.cli", "predict", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -217,7 +217,7 @@ def test_a_million_rows_in_bounded_memory(cleveland, tmp_path):
     job, train, test = cleveland
     header, *rows = test.read_text().splitlines()
     peak = {}
-    script = ("import resource, sys\nfrom medsweep.tools.predict import main\nrc = main(sys.argv[1:])\n"
+    script = ("import resource, sys\nfrom medsweep.cli.predict import main\nrc = main(sys.argv[1:])\n"
               "print(rc, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     for n in (10_000, 1_000_000):
         data = tmp_path / f"rows{n}.csv"

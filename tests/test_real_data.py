@@ -82,7 +82,7 @@ def test_real_features_leave_out_ids_and_leakage(real_sweep):
 def test_cleveland_logistic_regression_is_near_0_9(compose_cfg):
     """The usual benchmark: num > 0 from the 13 work-up variables, logistic regression ROC-AUC ~0.9."""
     needs_shared_data("cleveland_heart.csv")
-    from medsweep.data.tables import load_dataset
+    from medsweep.data.prepare import load_dataset
     from medsweep.learn.training import TrainSettings, cross_validate
 
     cfg = compose_cfg("model=cardiovascular", "estimator=logreg", "data_dir=../shared/data")

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from helpers import metrics_of, needs_shared_data, run_train
-from medsweep.data.tables import load_dataset
+from medsweep.data.prepare import load_dataset
 from medsweep.config.schema import ConfigError, check_config
 from medsweep.learn.splitting import holdout_split, split
 from medsweep.learn.training import TrainSettings, cross_validate

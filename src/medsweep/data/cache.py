@@ -9,7 +9,7 @@ entry. Every job (the first included) then memory-maps the entry: float columns 
 as values, so pandas uses the mapped pages without copying them, and the jobs of a machine share one copy
 in the page cache.
 
-The table read back is the one ``read_table`` returned (values, NaN, dtypes, column order, text); the
+The table read back is the one ``read.read_table`` returned (values, NaN, dtypes, column order, text); the
 warnings logged while parsing (a Latin-1 file) are stored with it and logged again by every job. An entry
 is written under an unpredictable temporary name, created exclusively (never through a planted link), and
 renamed, and built under a lock, so racing jobs parse once and a killed job leaves no partial entry; the
@@ -48,7 +48,7 @@ log = logging.getLogger("medsweep")
 
 # Smaller files are parsed by every job: a 32 MiB CSV parses in ~0.2 s, about what building an entry costs
 # (a child process importing pandas); the bundled datasets and typical cohorts are far below it. Compared with
-# what the file holds decompressed (data.expanded_size): a 694 KB gzip file can hold 300 MB of text.
+# what the file holds decompressed (data.read.scan_file): a 694 KB gzip file can hold 300 MB of text.
 MIN_BYTES = 32 << 20
 AUTO = "auto"                 # data_cache=auto: <sweep dir>/.data_cache in a multirun, no cache in a single run
 FOLDER = ".data_cache"
@@ -67,23 +67,16 @@ class CacheRefused(OSError):
     """A file of the cache that this user must not trust (a link, another user's, writable by others)."""
 
 
-def cache_folder(setting: Optional[str]) -> Optional[Path]:
-    """The folder ``data_cache`` names: None (off), ``auto`` (the sweep directory's ``.data_cache`` in a
-    multirun: every job of the sweep shares it; none in a single run, which reads its file once) or a
-    folder, shared by every sweep that names it."""
+def cache_folder(setting: Optional[str], sweep_dir: Optional[Path] = None) -> Optional[Path]:
+    """The folder ``data_cache`` names: None (off), ``auto`` (``<sweep_dir>/.data_cache``: every job of a
+    multirun shares it; none without a ``sweep_dir``, i.e. in a single run, which reads its file once) or a
+    folder, shared by every sweep that names it. ``sweep_dir``: the multirun's sweep directory, which the
+    job layer knows (Hydra's runtime config); this package never asks Hydra."""
     if setting is None or str(setting).strip() == "":
         return None
     if str(setting) != AUTO:
         return Path(str(setting)).expanduser()
-    try:
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
-
-        if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
-            return None
-        return Path(HydraConfig.get().sweep.dir).expanduser() / FOLDER
-    except Exception:  # noqa: BLE001 - no Hydra context (a job run by hand): no cache
-        return None
+    return None if sweep_dir is None else Path(sweep_dir).expanduser() / FOLDER
 
 
 def file_stamp(path: Path) -> tuple:
@@ -311,7 +304,8 @@ def _main(request: str) -> int:
     from medsweep.parent_death import die_with_parent
 
     die_with_parent(r["parent"])
-    from medsweep.data.tables import DataError, read_table
+    from medsweep.data.errors import DataError
+    from medsweep.data.read import read_table
 
     collect = _Collect()
     log.addHandler(collect)

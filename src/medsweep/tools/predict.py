@@ -6,37 +6,30 @@ writes one row per data row of the file: ``row`` (its 0-based data row), ``patie
 patient column), ``proba_<class>`` per class and ``y_pred`` at the job's operating point (binary: the
 positive class iff its probability >= ``operating_point.final_threshold``; multiclass: the most probable
 class; regression: ``y_pred`` only). The file is read with the job's own data settings (delimiter,
-missing-value markers, patient column and pattern from its ``.hydra/config.yaml``) and the reading rules of
-data.py, in chunks, so memory stays bounded however long the file is. The job directory may come from
-elsewhere: the model file must have the sha256 its metrics.json records, and is loaded and used in a child
-process under memory and time limits (persistence.ModelProcess), so a malformed one ends in one line.
+missing-value markers, patient column and pattern from its ``.hydra/config.yaml``) by the reader training
+uses (data.read.read_chunks), in chunks, so memory stays bounded however long the file is. The job
+directory may come from elsewhere: the model file must have the sha256 its metrics.json records, and is
+loaded and used in a child process under memory and time limits (persistence.ModelProcess), so a
+malformed one ends in one line. Library functions only: the command line is medsweep.cli.predict.
 """
 
 from __future__ import annotations
 
-import codecs
-import gzip
-import math
-import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from medsweep.data import tables as data_io
-from medsweep.cli import EXIT_OK, Parser, fail, show_warnings
-from medsweep.data.tables import DataError, sha256_of_file
+from medsweep.data.columns import patients
+from medsweep.data.read import CHUNK_ROWS, read_chunks as read_table_chunks
 from medsweep.escape import csv_safe
-from medsweep.record.files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, Status, load_metrics
 from medsweep.evaluate.metrics import predicted_classes
+from medsweep.learn.persistence import MEMORY_MB, TIMEOUT_S, ModelProcess
+from medsweep.record.files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, Status, load_metrics, sha256_of_file
 from medsweep.record.outputs import atomic_path
-from medsweep.learn.persistence import MEMORY_MB, TIMEOUT_S, ModelProcess, UntrustedModelError
 
-# Rows read, predicted and written at a time: ~50 MB of a wide table, and few enough calls to the model
-# that a million rows take seconds.
-CHUNK_ROWS = 50_000
 OUTPUT_SUFFIX = ".predictions.csv"
 
 
@@ -108,111 +101,11 @@ def check_classes(record: dict, info: dict) -> None:
                            f"{record['classes']}")
 
 
-# -- reading in chunks with data.py's rules -----------------------------------------------------------
-# read_table reads a whole file; these are its rules (sniffed delimiter or data.delimiter, exactly
-# data.na_values, UTF-8 else Latin-1, gzip, duplicate names refused, Parquet by content) chunk by chunk.
-
-def _encoding(path: Path, compression: Optional[str]) -> str:
-    """UTF-8 (with or without BOM) when every byte decodes, else Latin-1 as read_table decides; found in one
-    streaming pass, since a bad byte in the last chunk must not change how the first was read."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    opener = gzip.open if compression == "gzip" else open
-    try:
-        with opener(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                decoder.decode(block)
-        decoder.decode(b"", final=True)
-        return "utf-8-sig"
-    except UnicodeDecodeError:
-        data_io.log.warning("Data file %s is not UTF-8 text: read as Latin-1", path)
-        return "latin-1"
-    except (OSError, EOFError) as exc:
-        raise DataError(f"data file {path} is a damaged gzip file ({data_io._one_line(exc)})") from None
-
-
-def _text_chunks(path: Path, head: bytes, data_cfg: Any, text_columns: list,
-                 chunk_rows: int) -> tuple[list[str], Iterator[pd.DataFrame]]:
-    lines, compression = data_io._text_head(path, head)
-    delimiter = data_cfg.get("delimiter")
-    sep = data_io.DELIMITER_NAMES.get(delimiter, delimiter) if delimiter else data_io._sniff_delimiter(lines)
-    kwargs = dict(sep=sep, compression=compression, encoding=_encoding(path, compression),
-                  engine="python" if len(sep) > 1 else "c")
-
-    def fail_reading(exc: BaseException) -> DataError:
-        return DataError(f"data file {path} cannot be read as delimited text with delimiter {sep!r} "
-                         f"({data_io._one_line(exc)}); the job read its data with data.delimiter="
-                         f"{delimiter} (null: detected)")
-
-    try:
-        names = [str(c) for c in pd.read_csv(path, nrows=0, **kwargs).columns]
-        header = pd.read_csv(path, header=None, nrows=1, dtype=str, na_filter=False, **kwargs)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"data file {path} is empty: it needs a header row and data rows") from None
-    except (pd.errors.ParserError, ValueError, OSError) as exc:
-        raise fail_reading(exc) from None
-    data_io._refuse_duplicate_columns(path, header.iloc[0].tolist() if len(header) else [])
-
-    def chunks() -> Iterator[pd.DataFrame]:
-        # Text features are read as the text written (a chunk of codes "1", "2" must not become numbers).
-        # index_col=False: a trailing delimiter on every row must not turn the first field into row labels
-        # (every column shifted onto its neighbour's name); the columns are read as the header names them.
-        reader = pd.read_csv(path, chunksize=chunk_rows, na_values=list(data_cfg.na_values), keep_default_na=False,
-                             dtype={c: str for c in text_columns if c in names}, index_col=False, **kwargs)
-        try:
-            yield from reader
-        except (pd.errors.ParserError, ValueError, OSError, EOFError) as exc:
-            raise fail_reading(exc) from None
-
-    return names, chunks()
-
-
-def _parquet_chunks(path: Path, data_cfg: Any, text_columns: list,
-                    chunk_rows: int) -> tuple[list[str], Iterator[pd.DataFrame]]:
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(path)
-        names = [str(n) for n in parquet.schema_arrow.names]
-    except (OSError, ValueError, TypeError) as exc:
-        raise DataError(f"data file {path} is not a readable Parquet file ({data_io._one_line(exc)})") from None
-    data_io._refuse_duplicate_columns(path, names)
-    markers = [str(v) for v in data_cfg.na_values]
-    text = [c for c in text_columns if c in names]
-
-    def chunks() -> Iterator[pd.DataFrame]:
-        try:
-            for batch in parquet.iter_batches(batch_size=chunk_rows):
-                frame = batch.to_pandas()
-                # Markers become missing as read_table does; text features keep their text, not numbers
-                # that one chunk's values happen to parse as.
-                out = data_io._missing_markers_to_nan(frame.drop(columns=text), markers)
-                for c in text:
-                    col = frame[c]
-                    out[c] = col.where(~col.astype(str).isin(markers) & col.notna())
-                yield out[frame.columns]
-        except (OSError, ValueError, TypeError) as exc:
-            raise DataError(f"data file {path} is not a readable Parquet file ({data_io._one_line(exc)})") from None
-
-    return names, chunks()
-
-
 def read_chunks(path: Path, data_cfg: Any, text_columns: list,
                 chunk_rows: int = CHUNK_ROWS) -> tuple[list[str], Iterator[pd.DataFrame]]:
-    """The file's column names (checked now) and its rows, ``chunk_rows`` at a time."""
-    data_io._check_regular_file(path, f"data file {path}")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(data_io._HEAD_BYTES)
-    except OSError as exc:
-        raise DataError(f"data file {path} cannot be opened: {exc.strerror or data_io._one_line(exc)}") from None
-    if not head.strip():
-        raise DataError(f"data file {path} is empty: it needs a header row and data rows")
-    if head.startswith(data_io._PARQUET_MAGIC):
-        return _parquet_chunks(path, data_cfg, text_columns, chunk_rows)
-    if path.suffix.lower() in data_io.PARQUET_SUFFIXES:
-        raise DataError(f"data file {path} is named {path.suffix} but is not a Parquet file "
-                        "(no PAR1 header): rename it to .csv if it is text, or export it again as Parquet")
-    return _text_chunks(path, head, data_cfg, text_columns, chunk_rows)
+    """The file's column names (checked now) and its rows, ``chunk_rows`` at a time, read with the job's data
+    settings (``data_cfg``: its delimiter and missing-value markers) as training read its file."""
+    return read_table_chunks(path, data_cfg.na_values, data_cfg.get("delimiter"), text_columns, chunk_rows)
 
 
 # -- checking and predicting ----------------------------------------------------------------------------
@@ -261,11 +154,10 @@ def _patients(chunk: pd.DataFrame, data_cfg: Any) -> pd.Series:
     file leaves it out (a prediction needs no patient)."""
     group = data_cfg.group
     filled = chunk[group].notna()
-    patients = pd.Series(np.nan, index=chunk.index, dtype=object)
+    out = pd.Series(np.nan, index=chunk.index, dtype=object)
     if filled.any():
-        ids = data_io._patients(chunk.loc[filled, [group]], group, data_cfg.get("group_pattern"))
-        patients[filled] = ids.to_numpy()
-    return patients
+        out[filled] = patients(chunk.loc[filled, [group]], group, data_cfg.get("group_pattern")).to_numpy()
+    return out
 
 
 def _predictions(model: Any, record: dict, X: pd.DataFrame) -> dict[str, Any]:
@@ -354,42 +246,9 @@ def default_output(data_file: Path) -> Path:
     return Path(name + OUTPUT_SUFFIX)
 
 
-def main(argv: Optional[list[str]] = None, prog: str = "python -m medsweep.tools.predict") -> int:
-    parser = Parser(prog=prog, description="Predict every row of a CSV/Parquet file with a completed job's "
-                    "model, at the job's operating point. The file is read with the job's data settings; "
-                    "the target column may be absent.")
-    parser.add_argument("job_dir", type=Path, help=f"the job's directory (holds {METRICS_FILE}, {MODEL_FILE}, {SAVED_CONFIG.parent}/)")
-    parser.add_argument("file", type=Path, help="CSV / delimited text / gzipped text / Parquet with the job's "
-                        "feature columns")
-    parser.add_argument("-o", "--output", type=Path,
-                        help=f"where to write the predictions (CSV); default: <file name>{OUTPUT_SUFFIX} in "
-                             "the current directory")
-    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
-                        help="rows read and predicted at a time (bounds memory; default %(default)s)")
-    parser.add_argument("--model-memory-mb", type=int, default=MEMORY_MB,
-                        help="address space of the process that loads and uses the model (default %(default)s)")
-    parser.add_argument("--model-timeout-s", type=float, default=TIMEOUT_S,
-                        help="longest the model may take to load, and to predict one chunk (default %(default)s)")
-    args = parser.parse_args(argv)
-    if args.chunk_rows < 1:
-        parser.error(f"--chunk-rows={args.chunk_rows} is not allowed: must be an integer >= 1")
-    if args.model_memory_mb < 256:
-        parser.error(f"--model-memory-mb={args.model_memory_mb} is not allowed: must be an integer >= 256")
-    if not (args.model_timeout_s > 0 and math.isfinite(args.model_timeout_s)):
-        parser.error(f"--model-timeout-s={args.model_timeout_s} is not allowed: must be a finite number > 0")
-    output = args.output or default_output(args.file)
-    show_warnings()
-    try:
-        rows = predict_file(args.job_dir, args.file, output, args.chunk_rows,
-                            note=lambda line: print(line, file=sys.stderr), memory_mb=args.model_memory_mb,
-                            timeout_s=args.model_timeout_s)
-    except (PredictError, DataError, UntrustedModelError) as exc:
-        return fail(exc)
-    except OSError as exc:
-        return fail(f"cannot write {output}: {exc.strerror or exc}")
-    print(f"Wrote {rows} predictions to {output}")
-    return EXIT_OK
+if __name__ == "__main__":   # the command moved to medsweep.cli.predict: say so rather than exit silently
+    import sys
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    print("error: the predict command is `medsweep predict` (or python -m medsweep.cli predict); "
+          "medsweep.tools.predict holds its library functions", file=sys.stderr)
+    sys.exit(2)

@@ -269,3 +269,8 @@ def compare_to_best(records: Mapping[Hashable, Mapping]) -> dict[Hashable, dict]
             if res["note"]:
                 out[job]["note"] = res["note"]
     return {job: out[job] for job in _ordered(out)}
+
+
+if __name__ == "__main__":  # the command moved to the cli package (report parses no arguments): exit 2, a usage error
+    print("error: the command is `medsweep compare A B` (or python -m medsweep.cli.compare)", file=sys.stderr)
+    sys.exit(2)

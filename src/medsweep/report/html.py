@@ -18,7 +18,7 @@ from markupsafe import Markup
 from medsweep.escape import link
 from medsweep.record.files import JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE
 from medsweep.report import cells
-from medsweep.report.table import DAMAGED, FIGURES, Board, _clean, not_completed
+from medsweep.report.table import DAMAGED, FIGURES, Board, clean, not_completed
 
 # Above this many jobs report.html links the per-job PNGs (loaded lazily, as they scroll into view) instead
 # of embedding them: with four plots per job, 100 embedded jobs made a 19 MB page that is slow to open.
@@ -49,9 +49,9 @@ def _img(path: Path, embed: bool, rel: str, alt: str) -> dict:
 
 def _metrics(metrics: dict) -> list[tuple[str, str, str]]:
     """A job's metrics as (name, mean ± std over folds, pooled value with its interval)."""
-    return [(name, cells.fmt(m["mean"], _clean(m.get("std"))),
-             cells.ci(_clean(m.get("pooled")), _clean(m.get("lower")), _clean(m.get("upper"))))
-            for name, m in metrics.items() if isinstance(m, dict) and _clean(m.get("mean")) is not None]
+    return [(name, cells.fmt(m["mean"], clean(m.get("std"))),
+             cells.ci(clean(m.get("pooled")), clean(m.get("lower")), clean(m.get("upper"))))
+            for name, m in metrics.items() if isinstance(m, dict) and clean(m.get("mean")) is not None]
 
 
 def _job_block(row: dict, sweep_dir: Path, embed: bool, metrics: dict) -> dict:

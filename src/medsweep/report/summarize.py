@@ -13,6 +13,7 @@ once), text.py, markdown.py and html.py render them, sweep_plot.py draws summary
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,12 @@ from medsweep.record.outputs import atomic_path, write_csv, write_json
 from medsweep.report import html, markdown, table
 from medsweep.report.reading import read_job, read_search
 from medsweep.report.sweep_plot import plot_sweep
-from medsweep.report.table import DAMAGED, FIGURES, MISSING  # noqa: F401  (what summaries call those jobs)
-from medsweep.report.text import TERMINAL_TOP, format_leaderboard  # noqa: F401  (the sweeper prints it)
+from medsweep.report.table import DAMAGED, FIGURES, MISSING
+from medsweep.report.text import TERMINAL_TOP, format_leaderboard
 from medsweep.report.tracking_line import tracking_line
 
+# The sweeper and the job callbacks print the leaderboard of the summary they asked for.
+__all__ = ["summarize_sweep", "format_leaderboard", "TERMINAL_TOP", "DAMAGED", "MISSING", "FIGURES"]
 log = logging.getLogger("medsweep")
 
 
@@ -109,3 +112,8 @@ def summarize_sweep(sweep_dir) -> dict:
     summary["jobs"] = rows
     _write(summary, boards, metric_cols, sweep_dir, job_metrics)
     return summary
+
+
+if __name__ == "__main__":  # the command moved to the cli package (report parses no arguments): exit 2, a usage error
+    print("error: the command is `medsweep summarize <sweep dir>` (or python -m medsweep.cli.summarize)", file=sys.stderr)
+    sys.exit(2)

@@ -52,7 +52,7 @@ def csv_columns(metric_cols: list[str]) -> list[str]:
             "n_warnings", "warnings", *metric_cols, "folds", "seed", "duration_s", "dir", "error_type", "error"]
 
 
-def _clean(x: Any) -> Any:
+def clean(x: Any) -> Any:
     """NaN/inf -> None, so summary.json is strict JSON and the CSV writes an empty cell."""
     if isinstance(x, float) and not math.isfinite(x):
         return None
@@ -93,7 +93,7 @@ def job_row(job: dict, m: Optional[dict], overrides: Optional[list], damage: Opt
         greater = primary not in LOWER_IS_BETTER
     if status == MISSING and error is None:
         error = MISSING_ERROR
-    mean = _clean(metrics.get(primary, {}).get("mean")) if primary else None
+    mean = clean(metrics.get(primary, {}).get("mean")) if primary else None
     if status == Status.COMPLETED and mean is None:
         error = f"completed without a value of its primary metric {primary!r}"
     row = {
@@ -106,15 +106,15 @@ def job_row(job: dict, m: Optional[dict], overrides: Optional[list], damage: Opt
         "primary_metric": primary,
         "greater_is_better": greater,
         "primary_mean": mean,
-        "primary_std": _clean(metrics.get(primary, {}).get("std")) if primary else None,
+        "primary_std": clean(metrics.get(primary, {}).get("std")) if primary else None,
         # The pooled out-of-fold value and its bootstrap interval (absent when eval.n_boot=0).
-        **{f"primary_{k}": _clean(metrics.get(primary, {}).get(k)) if primary else None
+        **{f"primary_{k}": clean(metrics.get(primary, {}).get(k)) if primary else None
            for k in ("pooled", "lower", "upper")},
         "folds": m.get("folds"),
         "seed": m.get("seed"),
         # The final model on patients it never saw (trainer.holdout or data.test_path).
         "test_source": (m.get("test") or {}).get("source"),
-        **{f"test_{k}": _clean(((m.get("test") or {}).get("metrics") or {}).get(primary, {}).get(k)) if primary
+        **{f"test_{k}": clean(((m.get("test") or {}).get("metrics") or {}).get(primary, {}).get(k)) if primary
            else None for k in ("value", "lower", "upper")},
         "duration_s": m.get("duration_s"),
         # Synthetic cohorts and the job's own warnings, flagged wherever the job is listed.
@@ -124,7 +124,7 @@ def job_row(job: dict, m: Optional[dict], overrides: Optional[list], damage: Opt
         "error_type": m.get("error_type") or error_type,
         "error": _one_line(m.get("error") or error),
     }
-    others = {f"{name}_{k}": _clean(v.get(k)) for name, v in metrics.items() if name != primary
+    others = {f"{name}_{k}": clean(v.get(k)) for name, v in metrics.items() if name != primary
               for k in ("mean", "lower", "upper") if k in v}
     return row, others
 

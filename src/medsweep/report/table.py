@@ -221,11 +221,6 @@ def leaderboard(rows: list[dict]) -> list[Board]:
     return out
 
 
-def leaderboard_groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:
-    """[(title, completed rows best first)] per model and task/metric, in name order (see leaderboard)."""
-    return [(board.title, board.rows) for board in leaderboard(rows)]
-
-
 def across_seeds(rows: list[dict]) -> list[dict]:
     """Jobs that differ only in ``seed``, summarised: the spread of the primary metric's mean over seeds (the
     fold assignment, and the training randomness of a randomised estimator) beside the mean spread over folds.

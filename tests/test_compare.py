@@ -1,5 +1,5 @@
 """medsweep.report.compare: the corrected resampled t-test (Nadeau & Bengio 2003), which jobs pair, each job
-against the best of its group, and ``python -m medsweep.report.compare`` on hand-made and real sweeps."""
+against the best of its group, and ``medsweep compare`` (medsweep.cli.compare) on hand-made and real sweeps."""
 
 import json
 import math
@@ -11,7 +11,8 @@ import pytest
 from scipy import stats
 
 from helpers import ROOT, metrics_of, run_train
-from medsweep.report.compare import comparable, compare_to_best, corrected_ttest, main
+from medsweep.cli.compare import main
+from medsweep.report.compare import comparable, compare_to_best, corrected_ttest
 
 
 # -- an independent implementation of the paper's formula: loops and math only ---------------------------
@@ -424,7 +425,7 @@ def sweeps(tmp_path_factory):
 
 
 def compare_cli(*args):
-    return subprocess.run([sys.executable, "-m", "medsweep.report.compare", *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "medsweep.cli.compare", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 

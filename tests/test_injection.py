@@ -16,9 +16,8 @@ import pytest
 
 from helpers import ROOT, run_train
 from medsweep.escape import csv_cell, csv_safe, csv_text, link, md_text
-from medsweep.report.model_card import _md as card_escaper
 from medsweep.record.outputs import read_csv, write_csv
-from medsweep.report.summarize import _md_text as summary_escaper, summarize_sweep
+from medsweep.report.summarize import summarize_sweep
 
 # The OWASP list: a text cell starting with one of these is evaluated by a spreadsheet.
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -169,7 +168,14 @@ HOSTILE = ["![px](http://evil.example/pixel.png)", "[clickme](http://evil.exampl
 
 
 def test_one_escaper_for_summary_md_and_the_model_card():
-    assert summary_escaper is md_text and card_escaper is md_text
+    """summary.md and model_card.md escape with escape.md_text and md_code, and define no escaper of their own."""
+    from medsweep.escape import md_code
+    from medsweep.report import markdown, model_card
+
+    for module in (markdown, model_card):
+        assert module.md_text is md_text and module.md_code is md_code
+        source = (ROOT / "src" / "medsweep" / "report" / f"{module.__name__.rsplit('.', 1)[1]}.py").read_text()
+        assert "html.escape" not in source and "re.sub" not in source
 
 
 def _sweep_with_hostile_text(tmp_path):

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from medsweep.report.plots import MAX_JOBS_PER_MODEL, plot_learning_curve, plot_roc, plot_sweep, short_overrides
+from medsweep.report.plots import plot_learning_curve, plot_roc
+from medsweep.report.sweep_plot import MAX_JOBS_PER_MODEL, plot_sweep, short_overrides
 
 JOB_SIZE = (440, 640)  # (height, width) in pixels: 6.4 x 4.4 inches at 100 dpi
 

@@ -13,7 +13,8 @@ import pytest
 
 from helpers import ROOT, run_train
 from medsweep.report.plots import plot_learning_curve
-from medsweep.report.summarize import SUMMARY_FILES, format_leaderboard, main, summarize_sweep
+from medsweep.cli.summarize import main
+from medsweep.report.summarize import SUMMARY_FILES, format_leaderboard, summarize_sweep
 
 CLASSIFICATION = ("roc_auc", "pr_auc", "accuracy")
 REGRESSION = ("rmse", "mae", "r2")
@@ -176,7 +177,7 @@ def test_a_thousand_jobs_in_seconds(tmp_path):
 
 
 def summarize_cli(*args):
-    return subprocess.run([sys.executable, "-m", "medsweep.report.summarize", *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "medsweep.cli.summarize", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -4,7 +4,7 @@ on one axis per metric that never leaves the metric's range."""
 import matplotlib.image as mpimg
 import pytest
 
-from medsweep.report.plots import plot_sweep
+from medsweep.report.sweep_plot import plot_sweep
 
 
 def row(job, model, pooled, lower, upper, mean, metric="roc_auc", std=0.04):

@@ -6,27 +6,21 @@ folds (``splits.fingerprint``: every fold's test rows) and the same primary metr
 training rows, so a plain paired t-test on fold scores rejects far too often; the corrected variance
 ``var(d) * (1/(k*r) + n_test/n_train)`` accounts for that.
 
-    python -m medsweep.report.compare multirun/.../0 multirun/.../3      # two jobs
-    python -m medsweep.report.compare multirun/day1/run multirun/day2/run  # two sweeps: best job per model in each
-
-Exit status: 0 compared, 2 usage error (not a job or sweep directory, a job and a sweep), 3 the two cannot be
-compared (the reason is printed: a job not completed, no ``splits`` recorded, other data, other folds, ...).
+The test, which jobs pair, and each job of a sweep against the best of its group (the summary's "vs best"
+column). Two job or sweep directories in plain words: compare_dirs.py (``medsweep compare``).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import numbers
 import sys
-from pathlib import Path
 from typing import Any, Hashable, Mapping, Optional, Sequence, Union
 
-from medsweep.record.files import METRICS_FILE, SAVED_CONFIG, SWEEP_FILE, Status, read_metrics
+from medsweep.record.files import Status
+from medsweep.report import ranking
 
 ALPHA = 0.05
-CANNOT_COMPARE = 3  # exit status when the two cannot be paired
-USAGE = 2           # exit status of a usage error (argparse's own)
 FEW_PAIRS = 10      # below this many paired folds the output says the test has little power
 
 Sizes = Union[int, float, Sequence[Union[int, float]]]
@@ -102,7 +96,8 @@ def corrected_ttest(scores_a: Sequence[float], scores_b: Sequence[float], n_trai
 
 # -- which jobs pair -----------------------------------------------------------------------------------
 
-def _primary_scores(record: Mapping) -> Optional[list]:
+def primary_scores(record: Mapping) -> Optional[list]:
+    """The job's per-fold scores of its primary metric (None: not recorded)."""
     metric = (record.get("metrics") or {}).get(record.get("primary_metric") or "")
     folds = metric.get("folds") if isinstance(metric, Mapping) else None
     return list(folds) if isinstance(folds, (list, tuple)) else None
@@ -117,7 +112,7 @@ def _unusable(record: Any) -> Optional[str]:
     if status != Status.COMPLETED:
         return f"did not complete (status {status!r}): only completed jobs have fold scores to compare"
     primary = record.get("primary_metric")
-    scores = _primary_scores(record)
+    scores = primary_scores(record)
     if not primary or scores is None:
         return f"has no per-fold scores of its primary metric ({primary!r}) in its metrics.json"
     if not (record.get("data") or {}).get("sha256"):
@@ -145,7 +140,8 @@ def _unusable(record: Any) -> Optional[str]:
     return None
 
 
-def _design(record: Mapping) -> str:
+def fold_design(record: Mapping) -> str:
+    """"5 folds x 1 repeat" of a job with usable splits."""
     s = record["splits"]
     r = s.get("repeats", 1)
     return f"{s['folds']} folds x {r} repeat{'s' if r != 1 else ''}"
@@ -167,7 +163,7 @@ def comparable(record_a: Mapping, record_b: Mapping) -> Optional[str]:
         return f"different primary metrics: job A is scored by {metric_a}, job B by {metric_b}"
     if bool(record_a.get("greater_is_better", True)) != bool(record_b.get("greater_is_better", True)):
         return f"the two jobs disagree on whether a higher {metric_a} is better (greater_is_better)"
-    design_a, design_b = _design(record_a), _design(record_b)
+    design_a, design_b = fold_design(record_a), fold_design(record_b)
     if design_a != design_b:
         return f"different fold counts: job A has {design_a}, job B {design_b}"
     fp_a, fp_b = record_a["splits"]["fingerprint"], record_b["splits"]["fingerprint"]
@@ -178,10 +174,10 @@ def comparable(record_a: Mapping, record_b: Mapping) -> Optional[str]:
     return None
 
 
-def _test(record_a: Mapping, record_b: Mapping, alpha: float = ALPHA) -> dict[str, Any]:
+def paired_test(record_a: Mapping, record_b: Mapping, alpha: float = ALPHA) -> dict[str, Any]:
     """The corrected t-test of A - B for two comparable jobs."""
     splits = record_a["splits"]
-    return corrected_ttest(_primary_scores(record_a), _primary_scores(record_b), splits["n_train"],
+    return corrected_ttest(primary_scores(record_a), primary_scores(record_b), splits["n_train"],
                            splits["n_test"], alpha=alpha)
 
 
@@ -190,7 +186,7 @@ def _mean(record: Mapping) -> float:
     mean = record["metrics"][record["primary_metric"]].get("mean")
     if isinstance(mean, (int, float)) and math.isfinite(mean):
         return float(mean)
-    scores = _primary_scores(record) or []
+    scores = primary_scores(record) or []
     if scores and all(isinstance(x, (int, float)) for x in scores):
         return math.fsum(scores) / len(scores)
     return math.nan
@@ -203,22 +199,21 @@ def _pooled(record: Mapping) -> float:
 
 
 def ranked_by(records) -> str:
-    """What a set of jobs is ranked by: "pooled", the primary metric's pooled out-of-fold value (one metric
-    over the out-of-fold predictions of all folds: the value whose bootstrap interval the summaries show,
-    and what BBC-CV selects by), where every job has one; else "mean" over folds for all of them (a
-    metrics.json written by an older medsweep has no pooled value; mixing the two would rank unlike
-    figures)."""
-    return "pooled" if all(math.isfinite(_pooled(r)) for r in records) else "mean"
+    """What a set of jobs is ranked by (ranking.ranked_by): "pooled", the primary metric's pooled out-of-fold
+    value (one metric over the out-of-fold predictions of all folds: the value whose bootstrap interval the
+    summaries show, and what BBC-CV selects by), where every job has one; else "mean" over folds for all of
+    them."""
+    return ranking.ranked_by(_pooled(r) for r in records)
 
 
 def rank_value(record: Mapping, by: str = "pooled") -> float:
     """The figure ``by`` (see ranked_by) of one job; "pooled" falls back on the mean where there is none."""
-    value = _pooled(record) if by == "pooled" else math.nan
-    return value if math.isfinite(value) else _mean(record)
+    return ranking.rank_value(_pooled(record), _mean(record), by)
 
 
-def _better_first(record: Mapping, by: str = "pooled") -> float:
-    return -rank_value(record, by) if record.get("greater_is_better", True) else rank_value(record, by)
+def better_first(record: Mapping, by: str = "pooled") -> float:
+    """A sort key of jobs: the best first, in the direction of the job's metric."""
+    return ranking.better_first(rank_value(record, by), bool(record.get("greater_is_better", True)))
 
 
 def _ordered(ids) -> list:
@@ -263,9 +258,9 @@ def compare_to_best(records: Mapping[Hashable, Mapping]) -> dict[Hashable, dict]
             continue
         order = {job: i for i, job in enumerate(jobs)}
         by = ranked_by(records[j] for j in jobs)
-        best = min(jobs, key=lambda j: (_better_first(records[j], by), order[j]))
+        best = min(jobs, key=lambda j: (better_first(records[j], by), order[j]))
         out[best] = {"best": best, "group": list(jobs)}
-        tests = {job: _test(records[job], records[best]) for job in jobs if job != best}
+        tests = {job: paired_test(records[job], records[best]) for job in jobs if job != best}
         adjusted = dict(zip(tests, holm([res["p_value"] for res in tests.values()])))
         for job, res in tests.items():
             out[job] = {"best": best, "difference": res["mean_difference"], "lower": res["lower"],
@@ -276,177 +271,6 @@ def compare_to_best(records: Mapping[Hashable, Mapping]) -> dict[Hashable, dict]
     return {job: out[job] for job in _ordered(out)}
 
 
-# -- the command line ----------------------------------------------------------------------------------
-
-def _num(x: float, decimals: int) -> str:
-    return f"{x:+.{decimals}f}" if x != 0 else "0"
-
-
-def _decimals(*values: float) -> int:
-    """Enough decimals to show the interval's scale with ~2 significant digits (at least 3)."""
-    scale = max((abs(v) for v in values), default=0.0)
-    return 3 if scale == 0 else max(3, min(10, 1 - math.floor(math.log10(scale))))
-
-
-def _p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 1 else "= 1"
-
-
-def _distinct_overrides(record: Mapping, other: Mapping) -> str:
-    """What tells the job apart from the other: its overrides that the other does not have."""
-    mine = [str(o) for o in record.get("overrides") or []]
-    theirs = {str(o) for o in other.get("overrides") or []}
-    diff = [o for o in mine if o not in theirs and not o.startswith("hydra.")]
-    return " ".join(diff) or f"estimator={record.get('estimator')}"
-
-
-def describe(result: Mapping, record_a: Mapping, record_b: Mapping, label_a: str = "A",
-             label_b: str = "B") -> str:
-    """The test's outcome in one plain sentence (and a line on power when the folds are few)."""
-    metric = record_a["primary_metric"]
-    higher = bool(record_a.get("greater_is_better", True))
-    n, alpha = result["n_pairs"], result["alpha"]
-    level = f"{1 - alpha:.0%}" if round((1 - alpha) * 100, 6).is_integer() else f"{1 - alpha:.1%}"
-    dec = _decimals(result["mean_difference"], result["lower"], result["upper"])
-    head = (f"job {label_a} ({_distinct_overrides(record_a, record_b)}) vs job {label_b} "
-            f"({_distinct_overrides(record_b, record_a)}) on {record_a.get('model')}, {metric} over {n} "
-            f"paired folds ({_design(record_a)}): ")
-    diff = f"{label_a} - {label_b} = {_num(result['mean_difference'], dec)}"
-    if result["std_error"] == 0.0 and result["t"] == 0.0:
-        body = f"{diff} in every fold (identical scores): not distinguishable"
-    elif result["std_error"] == 0.0:
-        body = f"{diff} in every fold (no variation, so t is infinite and p = 0): distinguishable at {alpha:g}"
-    else:
-        body = (f"{diff} ({level} CI {_num(result['lower'], dec)} to {_num(result['upper'], dec)}), corrected "
-                f"t-test p {_p(result['p_value'])}: ")
-        body += (f"distinguishable at {alpha:g}" if result["p_value"] < alpha
-                 else f"not distinguishable at {alpha:g}")
-    if result["p_value"] < alpha and result["mean_difference"] != 0:
-        a_better = (result["mean_difference"] > 0) == higher
-        body += (f"; {label_a if a_better else label_b} is better "
-                 f"({'higher' if higher else 'lower'} {metric} is better)")
-    text = head + body
-    if n < FEW_PAIRS and result["std_error"] > 0:
-        text += (f"\n  (only {n} paired folds: the test can rarely tell models apart; more folds or repeats "
-                 "(trainer.repeats) give it more power)")
-    return text
-
-
-def _kind(path: Path) -> Optional[str]:
-    """"job", "sweep" or None (neither)."""
-    if not path.is_dir():
-        return None
-    if (path / METRICS_FILE).exists():
-        return "job"
-    if (path / SWEEP_FILE).exists() or any(p.name.isdigit() and p.is_dir() for p in path.iterdir()):
-        return "sweep"
-    if (path / SAVED_CONFIG).exists():
-        return "job"  # a job that never wrote metrics.json: read_metrics gives None, said as a reason
-    return None
-
-
-def _compare_jobs(dir_a: Path, dir_b: Path, alpha: float) -> int:
-    record_a, record_b = read_metrics(dir_a), read_metrics(dir_b)
-    print(f"A: {dir_a}" + (f" ({' '.join(map(str, record_a.get('overrides') or []))})" if record_a else ""))
-    print(f"B: {dir_b}" + (f" ({' '.join(map(str, record_b.get('overrides') or []))})" if record_b else ""))
-    why = comparable(record_a, record_b)
-    if why:
-        print(f"cannot compare: {why}")
-        return CANNOT_COMPARE
-    print(describe(_test(record_a, record_b, alpha), record_a, record_b))
-    return 0
-
-
-def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, dict, int]]]:
-    """(jobs listed, {model: (job dir name, record, completed jobs of the model)}): the best completed job
-    of each model by ``rank_value`` (its pooled out-of-fold value; ties: the first job, as on the
-    leaderboard)."""
-    from medsweep.record.files import list_jobs  # the sweep's job list: sweep.json, or the numbered dirs
-
-    _, jobs = list_jobs(sweep_dir)
-    completed: dict[str, list[tuple[str, dict]]] = {}
-    for job in jobs:
-        record = read_metrics(sweep_dir / job["dir"])
-        if (record and record.get("status") == Status.COMPLETED and _primary_scores(record)
-                and math.isfinite(_better_first(record))):
-            completed.setdefault(str(record.get("model")), []).append((job["dir"], record))
-    best = {}
-    for model, entries in completed.items():
-        by = ranked_by(record for _, record in entries)
-        best[model] = (*min(entries, key=lambda e: _better_first(e[1], by)), len(entries))
-    return len(jobs), best
-
-
-def _compare_sweeps(dir_a: Path, dir_b: Path, alpha: float) -> int:
-    (n_a, best_a), (n_b, best_b) = _best_per_model(dir_a), _best_per_model(dir_b)
-    for label, path, count, best in (("A", dir_a, n_a, best_a), ("B", dir_b, n_b, best_b)):
-        print(f"{label}: sweep {path} ({count} job{'s' if count != 1 else ''}, completed models: "
-              f"{', '.join(sorted(best)) or 'none'})")
-    common = sorted(set(best_a) & set(best_b))
-    only = [f"only in {label}: {', '.join(sorted(set(mine) - set(theirs)))}"
-            for label, mine, theirs in (("A", best_a, best_b), ("B", best_b, best_a)) if set(mine) - set(theirs)]
-    if not common:
-        print("cannot compare: no model has a completed job in both sweeps" + (f" ({'; '.join(only)})" if only else ""))
-        return CANNOT_COMPARE
-    compared = 0
-    for model in common:
-        (name_a, rec_a, count_a), (name_b, rec_b, count_b) = best_a[model], best_b[model]
-        print(f"\n{model}: best of A is job {name_a} (of {count_a}), best of B is job {name_b} (of {count_b})")
-        why = comparable(rec_a, rec_b)
-        if why:
-            print(f"  cannot compare: {why}")
-            continue
-        compared += 1
-        print("  " + describe(_test(rec_a, rec_b, alpha), rec_a, rec_b).replace("\n", "\n  "))
-        picked = [f"job {label} is the best of {count}" for label, count in (("A", count_a), ("B", count_b))
-                  if count > 1]
-        if picked:
-            print(f"  ({' and '.join(picked)} jobs scored on the same folds: a best score is optimistic; "
-                  "the sweep's summary gives its BBC-CV estimate, nested CV or held-out patients an unbiased one)")
-    if only:
-        print("\n" + "; ".join(only))
-    return 0 if compared else CANNOT_COMPARE
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m medsweep.report.compare",
-        description="Is one model really better than another? The corrected resampled t-test (Nadeau & "
-                    "Bengio 2003) on two jobs' per-fold scores of their primary metric, paired fold by fold. "
-                    "Two job directories: the test between them. Two sweep directories: for each model with "
-                    "a completed job in both, the best job of that model in each sweep.",
-        epilog="Exit status: 0 compared; 2 usage error (a path that is neither a job nor a sweep directory, "
-               "or a job and a sweep); 3 the two cannot be compared (printed why: a job not completed, no "
-               "`splits` in its metrics.json, other data, other folds or seed, another primary metric).")
-    parser.add_argument("a", metavar="A", help="a job directory (holding metrics.json) or a sweep directory")
-    parser.add_argument("b", metavar="B", help="a job directory or a sweep directory, the same kind as A")
-    parser.add_argument("--alpha", type=float, default=ALPHA,
-                        help=f"significance level; the interval is 1 - alpha (default {ALPHA})")
-    try:
-        args = parser.parse_args(argv)
-        if not 0 < args.alpha < 1:
-            parser.error(f"--alpha must be between 0 and 1 (exclusive), got {args.alpha}")
-    except SystemExit as exc:  # --help (0) and usage errors (2): returned, so main() can be embedded
-        return int(exc.code or 0)
-
-    dir_a, dir_b = Path(args.a), Path(args.b)
-    kind_a, kind_b = _kind(dir_a), _kind(dir_b)
-    for path, kind in ((dir_a, kind_a), (dir_b, kind_b)):
-        if kind is None:
-            what = ("does not exist" if not path.exists() else "is neither a job directory (no metrics.json) nor "
-                    "a sweep directory (no sweep.json or numbered job directories)")
-            print(f"error: {path} {what}", file=sys.stderr)
-            return USAGE
-    if kind_a != kind_b:
-        print(f"error: {dir_a} is a {kind_a} directory and {dir_b} a {kind_b} directory: give two jobs or two "
-              "sweeps", file=sys.stderr)
-        return USAGE
-    try:
-        return (_compare_jobs if kind_a == "job" else _compare_sweeps)(dir_a, dir_b, args.alpha)
-    except (OSError, ValueError) as exc:  # a damaged sweep.json or metrics.json: one line, as summarize says it
-        print(f"error: {exc}", file=sys.stderr)
-        return USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the command moved to the cli package (report parses no arguments): exit 2, a usage error
+    print("error: the command is `medsweep compare A B` (or python -m medsweep.cli.compare)", file=sys.stderr)
+    sys.exit(2)

@@ -13,19 +13,13 @@ import shlex
 from pathlib import Path
 from typing import Any, Optional
 
-from medsweep.record.files import METRICS_FILE, MODEL_CARD_FILE, SUBGROUPS_FILE, Status, read_metrics, record_warnings
+# Data-derived text as inert Markdown, and code spans their content cannot close: the escapers of summary.md
+# too (escape.py). sha256 values come from metrics.json, which may be a file from elsewhere.
 from medsweep.escape import md_code, md_text
+from medsweep.record.files import METRICS_FILE, MODEL_CARD_FILE, SUBGROUPS_FILE, Status, read_metrics, record_warnings
 from medsweep.record.outputs import atomic_path
 
-
-
 # -- Markdown pieces ---------------------------------------------------------------------------------------
-
-# Data-derived text as inert Markdown, and code spans their content cannot close: one escaper, shared
-# with summary.md (escape.py). sha256 values come from metrics.json, which may be a file from elsewhere.
-_md = md_text
-_code = md_code
-
 
 def _code_block(lines: list[str]) -> list[str]:
     text = "\n".join(lines)
@@ -38,7 +32,7 @@ def _num(x: Any, digits: int = 4) -> str:
         return "-"
     if isinstance(x, float):
         return f"{x:.{digits}f}"
-    return str(x) if isinstance(x, int) else _md(x)
+    return str(x) if isinstance(x, int) else md_text(x)
 
 
 def _interval(value: Any, lower: Any, upper: Any) -> str:
@@ -56,7 +50,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _names(values: Any) -> str:
-    return ", ".join(_md(v) for v in values) if values else "none"
+    return ", ".join(md_text(v) for v in values) if values else "none"
 
 
 # -- sections ----------------------------------------------------------------------------------------------
@@ -69,21 +63,21 @@ def _target(record: dict) -> Optional[str]:
 def _intended_use(record: dict) -> list[str]:
     target, classes = _target(record), record.get("classes")
     if record.get("task") == "regression":
-        task = f"regression: predicts {_md(target)}"
+        task = f"regression: predicts {md_text(target)}"
     elif classes and len(classes) == 2:
         positive = (record.get("operating_point") or {}).get("positive_class", classes[-1])
-        values = f" ({_md(target)} in {_names(record['positive'])})" if record.get("positive") else ""
-        task = (f"binary classification of {_md(target)}: the probability of class {_md(positive)}{values} "
-                f"against {_md(classes[0])}")
+        values = f" ({md_text(target)} in {_names(record['positive'])})" if record.get("positive") else ""
+        task = (f"binary classification of {md_text(target)}: the probability of class {md_text(positive)}{values} "
+                f"against {md_text(classes[0])}")
     else:
-        task = f"classification of {_md(target)} into {len(classes or [])} classes: {_names(classes)}"
+        task = f"classification of {md_text(target)} into {len(classes or [])} classes: {_names(classes)}"
     description = record.get("model_description")
     data = record.get("data") or {}
     out = ["## Intended use", "",
-           f"- **Disease model**: {_md(record.get('model'))}"
-           + (f": {_md(description)}" if description else " (no description recorded)"),
+           f"- **Disease model**: {md_text(record.get('model'))}"
+           + (f": {md_text(description)}" if description else " (no description recorded)"),
            f"- **Task**: {task}",
-           f"- **Estimator**: {_md(record.get('estimator'))}",
+           f"- **Estimator**: {md_text(record.get('estimator'))}",
            "- **Use**: research. Validated only as described under *Validation* below, on the data below; "
            "a clinical use needs an external validation in the population it is meant for."]
     if data.get("synthetic"):
@@ -94,15 +88,15 @@ def _intended_use(record: dict) -> list[str]:
 def _data(record: dict) -> list[str]:
     data = record.get("data") or {}
     out = ["## Data", "",
-           f"- **Source**: {_md(data.get('source'))}{' (synthetic)' if data.get('synthetic') else ''}, "
-           f"name {_md(data.get('name'))}" + (f", cohort seed {data['cohort_seed']}" if "cohort_seed" in data else ""),
-           f"- **File**: {_md(data['path'])}" if data.get("path") else "- **File**: none (embedded data)",
-           f"- **sha256**: {_code(data.get('sha256'))}",
+           f"- **Source**: {md_text(data.get('source'))}{' (synthetic)' if data.get('synthetic') else ''}, "
+           f"name {md_text(data.get('name'))}" + (f", cohort seed {data['cohort_seed']}" if "cohort_seed" in data else ""),
+           f"- **File**: {md_text(data['path'])}" if data.get("path") else "- **File**: none (embedded data)",
+           f"- **sha256**: {md_code(data.get('sha256'))}",
            f"- **Table**: {data.get('rows')} rows x {data.get('columns')} columns; "
            f"{data.get('dropped_rows_missing_target', 0)} rows dropped for a missing target"]
     for key in ("licence", "citation"):
         if data.get(key):
-            out.append(f"- **{key.capitalize()}**: {_md(data[key])}")
+            out.append(f"- **{key.capitalize()}**: {md_text(data[key])}")
     counts = (record.get("evaluation") or {}).get("counts") or {}
     if counts:
         out += ["", f"Used for training and cross-validation: {counts.get('patients')} patients, "
@@ -111,7 +105,7 @@ def _data(record: dict) -> list[str]:
         if events:
             with_ = counts.get("patients_with") or {}
             out += _table(["class", "rows", "patients with it"],
-                          [[_md(c), str(n), str(with_.get(c, "-"))] for c, n in events.items()])
+                          [[md_text(c), str(n), str(with_.get(c, "-"))] for c, n in events.items()])
     return out
 
 
@@ -120,7 +114,7 @@ def _features(record: dict) -> list[str]:
     used, excluded = features.get("used") or [], features.get("excluded") or {}
     out = ["## Features", "", f"Used ({len(used)}): {_names(used)}", ""]
     if excluded:
-        out += ["Left out:", ""] + _table(["column", "reason"], [[_md(c), _md(r)] for c, r in excluded.items()])
+        out += ["Left out:", ""] + _table(["column", "reason"], [[md_text(c), md_text(r)] for c, r in excluded.items()])
     return out
 
 
@@ -129,26 +123,26 @@ def _validation(record: dict) -> list[str]:
     repeats = splits.get("repeats", record.get("repeats"))
     design = (f"{record.get('folds')}-fold cross-validation"
               + (f", {repeats} repeats" if repeats and repeats > 1 else "")
-              + f" ({_md(record.get('splitter'))}), seed {record.get('seed')}")
+              + f" ({md_text(record.get('splitter'))}), seed {record.get('seed')}")
     grouped = record.get("n_groups") != record.get("n_samples")
     out = ["## Validation", "", f"- **Design**: {design}; "
            + ("patients never on both sides of a fold" if grouped else "one row per patient")]
     interval = (record.get("evaluation") or {}).get("interval") or {}
     if interval:
-        out.append(f"- **Intervals**: {_md(interval.get('method'))}, level {interval.get('level')}, "
-                   f"{interval.get('n_boot')} resamples of {_md(interval.get('resampled'))}, seed {interval.get('seed')}")
+        out.append(f"- **Intervals**: {md_text(interval.get('method'))}, level {interval.get('level')}, "
+                   f"{interval.get('n_boot')} resamples of {md_text(interval.get('resampled'))}, seed {interval.get('seed')}")
     test = record.get("test")
     if test:
         where = (f"hold-out of {test.get('fraction')} of the patients (data.seed {test.get('seed')})"
-                 if test.get("source") == "holdout" else f"external file {_md(test.get('path'))}, sha256 "
-                                                          f"{_code(test.get('sha256'))}")
+                 if test.get("source") == "holdout" else f"external file {md_text(test.get('path'))}, sha256 "
+                                                          f"{md_code(test.get('sha256'))}")
         out.append(f"- **Never-seen patients**: {where}: {test.get('patients')} patients, {test.get('rows')} rows, "
                    "scored once by the final model")
     folds = ((record.get("evaluation") or {}).get("counts") or {}).get("folds") or []
     if folds:
         classes = list((folds[0].get("events") or {}).keys())
         out += ["", "Test side of each fold:", ""]
-        out += _table(["fold", "patients", "rows", *[f"rows {_md(c)}" for c in classes]],
+        out += _table(["fold", "patients", "rows", *[f"rows {md_text(c)}" for c in classes]],
                       [[str(f.get("fold")), str(f.get("patients")), str(f.get("rows")),
                         *[str((f.get("events") or {}).get(c, "-")) for c in classes]] for f in folds])
     return out
@@ -158,7 +152,7 @@ def _performance(record: dict) -> list[str]:
     primary = record.get("primary_metric")
     rows = []
     for name, m in (record.get("metrics") or {}).items():
-        label = f"**{_md(name)}** (primary)" if name == primary else _md(name)
+        label = f"**{md_text(name)}** (primary)" if name == primary else md_text(name)
         rows.append([label, f"{_num(m.get('mean'))} ± {_num(m.get('std'))}",
                      _interval(m.get("pooled"), m.get("lower"), m.get("upper")),
                      ", ".join(_num(v) for v in m.get("folds") or [])])
@@ -174,9 +168,9 @@ def _performance(record: dict) -> list[str]:
     out += _table(["metric", "mean ± std", "pooled (95% CI)", "folds"], rows)
     test = record.get("test")
     if test and test.get("metrics"):
-        out += ["", f"Never-seen patients ({_md(test.get('source'))}), final model:", ""]
+        out += ["", f"Never-seen patients ({md_text(test.get('source'))}), final model:", ""]
         out += _table(["metric", "value (95% CI)"],
-                      [[_md(n), _interval(m.get("value"), m.get("lower"), m.get("upper"))]
+                      [[md_text(n), _interval(m.get("value"), m.get("lower"), m.get("upper"))]
                        for n, m in test["metrics"].items()])
     return out
 
@@ -196,9 +190,9 @@ def _calibration(record: dict) -> list[str]:
                "risks; 0 or below: the risks do not rise with the outcome at all, a failure of discrimination, not "
                "over-confidence)" + ("; one-vs-rest per class" if "classes" in calibration else ""))
     out = ["## Calibration", "", f"{how}; calibration-in-the-large (citl) 0 is ideal.", ""]
-    out += _table(["", *shown], [[_md(c), *[_num(v.get(k)) for k in shown]] for c, v in per_class.items()])
+    out += _table(["", *shown], [[md_text(c), *[_num(v.get(k)) for k in shown]] for c, v in per_class.items()])
     if calibration.get("kind") != "regression":
-        reversed_ = [_md(c) for c, v in per_class.items()
+        reversed_ = [md_text(c) for c, v in per_class.items()
                      if isinstance(v.get("slope"), (int, float)) and math.isfinite(v["slope"]) and v["slope"] <= 0]
         if reversed_:
             out += ["", f"**Slope 0 or below** ({', '.join(reversed_)}): higher predicted risks do not go with more "
@@ -208,7 +202,7 @@ def _calibration(record: dict) -> list[str]:
 
 def _warnings(record: dict) -> list[str]:
     """metrics.json's ``warnings`` ([{"kind", "message"}], written by the job): every one, in full."""
-    rows = [[_md(w["kind"]), _md(w["message"])] for w in record_warnings(record)]
+    rows = [[md_text(w["kind"]), md_text(w["message"])] for w in record_warnings(record)]
     if not rows:
         return []
     return ["## Warnings", "", "Read these before using any figure below.", ""] + _table(["kind", "message"], rows)
@@ -220,30 +214,30 @@ def _decision_curve(record: dict) -> list[str]:
         return []
     out = ["## Clinical utility", "", "Net benefit (decision curve analysis) at threshold probabilities:", ""]
     return out + _table(["threshold", "model", "treat all", "treat none"],
-                        [[_md(t), _num(v.get("model")), _num(v.get("treat_all")), _num(v.get("treat_none"))]
+                        [[md_text(t), _num(v.get("model")), _num(v.get("treat_all")), _num(v.get("treat_none"))]
                          for t, v in curve["net_benefit"].items()])
 
 
 def _operating_point(record: dict) -> list[str]:
     op = record.get("operating_point") or {}
-    out = ["## Operating point", "", f"- **Rule**: {_md(op.get('rule'))}"]
+    out = ["## Operating point", "", f"- **Rule**: {md_text(op.get('rule'))}"]
     if "final_threshold" in op:
         out.append(f"- **Threshold of the final model**: {_num(op['final_threshold'])}: class "
-                   f"{_md(op.get('positive_class'))} is predicted iff its probability is at least this")
+                   f"{md_text(op.get('positive_class'))} is predicted iff its probability is at least this")
         if op.get("final_chosen_on"):
-            out.append(f"- **Final threshold chosen on**: {_md(op['final_chosen_on'])}")
+            out.append(f"- **Final threshold chosen on**: {md_text(op['final_chosen_on'])}")
         thresholds = [t for t in op.get("fold_thresholds") or [] if t is not None]
         if thresholds:
             # Older records (no chosen_on) chose them on the fold model's own training predictions.
             on = op.get("chosen_on") or "the fold model's own training predictions (in-sample)"
-            out.append(f"- **Fold thresholds** (each chosen on {_md(on)}): {', '.join(map(_num, thresholds))}")
+            out.append(f"- **Fold thresholds** (each chosen on {md_text(on)}): {', '.join(map(_num, thresholds))}")
     oof = op.get("out_of_fold") or {}
     if oof.get("value") is not None:
         interval = (f" ({_num(oof['lower'])}-{_num(oof['upper'])})"
                     if oof.get("lower") is not None and oof.get("upper") is not None else "")
         target = f", target {_num(oof['target'])}" if oof.get("target") is not None else ""
         verdict = {True: ": target met", False: ": **target missed** out of fold"}.get(op.get("target_met"), "")
-        out.append(f"- **Out-of-fold {_md(oof.get('metric'))} at the fold thresholds**: {_num(oof['value'])}"
+        out.append(f"- **Out-of-fold {md_text(oof.get('metric'))} at the fold thresholds**: {_num(oof['value'])}"
                    f"{interval}{target}{verdict}")
     return out
 
@@ -255,7 +249,7 @@ def _subgroups(record: dict) -> list[str]:
     flagged = subgroups.get("flagged") or []
     return ["## Subgroups", "", f"- **Columns**: {_names(subgroups.get('columns'))} (details: {SUBGROUPS_FILE})",
             "- **Flagged** (interval wholly worse than overall): "
-            + (", ".join(_md(f) for f in flagged) if flagged else "none")]
+            + (", ".join(md_text(f) for f in flagged) if flagged else "none")]
 
 
 def _settings(record: dict) -> list[str]:
@@ -265,7 +259,7 @@ def _settings(record: dict) -> list[str]:
            f"- **Trainer**: {record.get('epochs')} epochs, batch size {record.get('batch_size')}, "
            f"{record.get('folds')} folds, seed {record.get('seed')}",
            f"- **Settings the estimator does not use**: {_names(unused)}", ""]
-    return out + _table(["package", "version"], [[_md(p), _md(v)] for p, v in versions.items()])
+    return out + _table(["package", "version"], [[md_text(p), md_text(v)] for p, v in versions.items()])
 
 
 def _reproduce(record: dict, command: str) -> list[str]:
@@ -279,8 +273,8 @@ def _reproduce(record: dict, command: str) -> list[str]:
 def render_model_card(record: dict, command: str) -> str:
     """The model card (Markdown) of a completed job from its metrics.json ``record``; ``command`` is the one
     that reproduces it (``medsweep reproduce <job dir>``)."""
-    title = [f"# Model card: {_md(record.get('model'))} ({_md(record.get('estimator'))})", "",
-             f"Job {_md(record.get('job_dir'))}, finished {_md(record.get('finished_at'))}; every figure is "
+    title = [f"# Model card: {md_text(record.get('model'))} ({md_text(record.get('estimator'))})", "",
+             f"Job {md_text(record.get('job_dir'))}, finished {md_text(record.get('finished_at'))}; every figure is "
              f"from its `{METRICS_FILE}`."]
     sections = [title, _warnings(record), _intended_use(record), _data(record), _features(record), _validation(record),
                 _performance(record), _calibration(record), _decision_curve(record), _operating_point(record),

@@ -1,0 +1,150 @@
+"""Two job directories, or the best job of each model in two sweeps, compared by the corrected resampled
+t-test (compare.py) and said in plain sentences: what ``medsweep compare`` prints.
+
+    medsweep compare multirun/.../0 multirun/.../3      # two jobs
+    medsweep compare multirun/day1/run multirun/day2/run  # two sweeps: best job per model in each
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable, Mapping, Optional
+
+from medsweep.record.files import METRICS_FILE, SAVED_CONFIG, SWEEP_FILE, Status, list_jobs, read_metrics
+from medsweep.report.compare import (ALPHA, FEW_PAIRS, better_first, comparable, fold_design, paired_test,
+                                     primary_scores, ranked_by)
+
+Say = Callable[[str], None]
+
+
+def _num(x: float, decimals: int) -> str:
+    return f"{x:+.{decimals}f}" if x != 0 else "0"
+
+
+def _decimals(*values: float) -> int:
+    """Enough decimals to show the interval's scale with ~2 significant digits (at least 3)."""
+    scale = max((abs(v) for v in values), default=0.0)
+    return 3 if scale == 0 else max(3, min(10, 1 - math.floor(math.log10(scale))))
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 1 else "= 1"
+
+
+def _distinct_overrides(record: Mapping, other: Mapping) -> str:
+    """What tells the job apart from the other: its overrides that the other does not have."""
+    mine = [str(o) for o in record.get("overrides") or []]
+    theirs = {str(o) for o in other.get("overrides") or []}
+    diff = [o for o in mine if o not in theirs and not o.startswith("hydra.")]
+    return " ".join(diff) or f"estimator={record.get('estimator')}"
+
+
+def describe(result: Mapping, record_a: Mapping, record_b: Mapping, label_a: str = "A",
+             label_b: str = "B") -> str:
+    """The test's outcome in one plain sentence (and a line on power when the folds are few)."""
+    metric = record_a["primary_metric"]
+    higher = bool(record_a.get("greater_is_better", True))
+    n, alpha = result["n_pairs"], result["alpha"]
+    level = f"{1 - alpha:.0%}" if round((1 - alpha) * 100, 6).is_integer() else f"{1 - alpha:.1%}"
+    dec = _decimals(result["mean_difference"], result["lower"], result["upper"])
+    head = (f"job {label_a} ({_distinct_overrides(record_a, record_b)}) vs job {label_b} "
+            f"({_distinct_overrides(record_b, record_a)}) on {record_a.get('model')}, {metric} over {n} "
+            f"paired folds ({fold_design(record_a)}): ")
+    diff = f"{label_a} - {label_b} = {_num(result['mean_difference'], dec)}"
+    if result["std_error"] == 0.0 and result["t"] == 0.0:
+        body = f"{diff} in every fold (identical scores): not distinguishable"
+    elif result["std_error"] == 0.0:
+        body = f"{diff} in every fold (no variation, so t is infinite and p = 0): distinguishable at {alpha:g}"
+    else:
+        body = (f"{diff} ({level} CI {_num(result['lower'], dec)} to {_num(result['upper'], dec)}), corrected "
+                f"t-test p {_p(result['p_value'])}: ")
+        body += (f"distinguishable at {alpha:g}" if result["p_value"] < alpha
+                 else f"not distinguishable at {alpha:g}")
+    if result["p_value"] < alpha and result["mean_difference"] != 0:
+        a_better = (result["mean_difference"] > 0) == higher
+        body += (f"; {label_a if a_better else label_b} is better "
+                 f"({'higher' if higher else 'lower'} {metric} is better)")
+    text = head + body
+    if n < FEW_PAIRS and result["std_error"] > 0:
+        text += (f"\n  (only {n} paired folds: the test can rarely tell models apart; more folds or repeats "
+                 "(trainer.repeats) give it more power)")
+    return text
+
+
+def kind_of(path: Path) -> Optional[str]:
+    """"job", "sweep" or None (neither)."""
+    if not path.is_dir():
+        return None
+    if (path / METRICS_FILE).exists():
+        return "job"
+    if (path / SWEEP_FILE).exists() or any(p.name.isdigit() and p.is_dir() for p in path.iterdir()):
+        return "sweep"
+    if (path / SAVED_CONFIG).exists():
+        return "job"  # a job that never wrote metrics.json: read_metrics gives None, said as a reason
+    return None
+
+
+def compare_jobs(dir_a: Path, dir_b: Path, alpha: float = ALPHA, say: Say = print) -> bool:
+    """Two job directories compared, said line by line through ``say``; False where they cannot be paired
+    (the reason is said)."""
+    record_a, record_b = read_metrics(dir_a), read_metrics(dir_b)
+    say(f"A: {dir_a}" + (f" ({' '.join(map(str, record_a.get('overrides') or []))})" if record_a else ""))
+    say(f"B: {dir_b}" + (f" ({' '.join(map(str, record_b.get('overrides') or []))})" if record_b else ""))
+    why = comparable(record_a, record_b)
+    if why:
+        say(f"cannot compare: {why}")
+        return False
+    say(describe(paired_test(record_a, record_b, alpha), record_a, record_b))
+    return True
+
+
+def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, dict, int]]]:
+    """(jobs listed, {model: (job dir name, record, completed jobs of the model)}): the best completed job
+    of each model by ``rank_value`` (its pooled out-of-fold value; ties: the first job, as on the
+    leaderboard)."""
+    _, jobs = list_jobs(sweep_dir)
+    completed: dict[str, list[tuple[str, dict]]] = {}
+    for job in jobs:
+        record = read_metrics(sweep_dir / job["dir"])
+        if (record and record.get("status") == Status.COMPLETED and primary_scores(record)
+                and math.isfinite(better_first(record))):
+            completed.setdefault(str(record.get("model")), []).append((job["dir"], record))
+    best = {}
+    for model, entries in completed.items():
+        by = ranked_by(record for _, record in entries)
+        best[model] = (*min(entries, key=lambda e: better_first(e[1], by)), len(entries))
+    return len(jobs), best
+
+
+def compare_sweeps(dir_a: Path, dir_b: Path, alpha: float = ALPHA, say: Say = print) -> bool:
+    """The best job of each model in one sweep against the other's (models in both), said line by line through
+    ``say``; False where no model could be compared (the reasons are said)."""
+    (n_a, best_a), (n_b, best_b) = _best_per_model(dir_a), _best_per_model(dir_b)
+    for label, path, count, best in (("A", dir_a, n_a, best_a), ("B", dir_b, n_b, best_b)):
+        say(f"{label}: sweep {path} ({count} job{'s' if count != 1 else ''}, completed models: "
+              f"{', '.join(sorted(best)) or 'none'})")
+    common = sorted(set(best_a) & set(best_b))
+    only = [f"only in {label}: {', '.join(sorted(set(mine) - set(theirs)))}"
+            for label, mine, theirs in (("A", best_a, best_b), ("B", best_b, best_a)) if set(mine) - set(theirs)]
+    if not common:
+        say("cannot compare: no model has a completed job in both sweeps" + (f" ({'; '.join(only)})" if only else ""))
+        return False
+    compared = 0
+    for model in common:
+        (name_a, rec_a, count_a), (name_b, rec_b, count_b) = best_a[model], best_b[model]
+        say(f"\n{model}: best of A is job {name_a} (of {count_a}), best of B is job {name_b} (of {count_b})")
+        why = comparable(rec_a, rec_b)
+        if why:
+            say(f"  cannot compare: {why}")
+            continue
+        compared += 1
+        say("  " + describe(paired_test(rec_a, rec_b, alpha), rec_a, rec_b).replace("\n", "\n  "))
+        picked = [f"job {label} is the best of {count}" for label, count in (("A", count_a), ("B", count_b))
+                  if count > 1]
+        if picked:
+            say(f"  ({' and '.join(picked)} jobs scored on the same folds: a best score is optimistic; "
+                  "the sweep's summary gives its BBC-CV estimate, nested CV or held-out patients an unbiased one)")
+    if only:
+        say("\n" + "; ".join(only))
+    return bool(compared)

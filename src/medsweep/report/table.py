@@ -1,0 +1,276 @@
+"""A sweep's table: each job's metrics.json record (reading.py) as one summary row, each completed job against
+the best job on its folds, the leaderboard tables (ranked once, here), the spread across seeds and the search's
+selected trial. Pure: it opens no file; the renderers (text, markdown, html) and summary.csv/.json show it.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional
+
+from medsweep.escape import one_line
+from medsweep.evaluate.metrics import LOWER_IS_BETTER
+from medsweep.record.files import FINAL_STATUSES, Status, record_warnings
+from medsweep.report import cells
+from medsweep.report.ranking import POOLED, rank_value, ranked_by
+
+# A job without a metrics.json: never started, or killed before writing one.
+MISSING = "missing"
+STATUSES = (*(str(s) for s in FINAL_STATUSES), MISSING)
+MISSING_ERROR = "no metrics.json: never started, or killed before writing it"
+# A job whose files are not as medsweep writes them (hand-edited, foreign, corrupted): shown as such, with
+# error_type DAMAGED_TYPE and the file, key and value in its error; counted only where there is one.
+DAMAGED = "damaged"
+DAMAGED_TYPE = "DamagedFile"
+# Each job against the best of its group (same data and folds): corrected resampled t-test (compare.py).
+COMPARISON_COLUMNS = ("vs_best_job", "vs_best_diff", "vs_best_lower", "vs_best_upper", "vs_best_p", "vs_best_p_holm",
+                      "distinguishable", "comparison_note")
+# The selected (best) job of each such group: its BBC-CV estimate, interval and the configurations it was
+# selected from (selection.py).
+SELECTION_COLUMNS = ("bbc_estimate", "bbc_lower", "bbc_upper", "bbc_configurations", "bbc_note")
+# What each figure estimates, said once in every summary (and in the README and the model card).
+FIGURES = ("pooled: the primary metric computed once over the out-of-fold predictions of all folds together (k "
+           "fold models, each predicting the patients it did not train on), with a 95% bootstrap interval of "
+           "patients; jobs are ranked by it. mean ± SD over folds: the average of the per-fold values and their "
+           "population standard deviation (ddof=0). BBC-CV: the bias-corrected score of the group's selected job "
+           "(bootstrap bias-corrected CV, Tsamardinos et al. 2018): the best picked on each bootstrap sample of "
+           "patients, scored on the patients out of it; the naive best pooled value is optimistic. vs best: mean "
+           "fold difference from the best job on the same folds, unadjusted 95% interval, corrected resampled "
+           "t-test p Holm-adjusted within the group.")
+# A warning is shown whole in the summaries (a small-test-fold warning lists every fold); only a runaway text
+# from a hand-edited file is cut.
+WARNING_LIMIT = 2000
+
+
+def csv_columns(metric_cols: list[str]) -> list[str]:
+    """summary.csv's columns, in order; ``metric_cols``: the other metrics' columns (``<name>_<figure>``)."""
+    return ["job", "rank", "overrides", "model", "estimator", "task", "status", "primary_metric", "greater_is_better",
+            "primary_mean", "primary_std", "primary_pooled", "primary_lower", "primary_upper", "test_source",
+            "test_value", "test_lower", "test_upper", *COMPARISON_COLUMNS, *SELECTION_COLUMNS, "synthetic",
+            "n_warnings", "warnings", *metric_cols, "folds", "seed", "duration_s", "dir", "error_type", "error"]
+
+
+def clean(x: Any) -> Any:
+    """NaN/inf -> None, so summary.json is strict JSON and the CSV writes an empty cell."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _one_line(text: Any, limit: int = 300) -> Optional[str]:
+    return None if text is None else one_line(text, limit)
+
+
+def _override_value(overrides: list[str], key: str) -> Optional[str]:
+    for o in overrides:
+        k, _, v = o.partition("=")
+        if k.lstrip("+~") == key:
+            return v
+    return None
+
+
+def _warnings(record: dict) -> list[dict]:
+    """The job's warnings (record.files.record_warnings), each on one line."""
+    return [{"kind": _one_line(w["kind"], 80), "message": _one_line(w["message"], WARNING_LIMIT)}
+            for w in record_warnings(record)]
+
+
+def job_row(job: dict, m: Optional[dict], overrides: Optional[list], damage: Optional[str]) -> tuple[dict, dict]:
+    """(summary row, other metrics' columns) of one listed job from what reading.read_job returned."""
+    error = error_type = None
+    if damage:
+        # Of a damaged job only its number, folder and readable overrides are shown: no figure is trusted.
+        m, error, error_type = None, damage, DAMAGED_TYPE
+    overrides = [str(o) for o in overrides or []]
+    m = m or {}
+    status = DAMAGED if damage else m.get("status") or MISSING
+    primary = m.get("primary_metric")
+    metrics = m.get("metrics") or {}
+    greater = m.get("greater_is_better")
+    if greater is None and primary:
+        greater = primary not in LOWER_IS_BETTER
+    if status == MISSING and error is None:
+        error = MISSING_ERROR
+    mean = clean(metrics.get(primary, {}).get("mean")) if primary else None
+    if status == Status.COMPLETED and mean is None:
+        error = f"completed without a value of its primary metric {primary!r}"
+    row = {
+        "job": job["num"],
+        "overrides": " ".join(overrides),
+        "model": m.get("model") or _override_value(overrides, "model"),
+        "estimator": m.get("estimator") or _override_value(overrides, "estimator"),
+        "task": m.get("task"),
+        "status": status,
+        "primary_metric": primary,
+        "greater_is_better": greater,
+        "primary_mean": mean,
+        "primary_std": clean(metrics.get(primary, {}).get("std")) if primary else None,
+        # The pooled out-of-fold value and its bootstrap interval (absent when eval.n_boot=0).
+        **{f"primary_{k}": clean(metrics.get(primary, {}).get(k)) if primary else None
+           for k in ("pooled", "lower", "upper")},
+        "folds": m.get("folds"),
+        "seed": m.get("seed"),
+        # The final model on patients it never saw (trainer.holdout or data.test_path).
+        "test_source": (m.get("test") or {}).get("source"),
+        **{f"test_{k}": clean(((m.get("test") or {}).get("metrics") or {}).get(primary, {}).get(k)) if primary
+           else None for k in ("value", "lower", "upper")},
+        "duration_s": m.get("duration_s"),
+        # Synthetic cohorts and the job's own warnings, flagged wherever the job is listed.
+        "synthetic": bool((m.get("data") or {}).get("synthetic")) if m.get("data") else None,
+        "warnings": _warnings(m),
+        "dir": job["dir"],
+        "error_type": m.get("error_type") or error_type,
+        "error": _one_line(m.get("error") or error),
+    }
+    others = {f"{name}_{k}": clean(v.get(k)) for name, v in metrics.items() if name != primary
+              for k in ("mean", "lower", "upper") if k in v}
+    return row, others
+
+
+def add_metric_columns(rows: list[dict], others: list[dict]) -> list[str]:
+    """Every other metric's columns on every row (empty where a job has none); returns their names, in name
+    order, so the columns do not depend on which job came first."""
+    metric_cols = sorted({k for o in others for k in o})
+    for row, other in zip(rows, others):
+        for col in metric_cols:
+            row[col] = other.get(col)
+    return metric_cols
+
+
+def counts(rows: list[dict]) -> dict[str, int]:
+    """Jobs per status, every status listed (damaged only where there is one)."""
+    out = {k: 0 for k in STATUSES}
+    for r in rows:
+        out[r["status"]] = out.get(r["status"], 0) + 1
+    return out
+
+
+def add_comparisons(rows: list[dict], comparisons: Mapping, estimate: Callable[[list], dict]) -> list[dict]:
+    """Each completed job against the best job on the same data and folds (``comparisons``:
+    compare.compare_to_best of the jobs' records), and the best job's BBC-CV estimate where the group has 2+
+    jobs (``estimate(jobs)``: selection.group_estimate of those jobs; ValueError or OSError where it cannot be
+    computed). Returns the groups' selection records (summary.json's "selection")."""
+    selection = []
+    for row in rows:
+        c = comparisons.get(row["job"])
+        if row["status"] != Status.COMPLETED or not c:
+            continue
+        if "reason" in c:
+            row["comparison_note"] = c["reason"]
+            continue
+        row["vs_best_job"] = c["best"]
+        if c["best"] != row["job"]:
+            row.update(vs_best_diff=c["difference"], vs_best_lower=c["lower"], vs_best_upper=c["upper"],
+                       vs_best_p=c["p_value"], vs_best_p_holm=c["p_holm"], distinguishable=c["distinguishable"])
+            continue
+        jobs = c["group"]
+        entry = {"selected_job": row["job"], "jobs": jobs, "metric": row["primary_metric"],
+                 "naive": row.get("primary_pooled")}
+        try:
+            res = estimate(jobs)
+        except (ValueError, OSError) as exc:  # a predictions.csv missing or unlike the others: said, not fatal
+            row["bbc_note"] = entry["note"] = _one_line(f"no BBC-CV estimate: {exc}")
+        else:
+            entry["bbc_cv"] = {k: res[k] for k in ("estimate", "lower", "upper", "level", "n_boot", "n_valid",
+                                                   "selected", "method")}
+            entry["bbc_cv"]["selected"] = {str(j): n for j, n in res["selected"].items()}
+            row.update(bbc_estimate=res["estimate"], bbc_lower=res["lower"], bbc_upper=res["upper"])
+        row["bbc_configurations"] = len(jobs)
+        selection.append(entry)
+    return selection
+
+
+@dataclass
+class Board:
+    """One leaderboard table: the completed jobs of one model and task/metric, best first."""
+    title: str
+    by: str  # the figure they are ranked by: "pooled" or "mean" (ranking.ranked_by)
+    rows: list[dict]
+    columns: list[cells.Column]  # the figure columns every renderer shows (cells.columns)
+
+
+def _sort_key(row: dict, by: str):
+    """Best first by the ranked figure (direction from metrics.json); no metric last; then job number."""
+    value = rank_value(row.get("primary_pooled"), row.get("primary_mean"), by)
+    if math.isnan(value):
+        return (1, 0.0, row["job"])
+    return (0, -value if row.get("greater_is_better", True) else value, row["job"])
+
+
+def leaderboard(rows: list[dict]) -> list[Board]:
+    """The leaderboard tables per model and task/metric, in name order: completed rows best first."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["status"] == Status.COMPLETED and r.get("primary_mean") is not None:
+            key = (str(r["model"]), str(r.get("task")), str(r["primary_metric"]), bool(r["greater_is_better"]))
+            groups.setdefault(key, []).append(r)
+    out = []
+    for (model, task, metric, higher) in sorted(groups):
+        group = groups[(model, task, metric, higher)]
+        by = ranked_by(r.get("primary_pooled") for r in group)
+        title = (f"{model} ({task}, {metric}, {'higher' if higher else 'lower'} is better), ranked by the "
+                 f"{'pooled out-of-fold value' if by == POOLED else 'mean over folds (no pooled value recorded)'}")
+        synthetic = sum(bool(r.get("synthetic")) for r in group)
+        if synthetic:
+            title += (" - SYNTHETIC data, not real patients" if synthetic == len(group)
+                      else f" - {synthetic} of {len(group)} jobs on SYNTHETIC data")
+        ranked = sorted(group, key=lambda r: _sort_key(r, by))
+        out.append(Board(title, by, ranked, cells.columns(ranked, by)))
+    return out
+
+
+def across_seeds(rows: list[dict]) -> list[dict]:
+    """Jobs that differ only in ``seed``, summarised: the spread of the primary metric's mean over seeds (the
+    fold assignment, and the training randomness of a randomised estimator) beside the mean spread over folds.
+    Both SDs are population SDs (ddof=0, as metrics.json's fold std). Only configurations run with 2+ seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["status"] != Status.COMPLETED or r.get("primary_mean") is None or r.get("seed") is None:
+            continue
+        config = " ".join(o for o in r["overrides"].split() if o.lstrip("+~").split("=", 1)[0] != "seed")
+        groups.setdefault((str(r["model"]), str(r["estimator"]), config, str(r["primary_metric"])), []).append(r)
+    out = []
+    for (model, estimator, config, metric), group in sorted(groups.items()):
+        if len({r["seed"] for r in group}) < 2:
+            continue
+        values = [r["primary_mean"] for r in group]
+        fold_stds = [r["primary_std"] for r in group if r.get("primary_std") is not None]
+        out.append({"model": model, "estimator": estimator, "configuration": config or "(defaults)", "metric": metric,
+                    "seeds": sorted(r["seed"] for r in group), "jobs": [r["job"] for r in group],
+                    "mean": statistics.fmean(values), "std_over_seeds": statistics.pstdev(values),
+                    "min": min(values), "max": max(values),
+                    "mean_std_over_folds": statistics.fmean(fold_stds) if fold_stds else None})
+    return out
+
+
+def _selected_trial(opt: dict, rows: list[dict]) -> Optional[dict]:
+    """The job of the search's best trial: its overrides hold every best parameter."""
+    wanted = {f"{k}={v}" for k, v in (opt.get("best_params") or {}).items()}
+    for r in rows:
+        if wanted and wanted <= set(r["overrides"].split()):
+            return r
+    return None
+
+
+def optimization(opt: dict, rows: list[dict]) -> dict:
+    """summary.json's "optimization" of a search (optuna_results.yaml): its best trial, and a note on how far
+    that trial's score can be trusted (BBC-CV and never-seen patients where the sweep has them)."""
+    out = {k: opt.get(k) for k in ("name", "best_params", "best_value")}
+    selected = _selected_trial(opt, rows)
+    note = ("The best trial was chosen by its cross-validated score on the same folds that score it: that "
+            "score is optimistic.")
+    if selected is not None and selected.get("bbc_estimate") is not None:
+        note += (f" Its bias-corrected score (BBC-CV over {selected['bbc_configurations']} trials): "
+                 f"{cells.row_bbc(selected)}.")
+    if selected is not None and selected.get("test_value") is not None:
+        note += f" On patients it never saw (#{selected['job']}, {selected['test_source']}): {cells.row_test(selected)}."
+    elif selected is not None:
+        note += " Set trainer.holdout or data.test_path for an unbiased score of the selected trial."
+    out.update(note=note, selected_job=selected["job"] if selected else None)
+    return out
+
+
+def not_completed(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["status"] != Status.COMPLETED or r.get("primary_mean") is None]

@@ -1,0 +1,66 @@
+"""The leaderboard as plain text for the terminal (printed at the end of a sweep and by `medsweep summarize`)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from medsweep.report import cells
+from medsweep.report.sweep_plot import short_overrides
+from medsweep.report.table import Board, leaderboard, not_completed
+
+# The terminal leaderboard shows this many jobs per model; summary.md has all.
+TERMINAL_TOP = 15
+
+
+def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP, boards: Optional[list[Board]] = None) -> str:
+    """The leaderboard as plain text for the terminal: per model, the best ``top`` jobs (None: all),
+    then every job that did not complete with its one-line error. ``boards``: the summary's leaderboard
+    (table.leaderboard of its jobs), where the caller has it already."""
+    rows = summary["jobs"]
+    boards = leaderboard(rows) if boards is None else boards
+    s = summary.get("sweep", {})
+    counts = ", ".join(f"{n} {k}" for k, n in s.get("counts", {}).items() if n)
+    lines = [f"Sweep {s.get('dir', '')}: {len(rows)} jobs ({counts or 'none'})"]
+    if s.get("tracking"):
+        lines.append(str(s["tracking"]))
+    opt = summary.get("optimization")
+    if opt:
+        lines.append(f"Best ({opt.get('name')}): {opt.get('best_value')} with {opt.get('best_params')}")
+        lines.append(f"  {opt['note']}")
+    for board in boards:
+        lines += ["", board.title]
+        group = board.rows
+        shown = group if top is None else group[:top]
+        width = max(len(str(r["estimator"])) for r in shown)
+        for rank, r in enumerate(shown, 1):
+            extra = "".join(f"  [{h.split(' (')[0].split(':')[0].split(',')[0]}: {f(r)}]" for h, f in board.columns[2:]
+                            if f(r) != "-")
+            lines.append(f"  {rank:>3}. #{r['job']:<4} {str(r['estimator']):<{width}}  "
+                         f"{cells.row_ci(r):<21}  {cells.row_mean(r)}  {cells.duration(r):>7}  "
+                         f"{short_overrides(r['overrides'].split())}{extra}")
+        if len(group) > len(shown):
+            lines.append(f"  ... {len(group) - len(shown)} more in summary.md")
+    if boards:
+        lines += ["", "Pooled: one value over all folds' out-of-fold predictions (ranked, 95% patient-bootstrap "
+                      "interval); mean ± SD (ddof=0) over folds; BBC-CV: the selected job's bias-corrected score; "
+                      "vs-best p Holm-adjusted. Details in summary.md."]
+    seeds = summary.get("across_seeds") or []
+    if seeds:
+        lines += ["", cells.SEEDS_TITLE] + [f"  {c}: {f}" for c, f in cells.seed_lines(seeds)]
+    warned = cells.warning_lines(rows, limit=120)
+    if warned:
+        lines += ["", "Warnings"]
+        shown = warned if top is None else warned[: max(top, 20)]
+        lines += [f"  #{job:<4} {kind}: {message}" for job, kind, message in shown]
+        if len(warned) > len(shown):
+            lines.append(f"  ... {len(warned) - len(shown)} more in summary.md")
+    bad = not_completed(rows)
+    if bad:
+        lines += ["", "Not completed"]
+        shown = bad if top is None else bad[: max(top, 20)]
+        for r in shown:
+            lines.append(f"  #{r['job']:<4} {r['status']:<11} {r['overrides']}: "
+                         f"{(r['error_type'] + ': ') if r.get('error_type') else ''}{r.get('error') or ''}")
+        if len(bad) > len(shown):
+            lines.append(f"  ... {len(bad) - len(shown)} more in summary.md")
+    return "\n".join(lines)

@@ -1,8 +1,8 @@
-"""MLflow tags of a job (tracking.job_run, no MLflow needed): SYNTHETIC data and the job's warnings."""
+"""MLflow tags of a job (tracking.mlflow.runs.job_run, no MLflow needed): SYNTHETIC data and the job's warnings."""
 
 import json
 
-from medsweep.tracking.core import job_run
+from medsweep.tracking.mlflow.runs import job_run
 
 
 def run_of(tmp_path, **record):

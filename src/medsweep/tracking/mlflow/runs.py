@@ -9,11 +9,12 @@ import json
 import re
 import subprocess
 from collections import Counter
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
-from medsweep.config.schema import RUN_CONTROL_KEYS
+from medsweep.config.schema import RUN_CONTROL_KEYS, Config
 from medsweep.tracking.backend import one_line
 from medsweep.record.files import (FINAL_STATUSES, HISTORY_FILE, JOB_PLOTS, LOG_FILE, METRICS_FILE, MODEL_CARD_FILE,
                                    MODEL_FILE, OPTUNA_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SAVED_OVERRIDES,
@@ -24,9 +25,9 @@ JOB_ARTIFACTS = (METRICS_FILE, PREDICTIONS_FILE, TEST_PREDICTIONS_FILE, HISTORY_
                  MODEL_CARD_FILE, MODEL_FILE, LOG_FILE)
 CONFIG_ARTIFACTS = (SAVED_CONFIG, SAVED_OVERRIDES)   # uploaded into hydra/
 SWEEP_ARTIFACTS = (*SUMMARY_FILES, SWEEP_FILE, SWEEP_CONFIG, OPTUNA_FILE)
-# A job's config, flattened into params: what it trains. Run-control keys (schema.RUN_CONTROL_KEYS) may change
-# on a resume and params cannot: they are not params.
-PARAM_KEYS = ("model", "data", "trainer", "estimator", "eval", "seed", "data_dir")
+# A job's config, flattened into params: what it trains, i.e. every key of the schema but the run-control
+# keys (schema.RUN_CONTROL_KEYS), which may change on a resume while params cannot.
+PARAM_KEYS = tuple(f.name for f in fields(Config) if f.name not in RUN_CONTROL_KEYS)
 STATS = ("mean", "std", "pooled", "lower", "upper")
 RUN_STATUS = {Status.COMPLETED: "FINISHED", Status.FAILED: "FAILED", Status.TIMEOUT: "KILLED",
               Status.INTERRUPTED: "KILLED"}

@@ -21,7 +21,7 @@ from hydra.experimental.callback import Callback  # noqa: E402
 
 from medsweep.cli.track import main as track_main  # noqa: E402
 from medsweep.tracking import TrackingError, TrackMLflow  # noqa: E402
-from medsweep.tracking.backend import one_line  # noqa: E402
+from medsweep.tracking.backend import Backend, one_line  # noqa: E402
 from medsweep.tracking.core import describe  # noqa: E402
 from medsweep.tracking.mlflow.tracker import Tracker  # noqa: E402
 from medsweep.tracking.mlflow.uri import resolve_uri  # noqa: E402
@@ -374,3 +374,26 @@ def test_logging_a_job_is_idempotent_and_a_later_status_updates_its_run(tmp_path
 def test_track_refuses_what_is_not_a_sweep(tmp_path, capsys):
     assert track_main([str(tmp_path), "--uri", sqlite_uri(tmp_path / "x.db")]) == 2
     assert "neither a sweep directory" in capsys.readouterr().err
+
+
+def test_a_subscriber_logs_each_job_of_the_sweep_through_job_ended(tmp_path):
+    # What a watcher of finished jobs calls (the callback's poller does today): the job's own run, with the
+    # overrides sweep.json lists for it less run control; nothing for a folder outside the sweep.
+    sweep_dir = tmp_path / "sweep"
+    write_job(sweep_dir / "0", "completed")
+    write_job(sweep_dir / "1", "running")
+    (sweep_dir / "sweep.json").write_text(json.dumps({"command": "train.py -m seed=0,1", "jobs": [
+        {"num": 0, "dir": "0", "overrides": ["seed=0", "retries=1"]}, {"num": 1, "dir": "1", "overrides": ["seed=1"]}]}))
+    uri = sqlite_uri(tmp_path / "mlflow.db")
+    tracker = Tracker(uri, "unit", start_dir=tmp_path)
+    assert isinstance(tracker, Backend)
+    assert tracker.job_ended(sweep_dir / "0") == "off"  # no store open yet
+    tracker.connect()
+    tracker.sweep_started(sweep_dir)
+    assert [tracker.job_ended(sweep_dir / n) for n in ("0", "0", "1")] == ["new", "unchanged", "pending"]
+    write_job(tmp_path / "other" / "0", "completed")
+    assert tracker.job_ended(tmp_path / "other" / "0") == "off"
+    parents, (run,) = parent_and_children(runs_of(uri, "unit"))  # the sweep's run, opened for its first job
+    assert run.data.tags["job_num"] == "0" and run.data.params["overrides"] == "seed=0"
+    assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+    assert json.loads((sweep_dir / "tracking.json").read_text())["jobs"] == {"0": run.info.run_id}

@@ -53,7 +53,7 @@ class Backend(ABC):
 
     @property
     @abstractmethod
-    def logging(self) -> bool:
+    def active(self) -> bool:
         """False once tracking is off or has stopped midway: watching the jobs is then pointless."""
 
     @abstractmethod

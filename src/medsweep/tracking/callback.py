@@ -52,7 +52,7 @@ class _JobPoller(threading.Thread):
                     if sweep_dir is not None:
                         backend.sweep_started(sweep_dir)
                 if sweep_dir is not None:
-                    if not backend.logging:
+                    if not backend.active:
                         return
                     self._look(sweep_dir)
                     backend.flush()
@@ -68,7 +68,7 @@ class _JobPoller(threading.Thread):
             if info.get("command"):  # sweep.json's list: written as the sweep starts, it does not change
                 self._jobs = jobs
         for job in jobs:
-            if not self.backend.logging:
+            if not self.backend.active:
                 return
             key, job_dir = str(job["num"]), sweep_dir / job["dir"]
             try:

@@ -86,7 +86,7 @@ class Tracker(Backend):
         return ui_command(self.uri)
 
     @property
-    def logging(self) -> bool:
+    def active(self) -> bool:
         return not (self.off or self.broken)
 
     def _open(self) -> None:

@@ -383,7 +383,8 @@ def test_a_subscriber_logs_each_job_of_the_sweep_through_job_ended(tmp_path):
     write_job(sweep_dir / "0", "completed")
     write_job(sweep_dir / "1", "running")
     (sweep_dir / "sweep.json").write_text(json.dumps({"command": "train.py -m seed=0,1", "jobs": [
-        {"num": 0, "dir": "0", "overrides": ["seed=0", "retries=1"]}, {"num": 1, "dir": "1", "overrides": ["seed=1"]}]}))
+        {"num": 0, "dir": "0", "overrides": ["seed=0", "retries=1"]},
+        {"num": 1, "dir": "1", "overrides": ["seed=1"]}]}))
     uri = sqlite_uri(tmp_path / "mlflow.db")
     tracker = Tracker(uri, "unit", start_dir=tmp_path)
     assert isinstance(tracker, Backend)

@@ -192,5 +192,6 @@ class TrackMLflow(Track):
 
         if settings.get("backend", "mlflow") != "mlflow":
             raise TrackingError(f"tracking.backend={settings.backend!r} is not allowed: must be mlflow")
-        return Tracker(resolve_uri(settings.get("uri"), start_dir), str(settings.get("experiment") or DEFAULT_EXPERIMENT),
-                       bool(settings.get("register_best")), start_dir)
+        experiment = str(settings.get("experiment") or DEFAULT_EXPERIMENT)
+        return Tracker(resolve_uri(settings.get("uri"), start_dir), experiment, bool(settings.get("register_best")),
+                       start_dir)

@@ -287,7 +287,10 @@ class Tracker(Backend):
         if self.dir is None:
             return None
         if not self._jobs:
-            info, jobs = list_jobs(self.dir)
+            try:
+                info, jobs = list_jobs(self.dir)
+            except ValueError:  # sweep.json unusable: the end of the sweep says so; numbered folders meanwhile
+                info, jobs = {}, []
             if info.get("command"):  # sweep.json's list: written as the sweep starts, it does not change
                 self._jobs = jobs
         else:
@@ -297,13 +300,7 @@ class Tracker(Backend):
             found = {"num": job_dir.name, "overrides": None}
         return found
 
-    def sweep_ended(self, sweep_dir: Path) -> Optional[dict]:
-        return self.finish(sweep_dir)
-
-    def run_ended(self, run_dir: Path) -> Optional[dict]:
-        return self.finish_single(run_dir)
-
-    def finish(self, directory: Path) -> Optional[dict]:
+    def sweep_ended(self, directory: Path) -> Optional[dict]:
         """Log every job of a sweep that is over, its summary files and its status; register the best models
         if asked. What was done, or None where tracking is off."""
         with self._lock:
@@ -319,7 +316,7 @@ class Tracker(Backend):
             keyed = [(str(j["num"]), self.dir / j["dir"]) for j in jobs]
             return self._conclude(keyed, outcomes)
 
-    def finish_single(self, run_dir: Path) -> Optional[dict]:
+    def run_ended(self, run_dir: Path) -> Optional[dict]:
         """Log a single run (no -m) as a run of its own."""
         with self._lock:
             if not self._attach_to_log(run_dir):

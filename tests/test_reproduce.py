@@ -13,7 +13,7 @@ import yaml
 
 from helpers import ROOT, needs_shared_data, run_train
 from medsweep.record.files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, Status
-from medsweep.tools.reproduce import main
+from medsweep.cli.reproduce import main
 
 METRIC_FIELDS = ("mean", "std", "folds", "pooled", "lower", "upper")
 
@@ -56,7 +56,7 @@ def test_a_job_on_a_real_file_reproduces_identically(file_job, tmp_path):
     job, _ = file_job
     before = _files(job)
     out = tmp_path / "again"
-    result = subprocess.run([sys.executable, "-m", "medsweep.tools.reproduce", str(job), "--out", str(out)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "medsweep.cli.reproduce", str(job), "--out", str(out)], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"Reproduced {job} in {out}: identical results"

@@ -1,4 +1,4 @@
-"""Experiment tracking with MLflow (tracking.py): real sweeps with tracking=mlflow, their runs read back from
+"""Experiment tracking with MLflow (medsweep.tracking): real sweeps with tracking=mlflow, their runs read back from
 the store with MlflowClient and through a real `mlflow server`'s REST API."""
 
 import contextlib
@@ -17,8 +17,14 @@ pytest.importorskip("mlflow")
 from mlflow import MlflowClient  # noqa: E402
 
 from helpers import ROOT, metrics_of, run_train, wait_for  # noqa: E402
-from medsweep.tracking import core as tracking  # noqa: E402
-from medsweep.tracking.core import TrackingError, Tracker, TrackMLflow, resolve_uri  # noqa: E402
+from hydra.experimental.callback import Callback  # noqa: E402
+
+from medsweep.cli.track import main as track_main  # noqa: E402
+from medsweep.tracking import TrackingError, TrackMLflow  # noqa: E402
+from medsweep.tracking.backend import Backend, one_line  # noqa: E402
+from medsweep.tracking.core import describe  # noqa: E402
+from medsweep.tracking.mlflow.tracker import Tracker  # noqa: E402
+from medsweep.tracking.mlflow.uri import resolve_uri  # noqa: E402
 
 # 6 jobs, exactly 2 of which fail: breast_cancer has neither a bundled file nor a synthetic cohort. Every
 # job's first attempt fails (injected, transient) and is retried once: 4 complete on their second attempt.
@@ -99,7 +105,7 @@ def test_a_sweep_is_a_parent_run_with_a_nested_child_run_per_job(tracked):
         assert {"metrics.json", "train.log", "hydra"} <= artifacts
         if record["status"] == "failed":
             assert run.info.status == "FAILED"
-            assert tags["error"] == tracking.one_line(record["error"]) and tags["error_type"] == record["error_type"]
+            assert tags["error"] == one_line(record["error"]) and tags["error_type"] == record["error_type"]
             continue
         assert run.info.status == "FINISHED" and "error" not in tags
         assert tags["data_sha256"] == record["data"]["sha256"] and tags["data_source"] == record["data"]["source"]
@@ -197,12 +203,12 @@ def test_unreachable_store_warns_then_the_sweep_is_tracked_later_once(tmp_path, 
     assert [metrics_of(sweep_dir / str(n))["status"] for n in range(2)] == ["completed", "completed"]
     recorded = json.loads((sweep_dir / "tracking.json").read_text())
     assert recorded["status"] == "off" and f"medsweep track {sweep_dir}" in recorded["message"]
-    assert "tracking was off" in tracking.describe(sweep_dir)
+    assert "tracking was off" in describe(sweep_dir)
 
     uri = sqlite_uri(tmp_path / "later.db")
-    assert tracking.main([str(sweep_dir), "--uri", uri]) == 0
+    assert track_main([str(sweep_dir), "--uri", uri]) == 0
     assert "2 new" in capsys.readouterr().out
-    assert tracking.main([str(sweep_dir), "--uri", uri]) == 0
+    assert track_main([str(sweep_dir), "--uri", uri]) == 0
     assert "2 unchanged" in capsys.readouterr().out
     parents, children = parent_and_children(runs_of(uri))
     assert len(parents) == 1 and len(children) == 2
@@ -300,7 +306,8 @@ def test_store_uri_is_made_absolute_and_the_file_store_refused(tmp_path):
 
 
 def test_no_mlflow_without_tracking(compose_cfg):
-    code = "import sys, medsweep.tracking.core; assert 'mlflow' not in sys.modules"
+    code = ("import sys, medsweep.tracking, medsweep.tracking.core, medsweep.tracking.mlflow.tracker, "
+            "medsweep.cli.track; assert 'mlflow' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -312,16 +319,16 @@ def test_no_mlflow_without_tracking(compose_cfg):
     GlobalHydra.instance().clear()
     assert plain.tracking is None and "track_mlflow" not in plain.hydra.callbacks
     assert tracked.tracking.experiment == "medsweep" and tracked.tracking.uri is None
-    assert tracked.hydra.callbacks.track_mlflow._target_ == "medsweep.tracking.core.TrackMLflow"
+    assert tracked.hydra.callbacks.track_mlflow._target_ == "medsweep.tracking.callback.TrackMLflow"
 
 
 def test_jobs_never_get_the_tracker():
     # Launchers pickle the callbacks with each job: a worker gets a bare callback, and there is no job hook.
     callback = TrackMLflow()
-    callback.tracker = Tracker("sqlite:////nowhere/mlflow.db")
-    assert pickle.loads(pickle.dumps(callback)).tracker is None
+    callback.backend = Tracker("sqlite:////nowhere/mlflow.db")
+    assert pickle.loads(pickle.dumps(callback)).backend is None
     for hook in ("on_job_start", "on_job_end"):
-        assert getattr(TrackMLflow, hook) is getattr(tracking.Callback, hook)
+        assert getattr(TrackMLflow, hook) is getattr(Callback, hook)
 
 
 def write_job(job_dir: Path, status: str, **fields) -> None:
@@ -358,12 +365,36 @@ def test_logging_a_job_is_idempotent_and_a_later_status_updates_its_run(tmp_path
     assert run.data.metrics["roc_auc.mean"] == 0.9 and run.data.tags["status"] == "completed"
     assert math.isclose(run.data.metrics["roc_auc.upper"], 0.95)
     tracker.flush()  # as the watcher does after each look at the jobs
-    assert "3 jobs logged as they ended" in tracking.describe(sweep_dir)  # what a summary written now says
-    result = tracker.finish(sweep_dir)
+    assert "3 jobs logged as they ended" in describe(sweep_dir)  # what a summary written now says
+    result = tracker.sweep_ended(sweep_dir)
     assert result["logged"] == 3 and len(runs_of(uri, "unit")) == 4  # a parent and three children, no more
-    assert tracking.describe(sweep_dir).startswith("MLflow: 3 of 4 jobs")
+    assert describe(sweep_dir).startswith("MLflow: 3 of 4 jobs")
 
 
 def test_track_refuses_what_is_not_a_sweep(tmp_path, capsys):
-    assert tracking.main([str(tmp_path), "--uri", sqlite_uri(tmp_path / "x.db")]) == 2
+    assert track_main([str(tmp_path), "--uri", sqlite_uri(tmp_path / "x.db")]) == 2
     assert "neither a sweep directory" in capsys.readouterr().err
+
+
+def test_a_subscriber_logs_each_job_of_the_sweep_through_job_ended(tmp_path):
+    # What a watcher of finished jobs calls (the callback's poller does today): the job's own run, with the
+    # overrides sweep.json lists for it less run control; nothing for a folder outside the sweep.
+    sweep_dir = tmp_path / "sweep"
+    write_job(sweep_dir / "0", "completed")
+    write_job(sweep_dir / "1", "running")
+    (sweep_dir / "sweep.json").write_text(json.dumps({"command": "train.py -m seed=0,1", "jobs": [
+        {"num": 0, "dir": "0", "overrides": ["seed=0", "retries=1"]},
+        {"num": 1, "dir": "1", "overrides": ["seed=1"]}]}))
+    uri = sqlite_uri(tmp_path / "mlflow.db")
+    tracker = Tracker(uri, "unit", start_dir=tmp_path)
+    assert isinstance(tracker, Backend)
+    assert tracker.job_ended(sweep_dir / "0") == "off"  # no store open yet
+    tracker.connect()
+    tracker.sweep_started(sweep_dir)
+    assert [tracker.job_ended(sweep_dir / n) for n in ("0", "0", "1")] == ["new", "unchanged", "pending"]
+    write_job(tmp_path / "other" / "0", "completed")
+    assert tracker.job_ended(tmp_path / "other" / "0") == "off"
+    parents, (run,) = parent_and_children(runs_of(uri, "unit"))  # the sweep's run, opened for its first job
+    assert run.data.tags["job_num"] == "0" and run.data.params["overrides"] == "seed=0"
+    assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+    assert json.loads((sweep_dir / "tracking.json").read_text())["jobs"] == {"0": run.info.run_id}

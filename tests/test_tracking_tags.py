@@ -1,8 +1,8 @@
-"""MLflow tags of a job (tracking.job_run, no MLflow needed): SYNTHETIC data and the job's warnings."""
+"""MLflow tags of a job (tracking.mlflow.runs.job_run, no MLflow needed): SYNTHETIC data and the job's warnings."""
 
 import json
 
-from medsweep.tracking.core import job_run
+from medsweep.tracking.mlflow.runs import job_run
 
 
 def run_of(tmp_path, **record):
@@ -31,3 +31,25 @@ def test_synthetic_data_and_warnings_are_tagged(tmp_path):
 def test_real_data_without_warnings_has_no_warning_tags(tmp_path):
     tags = run_of(tmp_path, data={"synthetic": False, "source": "bundled"})["tags"]
     assert tags["data_synthetic"] == "false" and not [k for k in tags if k.startswith("warning")]
+
+
+def test_params_are_what_a_job_trains_never_its_run_control(tmp_path):
+    # A resume may change run control (schema.RUN_CONTROL_KEYS) and an MLflow param cannot change: what the
+    # params hold is the job's config without those keys, flattened, as before they had one definition.
+    import yaml
+
+    config = {"model": {"name": "als", "description": "ALS"}, "data": {"source": "synthetic", "seed": 0},
+              "trainer": {"folds": 3}, "estimator": {"name": "logreg", "C": 1.0}, "seed": 7, "data_dir": None,
+              "eval": {"n_boot": 0}, "data_cache": "auto", "retries": 2, "timeout_min": None, "resume": True,
+              "dry_run": False, "verbose": True, "debug": {"fail_attempts": 0, "epoch_sleep_s": 0.0},
+              "tracking": {"backend": "mlflow", "uri": None}}
+    (tmp_path / "job" / ".hydra").mkdir(parents=True)
+    (tmp_path / "job" / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    record = {"status": "completed", "model": "als"}
+    data = json.dumps(record).encode()
+    overrides = ["model=als", "seed=7", "retries=2", "resume=true", "+tracking.uri=x.db", "debug.fail_attempts=0",
+                 "data_cache=null", "~verbose", "estimator.C=1.0"]
+    params = job_run(tmp_path / "job", record, data, overrides=overrides, num="0")["params"]
+    assert params == {"model.name": "als", "model.description": "ALS", "data.source": "synthetic", "data.seed": "0",
+                      "trainer.folds": "3", "estimator.name": "logreg", "estimator.C": "1.0", "seed": "7",
+                      "data_dir": "null", "eval.n_boot": "0", "overrides": "model=als seed=7 estimator.C=1.0"}

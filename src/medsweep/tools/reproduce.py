@@ -1,4 +1,5 @@
-"""Re-run a completed job from its saved config into a new directory and compare the results:
+"""Re-run a completed job from its saved config into a new directory and compare the results
+(``medsweep reproduce``; its arguments: medsweep.cli.reproduce):
 
     medsweep reproduce multirun/2026-11-28/09-30-00/0 [--out DIR]
 
@@ -7,7 +8,8 @@ metrics.json recorded it); then the job runs in this process (``run_job``, as tr
 ``<job dir>-reproduced-<time>`` or ``--out``, never into the original; then every result in metrics.json
 (each metric fold by fold with its pooled value and interval, the operating point, the evaluation, the
 hold-out or external score) is compared with the original's. Exit 0 when identical, 1 listing each
-difference, 2 when it cannot be reproduced (not completed, data changed, config no longer valid).
+difference, 2 when it cannot be reproduced (not completed, data changed, config no longer valid): then
+:func:`reproduce` raises :class:`ReproduceError` before anything is written.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import logging
 import math
 import os
 import shutil
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from medsweep.cli import EXIT_DIFFERENT, EXIT_OK, Parser, fail, show_warnings
 from medsweep.data.tables import DataError, sha256_of_file, load_frame, resolve_path
 from medsweep.estimators import REGISTRY
 from medsweep.record.files import (LOG_FILE, METRICS_FILE, MODEL_FILE, SAVED_CONFIG, SAVED_HYDRA, SAVED_OVERRIDES, Status,
@@ -41,7 +41,6 @@ RUN_SPECIFIC = frozenset({"status", "job_dir", "job_num", "overrides", "model_sh
 # Descriptive provenance (a citation's wording, where the file lies) is not a result: of the data, the
 # rows, columns and content hash are compared.
 DATA_COMPARED = ("sha256", "rows", "columns", "dropped_rows_missing_target")
-SHOWN_DIFFERENCES = 50
 
 log = logging.getLogger("medsweep")
 
@@ -275,42 +274,3 @@ def reproduce(job_dir: Path, out: Optional[Path] = None, tolerance: float = 0.0)
     reproduced = read_metrics(out_dir) or {"status": None, "error": f"no {METRICS_FILE} was written"}
     return Reproduction(out_dir=out_dir, differences=compare_records(record, reproduced, tolerance), filled=filled,
                         versions=version_changes(record, reproduced))
-
-
-def main(argv: Optional[list[str]] = None, prog: str = "python -m medsweep.tools.reproduce") -> int:
-    parser = Parser(prog=prog, description="Re-run a completed job from its saved config into a new directory "
-                    "(after checking its data has not changed) and compare every result with the original. "
-                    "Exit 0: identical; 1: differences (listed); 2: cannot be reproduced.")
-    parser.add_argument("job_dir", type=Path, help=f"the job's directory (holds {METRICS_FILE} and {SAVED_CONFIG.parent}/)")
-    parser.add_argument("--out", type=Path, help="a new directory for the reproduction (default: "
-                        "<job dir>-reproduced-<YYYYmmdd-HHMMSS>); not the job's directory or inside it")
-    parser.add_argument("--tolerance", type=float, default=0.0,
-                        help="largest absolute difference of a number still counted as equal (default 0: exact)")
-    args = parser.parse_args(argv)
-    if not (args.tolerance >= 0 and math.isfinite(args.tolerance)):
-        parser.error(f"--tolerance={args.tolerance} is not allowed: must be a finite number >= 0")
-    show_warnings()
-    try:
-        result = reproduce(args.job_dir, args.out, args.tolerance)
-    except (ReproduceError, DataError) as exc:
-        return fail(exc)
-    except OSError as exc:
-        return fail(f"cannot write the reproduction: {exc.strerror or exc}: {exc.filename or ''}")
-    for key in result.filled:
-        print(f"note: the job's config predates {key.split('=')[0]}: this medsweep's default {key} was used",
-              file=sys.stderr)
-    if result.versions:
-        print(f"warning: installed versions differ from the job's: {'; '.join(result.versions)}", file=sys.stderr)
-    if not result.differences:
-        print(f"Reproduced {args.job_dir} in {result.out_dir}: identical results")
-        return EXIT_OK
-    print(f"Reproduced {args.job_dir} in {result.out_dir}: {len(result.differences)} difference(s)")
-    for line in result.differences[:SHOWN_DIFFERENCES]:
-        print(f"  {line}")
-    if len(result.differences) > SHOWN_DIFFERENCES:
-        print(f"  ... {len(result.differences) - SHOWN_DIFFERENCES} more")
-    return EXIT_DIFFERENT
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,8 @@
-"""MLflow's side of experiment tracking (tracking.py decides what to log; this module writes it): open a
+"""MLflow's side of experiment tracking (tracker.py decides what to log; this module writes it): open a
 store, create and update runs, upload artifacts, register a model version.
 
 Imported only when ``tracking=mlflow`` is used (or ``medsweep track``): importing MLflow takes ~2 s.
-Every error of the store is raised as :class:`medsweep.tracking.core.TrackingError` with one line.
+Every error of the store is raised as :class:`medsweep.tracking.backend.TrackingError` with one line.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils.validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 
-from medsweep.tracking.core import TrackingError, one_line
+from medsweep.tracking.backend import TrackingError, one_line
 
 PROBE_TIMEOUT_S = 5
 
@@ -164,8 +164,8 @@ class Store:
     def register(self, name: str, run_id: str, model_file: Path, metrics_file: Path,
                  requirements: list[str], description: str, tags: dict[str, str]) -> str:
         """A version of registered model ``name`` for the job's model, logged with the run as a pyfunc model
-        (models from code: tracking_pyfunc.py, no pickle); the existing version where this run has one."""
-        from medsweep.tracking import pyfunc as tracking_pyfunc
+        (models from code: pyfunc.py, no pickle); the existing version where this run has one."""
+        from medsweep.tracking.mlflow import pyfunc as tracking_pyfunc
         try:
             self.client.get_registered_model(name)
         except Exception:  # noqa: BLE001 - RESOURCE_DOES_NOT_EXIST

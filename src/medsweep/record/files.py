@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
@@ -43,6 +44,94 @@ TRACKING_FILE = "tracking.json"          # tracking=mlflow: the store, experimen
 LOCK_FILE = "sweep.lock"                 # held (flock) by the one process running the sweep; holds its PID
 OPTUNA_FILE = "optimization_results.yaml"  # written by Hydra's Optuna sweeper
 SUMMARY_FILES = ("summary.csv", "summary.json", "summary.md", "summary.png", "report.html")
+
+
+@dataclass(frozen=True)
+class JobPaths:
+    """Every path of one job, in its directory ``folder`` (as submitit's JobPaths): code asks this object for
+    a job's file instead of joining names by hand."""
+
+    folder: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder))
+
+    @property
+    def metrics(self) -> Path:
+        return self.folder / METRICS_FILE
+
+    @property
+    def history(self) -> Path:
+        return self.folder / HISTORY_FILE
+
+    @property
+    def predictions(self) -> Path:
+        return self.folder / PREDICTIONS_FILE
+
+    @property
+    def test_predictions(self) -> Path:
+        return self.folder / TEST_PREDICTIONS_FILE
+
+    @property
+    def model(self) -> Path:
+        return self.folder / MODEL_FILE
+
+    @property
+    def subgroups(self) -> Path:
+        return self.folder / SUBGROUPS_FILE
+
+    @property
+    def learning_curve(self) -> Path:
+        return self.folder / LEARNING_CURVE_FILE
+
+    @property
+    def roc(self) -> Path:
+        return self.folder / ROC_FILE
+
+    @property
+    def calibration(self) -> Path:
+        return self.folder / CALIBRATION_FILE
+
+    @property
+    def decision_curve(self) -> Path:
+        return self.folder / DECISION_CURVE_FILE
+
+    @property
+    def plots(self) -> tuple[Path, ...]:
+        """The job's plots that exist or may exist, in the order report.html shows them (JOB_PLOTS)."""
+        return tuple(self.folder / name for name in JOB_PLOTS)
+
+    @property
+    def model_card(self) -> Path:
+        return self.folder / MODEL_CARD_FILE
+
+    @property
+    def log(self) -> Path:
+        return self.folder / LOG_FILE
+
+    @property
+    def saved_config(self) -> Path:
+        return self.folder / SAVED_CONFIG
+
+    @property
+    def saved_overrides(self) -> Path:
+        return self.folder / SAVED_OVERRIDES
+
+    @property
+    def saved_hydra(self) -> Path:
+        return self.folder / SAVED_HYDRA
+
+    def missing(self) -> list[str]:
+        """The files every completed job has (REQUIRED_FILES) that this one lacks: a resume runs it again."""
+        return [name for name in REQUIRED_FILES if not (self.folder / name).is_file()]
+
+    def metrics_written_since(self, since: float) -> bool:
+        """Whether metrics.json was written at or after ``since`` (time.time()): a record of this run, not one
+        left by an earlier run of the sweep."""
+        try:
+            return self.metrics.stat().st_mtime >= since
+        except OSError:
+            return False
 
 
 class Status(str, Enum):

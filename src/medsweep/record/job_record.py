@@ -209,12 +209,3 @@ def write_record(job_dir: Path, record: JobRecord) -> None:
 def overwrite_record_in_place(job_dir: Path, record: JobRecord) -> bool:
     """metrics.json rewritten within the space it has (outputs.overwrite_json_in_place): a full disk."""
     return overwrite_json_in_place(Path(job_dir) / METRICS_FILE, record.to_json())
-
-
-def save_record(job_dir: Path, record: JobRecord) -> bool:
-    """Write a job's record, on a full disk within the space its file has; False where neither could be done."""
-    try:
-        write_record(job_dir, record)
-        return True
-    except OSError:
-        return overwrite_record_in_place(job_dir, record)

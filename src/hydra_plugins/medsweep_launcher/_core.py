@@ -24,9 +24,9 @@ from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrid
 from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from omegaconf import OmegaConf, open_dict
 
-from medsweep.record.files import JobPaths, Status
+from medsweep.record.files import Status
 from medsweep.record.job_record import write_record
-from medsweep.record.sweep_dir import ran_by
+from medsweep.record.sweep_dir import SweepDir, ran_by
 
 from . import _worker_deaths
 
@@ -161,8 +161,9 @@ def _killed_job(launcher: Any, overrides: Sequence[str], idx: int, died: dict[in
     cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(overrides))
     with open_dict(cfg):
         cfg.hydra.job.num = idx
-    job_dir = Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)  # as Hydra's run_job makes it
-    record = ran_by(JobPaths(job_dir), died, since)
+    job = SweepDir(Path(str(cfg.hydra.sweep.dir))).job(cfg.hydra.sweep.subdir)  # as Hydra's run_job makes it
+    job_dir = job.folder
+    record = ran_by(job, died, since)
     if record is None:
         return None
     error = f"worker process {_worker_deaths.describe(died[record.pid])}"

@@ -1,4 +1,4 @@
-"""The job wrapper: runs the training pipeline (task.py) with attempts, retries, the time limit, fault
+"""The job wrapper: runs the training pipeline (pipeline.py, then artifacts.py writes its files) with attempts, retries, the time limit, fault
 injection and the job's status file (metrics.json: "running", then how it ended).
 
 :func:`run_job` is what ``train.py`` calls; it works on any composed config, with or without Hydra.
@@ -25,13 +25,14 @@ from medsweep.record import watch as job_watch
 from medsweep.data.tables import DataError
 from medsweep.estimators import REGISTRY
 from medsweep.job.control import Deadline, JobTimeout, TransientError, epoch_hook
-from medsweep.record.files import MODEL_CARD_FILE, Status
+from medsweep.record.files import MODEL_CARD_FILE, JobPaths, Status
 from medsweep.record.job_record import JobRecord, overwrite_record_in_place, write_record
 from medsweep.record.sweep_dir import SweepDir
 from medsweep.evaluate.metrics import primary_metric
 from medsweep.report.model_card import write_model_card
 from medsweep.record.outputs import now
 from medsweep.config.schema import ConfigError, check_config
+from medsweep.job.artifacts import write_artifacts
 from medsweep.job.pipeline import train
 
 log = logging.getLogger("medsweep")
@@ -155,7 +156,8 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
                 if attempt <= debug.fail_attempts:
                     raise TransientError(f"injected failure of attempt {attempt} "
                                          f"(debug.fail_attempts={debug.fail_attempts})")
-                result = train(cfg, out_dir, epoch_hook(deadline, debug.epoch_sleep_s))
+                result = train(cfg, epoch_hook(deadline, debug.epoch_sleep_s))
+                written = write_artifacts(result, JobPaths(out_dir))
             break
         except KeyboardInterrupt:
             log.error("Job interrupted")
@@ -177,12 +179,13 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
             if full:
                 raise full from exc
             raise
-    write_status(Status.COMPLETED, **result)
+    results = result.record(written.model_sha256)
+    write_status(Status.COMPLETED, **results.to_json())
     try:
         write_model_card(out_dir)
     except Exception as exc:  # noqa: BLE001 - the job's results are written; the card can be rebuilt
         log.warning("Could not write %s (%s: %s)", MODEL_CARD_FILE, type(exc).__name__, exc)
-    stats = result["metrics"][record.primary_metric]
+    stats = results.metrics[record.primary_metric]
     log.info("Done: %s = %.4f (mean over %d folds) -> %s", record.primary_metric, stats["mean"],
              len(stats["folds"]), out_dir)
     return float(stats["mean"])

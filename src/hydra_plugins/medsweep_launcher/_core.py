@@ -24,8 +24,7 @@ from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrid
 from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from omegaconf import OmegaConf, open_dict
 
-from medsweep.record.files import Status
-from medsweep.record.job_record import write_record
+from medsweep.record.job_record import Status, write_record
 from medsweep.record.sweep_dir import SweepDir, ran_by
 
 from . import _worker_deaths

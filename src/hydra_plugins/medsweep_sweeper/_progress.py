@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, TextIO
 
 from medsweep.escape import one_line
-from medsweep.record.files import FINAL_STATUSES as FINAL
-from medsweep.record.files import JobPaths, Status
-from medsweep.record.job_record import JobRecord
+from medsweep.record.files import JobPaths
+from medsweep.record.job_record import FINAL_STATUSES as FINAL
+from medsweep.record.job_record import JobRecord, Status
 from medsweep.record.watch import JobWatch, Subscriber
 
 # The method of a Hydra callback that wants each job of a sweep as it ends: on_job_recorded(job_dir, record).

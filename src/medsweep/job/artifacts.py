@@ -12,8 +12,8 @@ from pathlib import Path
 
 from medsweep.job.pipeline import JobResult
 from medsweep.learn.persistence import save_model
-from medsweep.record.files import JobPaths, sha256_of_file
-from medsweep.record.outputs import write_csv
+from medsweep.record.files import JobPaths
+from medsweep.record.outputs import sha256_of_file, write_csv
 from medsweep.report.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
 
 

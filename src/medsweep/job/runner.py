@@ -25,8 +25,8 @@ from medsweep.record import watch as job_watch
 from medsweep.data.tables import DataError
 from medsweep.estimators import REGISTRY
 from medsweep.job.control import Deadline, JobTimeout, TransientError, epoch_hook
-from medsweep.record.files import MODEL_CARD_FILE, JobPaths, Status
-from medsweep.record.job_record import JobRecord, overwrite_record_in_place, write_record
+from medsweep.record.files import MODEL_CARD_FILE, JobPaths
+from medsweep.record.job_record import JobRecord, Status, overwrite_record_in_place, write_record
 from medsweep.record.sweep_dir import SweepDir
 from medsweep.evaluate.metrics import primary_metric
 from medsweep.report.model_card import write_model_card

@@ -1,23 +1,23 @@
-"""The on-disk format of a job and of a sweep: every file name, the job's status, and the only reader and
-writer of ``metrics.json``. Everything that reads or writes these files imports them from here.
+"""The on-disk format of a job and of a sweep: every file name, and JobPaths, every path of one job.
+Everything that reads or writes these files imports their names from here; metrics.json's content (the job's
+status, its results) is job_record.py's, re-exported here for the modules that read it as a dict.
 
 No heavy imports: the sweep's parent process reads these files while jobs run elsewhere.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
-from medsweep.record.outputs import overwrite_json_in_place, write_json
+from medsweep.record.job_record import (FINAL_STATUSES, METRICS_FILE, Status, load_metrics,  # noqa: F401
+                                        model_problem, read_metrics, record_warnings)
+from medsweep.record.outputs import sha256_of_file  # noqa: F401 - re-exported: data files' provenance
 
-# In a job's directory
-METRICS_FILE = "metrics.json"            # status, metrics, provenance: read and written only here
+# In a job's directory (METRICS_FILE, metrics.json: status, metrics, provenance, is job_record.py's)
 HISTORY_FILE = "history.csv"             # fold, epoch, train_loss, val_<primary metric>
 PREDICTIONS_FILE = "predictions.csv"     # out-of-fold predictions
 TEST_PREDICTIONS_FILE = "test_predictions.csv"  # the final model on the hold-out or external patients
@@ -134,45 +134,6 @@ class JobPaths:
             return False
 
 
-class Status(str, Enum):
-    """A job's ``status`` in metrics.json (a str, so it is written and compared as the plain word)."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    INTERRUPTED = "interrupted"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.TIMEOUT, Status.INTERRUPTED)
-
-
-def load_metrics(job_dir: Path) -> dict:
-    """A job's metrics.json; FileNotFoundError where there is none, ValueError where it is not JSON."""
-    return json.loads((Path(job_dir) / METRICS_FILE).read_text())
-
-
-def read_metrics(job_dir: Path) -> dict | None:
-    """A job's metrics.json, or None where it has none (not started, or killed before writing)."""
-    try:
-        return load_metrics(job_dir)
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None
-
-
-def write_metrics(job_dir: Path, record: dict[str, Any]) -> None:
-    """Write (atomically) a job's metrics.json."""
-    write_json(Path(job_dir) / METRICS_FILE, record)
-
-
-def overwrite_metrics_in_place(job_dir: Path, record: dict[str, Any]) -> bool:
-    """metrics.json rewritten within the space it has (see outputs.overwrite_json_in_place): a full disk."""
-    return overwrite_json_in_place(Path(job_dir) / METRICS_FILE, record)
-
-
 def list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:
     """(sweep info, [{num, dir, overrides}]): sweep.json's job list when there is one, else the numbered
     directories with their .hydra/overrides.yaml (sweeps run by another sweeper, such as Optuna's, which
@@ -224,42 +185,6 @@ def _listed_jobs(path: Path, entries: Any) -> list[dict]:
         job["dir"] = str(folder)
         jobs.append(job)
     return jobs
-
-
-def record_warnings(record: dict) -> list[dict]:
-    """metrics.json's ``warnings`` as [{"kind", "message"}] of text, whatever the file holds (absent: none;
-    a bare string or an odd entry: kind "warning" and its text)."""
-    raw = record.get("warnings") or []
-    return [{"kind": str(w.get("kind") or "warning"), "message": str(w.get("message") or "")}
-            if isinstance(w, dict) else {"kind": "warning", "message": str(w)}
-            for w in (raw if isinstance(raw, list) else [raw])]
-
-
-def sha256_of_file(path: Path) -> str:
-    """The sha256 of a file's bytes (data files in metrics.json's provenance, model.skops's model_sha256)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def model_problem(path: Path, record: dict) -> str | None:
-    """Why the model file ``path`` (a job's model.skops, or its copy in a registered MLflow model) is not the
-    model the job saved (None when it is): unreadable, or its sha256 is not the job's metrics.json's
-    ``model_sha256`` (replaced by another job's, emptied, corrupted), or the record has none to check it
-    against (a job of an older medsweep). Every loader of a job's model asks this first."""
-    recorded = record.get("model_sha256")
-    if not recorded:
-        return f"the job's {METRICS_FILE} records no model_sha256, so {path} cannot be checked"
-    try:
-        digest = sha256_of_file(path)
-    except OSError as exc:
-        return f"{path} cannot be read ({exc.strerror or exc})"
-    if digest != recorded:
-        return (f"{path} is not the model the job saved (sha256 {digest}, its {METRICS_FILE} records "
-                f"{recorded}): it was replaced or corrupted")
-    return None
 
 
 def not_ours(path: Path, marker: str, ignore: tuple[str, ...] = (), marker_is_dir: bool = False) -> Optional[str]:

@@ -22,11 +22,29 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from medsweep.record.files import FINAL_STATUSES, METRICS_FILE, Status
-from medsweep.record.outputs import now, overwrite_json_in_place, write_json
+from medsweep.record.outputs import now, overwrite_json_in_place, sha256_of_file, write_json
+
+METRICS_FILE = "metrics.json"
+
+
+class Status(str, Enum):
+    """A job's ``status`` in metrics.json (a str, so it is written and compared as the plain word)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.TIMEOUT, Status.INTERRUPTED)
 
 
 class _Absent:
@@ -183,11 +201,56 @@ def _status(value: Any) -> Any:
         return value
 
 
+def _as_record(record: JobRecord | Mapping[str, Any]) -> JobRecord:
+    return record if isinstance(record, JobRecord) else JobRecord.from_json(record)
+
+
+def record_warnings(record: JobRecord | Mapping[str, Any]) -> list[dict]:
+    """The record's ``warnings`` as [{"kind", "message"}] of text, whatever the file holds (absent: none;
+    a bare string or an odd entry: kind "warning" and its text)."""
+    raw = _as_record(record).warnings or []
+    return [{"kind": str(w.get("kind") or "warning"), "message": str(w.get("message") or "")}
+            if isinstance(w, dict) else {"kind": "warning", "message": str(w)}
+            for w in (raw if isinstance(raw, list) else [raw])]
+
+
+def model_problem(path: Path, record: JobRecord | Mapping[str, Any]) -> str | None:
+    """Why the model file ``path`` (a job's model.skops, or its copy in a registered MLflow model) is not the
+    model the job saved (None when it is): unreadable, or its sha256 is not the job's metrics.json's
+    ``model_sha256`` (replaced by another job's, emptied, corrupted), or the record has none to check it
+    against (a job of an older medsweep). Every loader of a job's model asks this first."""
+    recorded = _as_record(record).model_sha256
+    if not recorded:
+        return f"the job's {METRICS_FILE} records no model_sha256, so {path} cannot be checked"
+    try:
+        digest = sha256_of_file(path)
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror or exc})"
+    if digest != recorded:
+        return (f"{path} is not the model the job saved (sha256 {digest}, its {METRICS_FILE} records "
+                f"{recorded}): it was replaced or corrupted")
+    return None
+
+
 # -- the file ----------------------------------------------------------------------------------------------
+
+def load_metrics(job_dir: Path) -> dict:
+    """A job's metrics.json as a dict (for readers not yet on JobRecord); FileNotFoundError where there is
+    none, ValueError where it is not JSON."""
+    return json.loads((Path(job_dir) / METRICS_FILE).read_text())
+
+
+def read_metrics(job_dir: Path) -> dict | None:
+    """A job's metrics.json as a dict, or None where it has none (not started, or killed before writing)."""
+    try:
+        return load_metrics(job_dir)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+
 
 def load_record(job_dir: Path) -> JobRecord:
     """A job's record; FileNotFoundError where it has none, ValueError where it is not a JSON object."""
-    data = json.loads((Path(job_dir) / METRICS_FILE).read_text())
+    data = load_metrics(job_dir)
     if not isinstance(data, dict):
         raise ValueError(f"{Path(job_dir) / METRICS_FILE} holds a JSON {type(data).__name__}, not a job's record")
     return JobRecord.from_json(data)

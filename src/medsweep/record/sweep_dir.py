@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Container, Optional, Sequence
 
 from medsweep.record.files import (LOCK_FILE, OPTUNA_FILE, SUMMARY_FILES, SWEEP_CONFIG, SWEEP_FILE, TRACKING_FILE,
-                                   JobPaths, Status, list_jobs, model_problem, not_ours)
-from medsweep.record.job_record import JobRecord, overwrite_record_in_place, read_record, write_record
+                                   JobPaths, list_jobs, not_ours)
+from medsweep.record.job_record import (JobRecord, Status, model_problem, overwrite_record_in_place, read_record,
+                                        write_record)
 from medsweep.record.liveness import still_running
 from medsweep.record.lock import LockRefused, SweepLock, holder, try_lock
 from medsweep.record.outputs import now, overwrite_json_in_place, write_json
@@ -186,7 +187,7 @@ class SweepDir:
             elif job.missing():
                 plan.damaged.append((num, f"lacks {', '.join(job.missing())}"))
                 plan.todo.append(num)
-            elif record.model_sha256 and (problem := model_problem(job.model, record.to_json())):
+            elif record.model_sha256 and (problem := model_problem(job.model, record)):
                 # Another job's model, or an emptied file, is not this job's result (an older job records no
                 # sha256: nothing to check it against).
                 plan.damaged.append((num, problem))

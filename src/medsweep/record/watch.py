@@ -30,8 +30,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from medsweep.record.files import JobPaths, Status
-from medsweep.record.job_record import JobRecord, read_record, write_record
+from medsweep.record.files import JobPaths
+from medsweep.record.job_record import JobRecord, Status, read_record, write_record
 from medsweep.record.sweep_dir import SweepDir
 
 log = logging.getLogger(__name__)

@@ -93,7 +93,7 @@ class SweepDir:
         into a folder that is not a medsweep sweep: SweepRefused, before anything is written."""
         path = Path(path)
         if resume:
-            if not (path / SWEEP_FILE).is_file():
+            if not cls(path).sweep_file.is_file():
                 raise SweepRefused(f"resume=true: {path} holds no medsweep sweep ({SWEEP_FILE} is missing); "
                                    "pass hydra.sweep.dir=<the directory of the sweep to resume>")
             lock = cls(path).lock()
@@ -109,13 +109,14 @@ class SweepDir:
         candidate, n = path, 0
         while True:
             # A numbered candidate that is someone else's folder is passed over like a sweep's.
-            if not (candidate != path and cls(candidate).foreign()):
+            sweep = cls(candidate)
+            if not (candidate != path and sweep.foreign()):
                 candidate.mkdir(parents=True, exist_ok=True)
-                lock = None if (candidate / SWEEP_FILE).exists() else cls(candidate).lock()
+                lock = None if sweep.sweep_file.exists() else sweep.lock()
                 if lock is not None:
                     try:
-                        os.close(os.open(candidate / SWEEP_FILE, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                        return cls(candidate), lock
+                        os.close(os.open(sweep.sweep_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                        return sweep, lock
                     except FileExistsError:
                         lock.release()
             n += 1

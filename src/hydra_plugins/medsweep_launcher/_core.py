@@ -13,7 +13,6 @@ copy of the config's ``hydra`` node, pickling the sweep's config and Hydra's sta
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import time
 from pathlib import Path
@@ -25,8 +24,8 @@ from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrid
 from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
 from omegaconf import OmegaConf, open_dict
 
-from medsweep.record.files import METRICS_FILE, Status, read_metrics, write_metrics
-from medsweep.record.outputs import now
+from medsweep.record.job_record import Status, write_record
+from medsweep.record.sweep_dir import SweepDir, ran_by
 
 from . import _worker_deaths
 
@@ -161,17 +160,13 @@ def _killed_job(launcher: Any, overrides: Sequence[str], idx: int, died: dict[in
     cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(overrides))
     with open_dict(cfg):
         cfg.hydra.job.num = idx
-    job_dir = Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)  # as Hydra's run_job makes it
-    try:
-        fresh = os.stat(job_dir / METRICS_FILE).st_mtime >= since
-    except OSError:
+    job = SweepDir(Path(str(cfg.hydra.sweep.dir))).job(cfg.hydra.sweep.subdir)  # as Hydra's run_job makes it
+    job_dir = job.folder
+    record = ran_by(job, died, since)
+    if record is None:
         return None
-    record = read_metrics(job_dir) if fresh else None
-    if not record or record.get("status") != Status.RUNNING or record.get("pid") not in died:
-        return None
-    error = f"worker process {_worker_deaths.describe(died[record['pid']])}"
-    write_metrics(job_dir, {**record, "status": Status.FAILED, "error": error, "error_type": "WorkerKilled",
-                            "finished_at": now()})
+    error = f"worker process {_worker_deaths.describe(died[record.pid])}"
+    write_record(job_dir, record.ended(Status.FAILED, error, "WorkerKilled"))
     log.error("Job %s (%s): %s; recorded as failed", job_dir.name, " ".join(filter_overrides(overrides)), error)
     return JobReturn(overrides=OmegaConf.to_container(cfg.hydra.overrides.task), cfg=cfg, working_dir=str(job_dir),
                      task_name=cfg.hydra.job.name, status=JobStatus.FAILED, _return_value=WorkerKilled(error))

@@ -15,6 +15,7 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from medsweep.config import run_control
 from medsweep.estimators import REGISTRY
 
 TASKS = ("classification", "regression")
@@ -132,9 +133,9 @@ def register_configs() -> None:
         cs.store(group="schema/estimator", name=name, node=estimator.Params)
 
 
-# Keys that change how a job is run, not what it trains: a resume may change them (the sweeper compares saved
-# configs without them) and they are no MLflow params (which cannot change).
-RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking", "data_cache")
+# Keys that change how a job is run, not what it trains (resume, dry_run, verbose, retries, ...): defined once,
+# in run_control.py; kept importable from here.
+RUN_CONTROL_KEYS = run_control.RUN_CONTROL_KEYS
 
 
 class ConfigError(ValueError):

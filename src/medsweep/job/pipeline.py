@@ -1,31 +1,27 @@
-"""The training pipeline of one job: load the data -> cross-validate -> write the outputs -> fit and save the
-final model. Returns plain data; attempts, retries, time limits and the status file are the job wrapper's
-(job.py)."""
+"""The training pipeline of one job: load the data -> cross-validate -> evaluate -> fit the final model ->
+score the never-seen patients. Returns what it found (JobResult) and writes nothing: the output files are
+artifacts.py's, attempts, retries, time limits and the status file the runner's."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from medsweep.cpu import cpu_share
-from medsweep.data.tables import Dataset, load_dataset, load_external, sha256_of_file
+from medsweep.data.tables import Dataset, load_dataset, load_external
 from medsweep.data.cache import cache_folder
 from medsweep.estimators import estimator_class
 from medsweep.evaluate.evaluation import evaluate_predictions
-from medsweep.record.files import (CALIBRATION_FILE, DECISION_CURVE_FILE, HISTORY_FILE, LEARNING_CURVE_FILE, MODEL_FILE,
-                                PREDICTIONS_FILE, ROC_FILE, SUBGROUPS_FILE, TEST_PREDICTIONS_FILE)
 from medsweep.evaluate.metrics import LOWER_IS_BETTER, primary_metric
-from medsweep.record.outputs import write_csv
-from medsweep.learn.persistence import save_model
 from medsweep.preprocess import column_kinds
 from medsweep.learn.operating_point import ThresholdRule, parse_threshold_rule
-from medsweep.report.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
 from medsweep.learn.splitting import holdout_split
+from medsweep.record.job_record import ABSENT, JobRecord
 from medsweep.learn.training import (CVResult, TrainSettings, binary, cross_validate, fit_final, pooled_threshold,
                                prediction_frame)
 
@@ -35,9 +31,29 @@ LOW_CALIBRATION_SLOPE = 0.8
 log = logging.getLogger("medsweep")
 
 
-def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]] = None) -> dict:
-    """Train as configured and write history, predictions, plots and the final model to ``out_dir``.
-    Returns what the job's metrics.json records about the training."""
+@dataclass
+class JobResult:
+    """What one job found, before anything is written: the contents of its output files (artifacts.py writes
+    them) and what its record says about the training."""
+
+    history: pd.DataFrame                     # fold, epoch, train_loss, val_<primary metric>
+    predictions: pd.DataFrame                 # out of fold
+    class_names: Optional[list[str]]          # a classification's classes (its ROC curves); None: regression
+    calibration: dict                         # the evaluation's calibration (its plot)
+    decision_curve: Optional[pd.DataFrame]
+    subgroups: Optional[pd.DataFrame]
+    model: Any                                # the final pipeline, fitted on all the development data
+    test_predictions: Optional[pd.DataFrame]  # the final model on the hold-out or external patients
+    results: JobRecord                        # the record's results, but the model's sha256 (known once saved)
+
+    def record(self, model_sha256: str) -> JobRecord:
+        """The results with the saved model's sha256, in the order a job's record has them."""
+        return JobRecord(**self.results.to_json(), model_sha256=model_sha256)
+
+
+def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None) -> JobResult:
+    """Train as configured: cross-validate, evaluate, fit the final model and score the never-seen patients.
+    Writes nothing (train.log gets what a reader must see)."""
     data, test = _development_and_test(cfg)
     label = "SYNTHETIC cohort (not real patients)" if data.info["synthetic"] else f"real data ({data.info['source']})"
     log.info("Data %r: %s, %d rows x %d columns%s", cfg.data.name, label, data.info["rows"], data.info["columns"],
@@ -84,19 +100,7 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
                  ", ".join(f"{v:.4f}" for v in m["folds"]))
     _log_evidence(evidence.record, evidence.subgroups)
 
-    write_csv(out_dir / HISTORY_FILE, cv.history)
-    write_csv(out_dir / PREDICTIONS_FILE, cv.predictions)
-    plot_learning_curve(cv.history, out_dir / LEARNING_CURVE_FILE)
-    if data.task == "classification":
-        plot_roc(cv.predictions, [str(c) for c in data.classes], out_dir / ROC_FILE)
-    plot_calibration(evidence.record["calibration"], out_dir / CALIBRATION_FILE)
-    if evidence.decision_curve is not None:
-        plot_decision_curve(evidence.decision_curve, out_dir / DECISION_CURVE_FILE)
-    if evidence.subgroups is not None:
-        write_csv(out_dir / SUBGROUPS_FILE, evidence.subgroups)
     final = fit_final(data, spec, settings)
-    save_model(final, out_dir / MODEL_FILE)
-    model_sha256 = sha256_of_file(out_dir / MODEL_FILE)  # predict refuses another file
     operating_point = {"rule": str(rule) if binary(data) else "most probable class (not binary)"}
     # Reviewer warnings: the evaluation's (kind, message), then this job's own; all in train.log too.
     warnings = list(evidence.record.pop("warnings", []))
@@ -104,34 +108,37 @@ def train(cfg: DictConfig, out_dir: Path, on_epoch: Optional[Callable[[], None]]
         operating_point.update(_operating_point(rule, cv, metrics, data.classes[-1]))
         if operating_point["target_met"] is False:
             warnings.append({"kind": "threshold_target_missed", "message": _target_missed(rule, operating_point)})
-    scored = None
+    scored, test_predictions = None, None
     if test is not None:
-        scored = _score_test(final, test, operating_point.get("final_threshold"), cfg, out_dir)
+        scored, test_predictions = _score_test(final, test, operating_point.get("final_threshold"), cfg)
         where = "Hold-out" if scored["source"] == "holdout" else "External validation"
         warnings += [{**w, "message": f"{where}: {w['message']}"} for w in scored["evaluation"].pop("warnings", [])]
     for w in warnings:
         log.warning("%s", w["message"])
 
-    return {
-        "greater_is_better": primary_metric(data.task) not in LOWER_IS_BETTER,
-        "metrics": metrics,
-        "operating_point": operating_point,
-        "warnings": warnings,
-        "model_sha256": model_sha256,
-        "model_description": cfg.model.get("description") or "",
-        "evaluation": evidence.record,
-        "n_samples": int(len(data.y)), "n_features": int(data.X.shape[1]), "n_groups": data.n_groups,
-        "splitter": cv.splitter,
-        "splits": cv.splits,
-        **({"test": scored} if scored else {}),
-        "classes": [str(c) for c in data.classes] if data.classes is not None else None,
+    results = JobRecord(
+        greater_is_better=primary_metric(data.task) not in LOWER_IS_BETTER,
+        metrics=metrics,
+        operating_point=operating_point,
+        warnings=warnings,
+        model_description=cfg.model.get("description") or "",
+        evaluation=evidence.record,
+        n_samples=int(len(data.y)), n_features=int(data.X.shape[1]), n_groups=data.n_groups,
+        splitter=cv.splitter,
+        splits=cv.splits,
+        test=scored if scored else ABSENT,
+        classes=[str(c) for c in data.classes] if data.classes is not None else None,
         # With data.positive the target is binarised: class 1 = these values.
-        "positive": OmegaConf.to_container(cfg.data.positive) if cfg.data.get("positive") else None,
-        "data": data.info,
-        "features": {"used": list(data.X.columns), "excluded": data.excluded, "kinds": _feature_kinds(data.X)},
-        "unused_settings": [f"trainer.{s}" for s in estimator.unused_settings()],
-        "n_threads": settings.n_threads,
-    }
+        positive=OmegaConf.to_container(cfg.data.positive) if cfg.data.get("positive") else None,
+        data=data.info,
+        features={"used": list(data.X.columns), "excluded": data.excluded, "kinds": _feature_kinds(data.X)},
+        unused_settings=[f"trainer.{s}" for s in estimator.unused_settings()],
+        n_threads=settings.n_threads,
+    )
+    return JobResult(history=cv.history, predictions=cv.predictions,
+                     class_names=[str(c) for c in data.classes] if data.task == "classification" else None,
+                     calibration=evidence.record["calibration"], decision_curve=evidence.decision_curve,
+                     subgroups=evidence.subgroups, model=final, test_predictions=test_predictions, results=results)
 
 
 def _development_and_test(cfg: DictConfig) -> tuple[Dataset, Optional[Dataset]]:
@@ -160,12 +167,12 @@ def _development_and_test(cfg: DictConfig) -> tuple[Dataset, Optional[Dataset]]:
     return data, None
 
 
-def _score_test(final, test: Dataset, threshold: Optional[float], cfg: DictConfig, out_dir: Path) -> dict:
-    """The final model, scored once on patients it never saw: metrics with intervals, calibration, decision
-    curve (the clinical evaluation of the cross-validation, on these predictions); test_predictions.csv."""
+def _score_test(final, test: Dataset, threshold: Optional[float], cfg: DictConfig) -> tuple[dict, pd.DataFrame]:
+    """The final model, scored once on patients it never saw: (the record's ``test``: metrics with intervals,
+    calibration, decision curve, the clinical evaluation of the cross-validation on these predictions; the
+    predictions, test_predictions.csv's content)."""
     out = final.predict_proba(test.X) if test.task == "classification" else final.predict(test.X)
     predictions = prediction_frame(test, np.arange(len(test.y)), out, threshold, fold=0)
-    write_csv(out_dir / TEST_PREDICTIONS_FILE, predictions)
     ev = cfg.eval
     evidence = evaluate_predictions(
         predictions, test.classes, test.task, thresholds=None if threshold is None else [threshold],
@@ -178,9 +185,9 @@ def _score_test(final, test: Dataset, threshold: Optional[float], cfg: DictConfi
     log.info("%s: %s", "Hold-out" if info["test_source"] == "holdout" else "External validation",
              ", ".join(f"{n} {m['value']:.4f}" + (f" ({m['lower']:.4f}-{m['upper']:.4f})" if m.get("lower") is not None
                                                  else "") for n, m in metrics.items()))
-    return {"source": info["test_source"], **{k: info[k] for k in ("path", "sha256", "fraction", "seed") if k in info},
-            "patients": test.n_groups, "rows": int(len(test.y)), "threshold": threshold, "metrics": metrics,
-            "evaluation": evidence.record}
+    return ({"source": info["test_source"], **{k: info[k] for k in ("path", "sha256", "fraction", "seed") if k in info},
+             "patients": test.n_groups, "rows": int(len(test.y)), "threshold": threshold, "metrics": metrics,
+             "evaluation": evidence.record}, predictions)
 
 
 def _operating_point(rule: ThresholdRule, cv: CVResult, metrics: dict, positive) -> dict:

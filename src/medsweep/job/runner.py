@@ -1,4 +1,4 @@
-"""The job wrapper: runs the training pipeline (task.py) with attempts, retries, the time limit, fault
+"""The job wrapper: runs the training pipeline (pipeline.py, then artifacts.py writes its files) with attempts, retries, the time limit, fault
 injection and the job's status file (metrics.json: "running", then how it ended).
 
 :func:`run_job` is what ``train.py`` calls; it works on any composed config, with or without Hydra.
@@ -25,11 +25,14 @@ from medsweep.record import watch as job_watch
 from medsweep.data.tables import DataError
 from medsweep.estimators import REGISTRY
 from medsweep.job.control import Deadline, JobTimeout, TransientError, epoch_hook
-from medsweep.record.files import LOCK_FILE, MODEL_CARD_FILE, Status, overwrite_metrics_in_place, write_metrics
+from medsweep.record.files import MODEL_CARD_FILE, JobPaths
+from medsweep.record.job_record import JobRecord, Status, overwrite_record_in_place, write_record
+from medsweep.record.sweep_dir import SweepDir
 from medsweep.evaluate.metrics import primary_metric
 from medsweep.report.model_card import write_model_card
 from medsweep.record.outputs import now
 from medsweep.config.schema import ConfigError, check_config
+from medsweep.job.artifacts import write_artifacts
 from medsweep.job.pipeline import train
 
 log = logging.getLogger("medsweep")
@@ -64,13 +67,14 @@ def _versions() -> dict:
     return out
 
 
-def _base_record(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> dict:
-    return {"model": cfg.model.name, "estimator": cfg.estimator.name, "task": cfg.data.task,
-            "primary_metric": primary_metric(cfg.data.task),
-            "folds": cfg.trainer.folds, "epochs": cfg.trainer.epochs, "batch_size": cfg.trainer.batch_size,
-            # The job number is its directory's name: a resumed job keeps the number of its first run.
-            "seed": cfg.seed, "job_num": int(out_dir.name) if out_dir.name.isdigit() else None,
-            "overrides": list(overrides), "job_dir": str(out_dir)}
+def _base_record(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> JobRecord:
+    """What the job is, from its config: the first keys of every record it writes."""
+    return JobRecord(model=cfg.model.name, estimator=cfg.estimator.name, task=cfg.data.task,
+                     primary_metric=primary_metric(cfg.data.task), folds=cfg.trainer.folds,
+                     epochs=cfg.trainer.epochs, batch_size=cfg.trainer.batch_size, seed=cfg.seed,
+                     # The job number is its directory's name: a resumed job keeps the number of its first run.
+                     job_num=int(out_dir.name) if out_dir.name.isdigit() else None,
+                     overrides=list(overrides), job_dir=str(out_dir))
 
 
 def quiet_console() -> None:
@@ -99,7 +103,7 @@ def _unwatched() -> bool:
 
         if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
             return True
-        lock = Path(str(HydraConfig.get().sweep.dir)) / LOCK_FILE
+        lock = SweepDir(Path(str(HydraConfig.get().sweep.dir))).lock_file
         return lock.read_text(errors="replace").strip() == str(os.getpid())
     except Exception:  # noqa: BLE001 - no lock to read (another sweeper): its launcher's process, or watched
         return False
@@ -133,26 +137,27 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
     attempt = 0
 
     def write_status(status: Status, **fields: Any) -> None:
-        final = {**record, **fields, "status": status, "attempts": attempt, "started_at": started,
-                 "finished_at": now(), "duration_s": round(time.perf_counter() - tic, 3)}
+        final = record.updated(**fields).updated(status=status, attempts=attempt, started_at=started,
+                                                 finished_at=now(), duration_s=round(time.perf_counter() - tic, 3))
         try:
-            write_metrics(out_dir, {**final, "versions": _versions()})
-        except OSError as exc:
-            if not (_disk_full(exc, out_dir) and overwrite_metrics_in_place(out_dir, final)):
+            write_record(out_dir, final.updated(versions=_versions()))
+        except OSError as exc:  # a full disk: the record without the versions, within the space the file has
+            if not (_disk_full(exc, out_dir) and overwrite_record_in_place(out_dir, final)):
                 raise
 
     while True:
         attempt += 1
         # pid and host: a resume refuses while this process still runs the job (on this machine)
-        write_metrics(out_dir, {**record, "status": Status.RUNNING, "attempts": attempt, "pid": os.getpid(),
-                                "host": socket.gethostname(), "started_at": started})
+        write_record(out_dir, record.updated(status=Status.RUNNING, attempts=attempt, pid=os.getpid(),
+                                             host=socket.gethostname(), started_at=started))
         try:
             with deadline.enforced():
                 check_config(cfg)
                 if attempt <= debug.fail_attempts:
                     raise TransientError(f"injected failure of attempt {attempt} "
                                          f"(debug.fail_attempts={debug.fail_attempts})")
-                result = train(cfg, out_dir, epoch_hook(deadline, debug.epoch_sleep_s))
+                result = train(cfg, epoch_hook(deadline, debug.epoch_sleep_s))
+                written = write_artifacts(result, JobPaths(out_dir))
             break
         except KeyboardInterrupt:
             log.error("Job interrupted")
@@ -174,12 +179,13 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
             if full:
                 raise full from exc
             raise
-    write_status(Status.COMPLETED, **result)
+    results = result.record(written.model_sha256)
+    write_status(Status.COMPLETED, **results.to_json())
     try:
         write_model_card(out_dir)
     except Exception as exc:  # noqa: BLE001 - the job's results are written; the card can be rebuilt
         log.warning("Could not write %s (%s: %s)", MODEL_CARD_FILE, type(exc).__name__, exc)
-    primary = result["metrics"][record["primary_metric"]]["mean"]
-    log.info("Done: %s = %.4f (mean over %d folds) -> %s", record["primary_metric"], primary,
-             len(result["metrics"][record["primary_metric"]]["folds"]), out_dir)
-    return float(primary)
+    stats = results.metrics[record.primary_metric]
+    log.info("Done: %s = %.4f (mean over %d folds) -> %s", record.primary_metric, stats["mean"],
+             len(stats["folds"]), out_dir)
+    return float(stats["mean"])

@@ -1,22 +1,23 @@
-"""The on-disk format of a job and of a sweep: every file name, the job's status, and the only reader and
-writer of ``metrics.json``. Everything that reads or writes these files imports them from here.
+"""The on-disk format of a job and of a sweep: every file name, and JobPaths, every path of one job.
+Everything that reads or writes these files imports their names from here; metrics.json's content (the job's
+status, its results) is job_record.py's, re-exported here for the modules that read it as a dict.
 
 No heavy imports: the sweep's parent process reads these files while jobs run elsewhere.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from enum import Enum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from medsweep.record.outputs import overwrite_json_in_place, write_json
+from medsweep.record.job_record import (FINAL_STATUSES, METRICS_FILE, Status, load_metrics,  # noqa: F401
+                                        model_problem, read_metrics, record_warnings)
+from medsweep.record.outputs import sha256_of_file  # noqa: F401 - re-exported: data files' provenance
 
-# In a job's directory
-METRICS_FILE = "metrics.json"            # status, metrics, provenance: read and written only here
+# In a job's directory (METRICS_FILE, metrics.json: status, metrics, provenance, is job_record.py's)
 HISTORY_FILE = "history.csv"             # fold, epoch, train_loss, val_<primary metric>
 PREDICTIONS_FILE = "predictions.csv"     # out-of-fold predictions
 TEST_PREDICTIONS_FILE = "test_predictions.csv"  # the final model on the hold-out or external patients
@@ -45,43 +46,92 @@ OPTUNA_FILE = "optimization_results.yaml"  # written by Hydra's Optuna sweeper
 SUMMARY_FILES = ("summary.csv", "summary.json", "summary.md", "summary.png", "report.html")
 
 
-class Status(str, Enum):
-    """A job's ``status`` in metrics.json (a str, so it is written and compared as the plain word)."""
+@dataclass(frozen=True)
+class JobPaths:
+    """Every path of one job, in its directory ``folder`` (as submitit's JobPaths): code asks this object for
+    a job's file instead of joining names by hand."""
 
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    INTERRUPTED = "interrupted"
+    folder: Path
 
-    def __str__(self) -> str:
-        return self.value
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder))
 
+    @property
+    def metrics(self) -> Path:
+        return self.folder / METRICS_FILE
 
-FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.TIMEOUT, Status.INTERRUPTED)
+    @property
+    def history(self) -> Path:
+        return self.folder / HISTORY_FILE
 
+    @property
+    def predictions(self) -> Path:
+        return self.folder / PREDICTIONS_FILE
 
-def load_metrics(job_dir: Path) -> dict:
-    """A job's metrics.json; FileNotFoundError where there is none, ValueError where it is not JSON."""
-    return json.loads((Path(job_dir) / METRICS_FILE).read_text())
+    @property
+    def test_predictions(self) -> Path:
+        return self.folder / TEST_PREDICTIONS_FILE
 
+    @property
+    def model(self) -> Path:
+        return self.folder / MODEL_FILE
 
-def read_metrics(job_dir: Path) -> dict | None:
-    """A job's metrics.json, or None where it has none (not started, or killed before writing)."""
-    try:
-        return load_metrics(job_dir)
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None
+    @property
+    def subgroups(self) -> Path:
+        return self.folder / SUBGROUPS_FILE
 
+    @property
+    def learning_curve(self) -> Path:
+        return self.folder / LEARNING_CURVE_FILE
 
-def write_metrics(job_dir: Path, record: dict[str, Any]) -> None:
-    """Write (atomically) a job's metrics.json."""
-    write_json(Path(job_dir) / METRICS_FILE, record)
+    @property
+    def roc(self) -> Path:
+        return self.folder / ROC_FILE
 
+    @property
+    def calibration(self) -> Path:
+        return self.folder / CALIBRATION_FILE
 
-def overwrite_metrics_in_place(job_dir: Path, record: dict[str, Any]) -> bool:
-    """metrics.json rewritten within the space it has (see outputs.overwrite_json_in_place): a full disk."""
-    return overwrite_json_in_place(Path(job_dir) / METRICS_FILE, record)
+    @property
+    def decision_curve(self) -> Path:
+        return self.folder / DECISION_CURVE_FILE
+
+    @property
+    def plots(self) -> tuple[Path, ...]:
+        """The job's plots that exist or may exist, in the order report.html shows them (JOB_PLOTS)."""
+        return tuple(self.folder / name for name in JOB_PLOTS)
+
+    @property
+    def model_card(self) -> Path:
+        return self.folder / MODEL_CARD_FILE
+
+    @property
+    def log(self) -> Path:
+        return self.folder / LOG_FILE
+
+    @property
+    def saved_config(self) -> Path:
+        return self.folder / SAVED_CONFIG
+
+    @property
+    def saved_overrides(self) -> Path:
+        return self.folder / SAVED_OVERRIDES
+
+    @property
+    def saved_hydra(self) -> Path:
+        return self.folder / SAVED_HYDRA
+
+    def missing(self) -> list[str]:
+        """The files every completed job has (REQUIRED_FILES) that this one lacks: a resume runs it again."""
+        return [name for name in REQUIRED_FILES if not (self.folder / name).is_file()]
+
+    def metrics_written_since(self, since: float) -> bool:
+        """Whether metrics.json was written at or after ``since`` (time.time()): a record of this run, not one
+        left by an earlier run of the sweep."""
+        try:
+            return self.metrics.stat().st_mtime >= since
+        except OSError:
+            return False
 
 
 def list_jobs(sweep_dir: Path) -> tuple[dict, list[dict]]:
@@ -135,42 +185,6 @@ def _listed_jobs(path: Path, entries: Any) -> list[dict]:
         job["dir"] = str(folder)
         jobs.append(job)
     return jobs
-
-
-def record_warnings(record: dict) -> list[dict]:
-    """metrics.json's ``warnings`` as [{"kind", "message"}] of text, whatever the file holds (absent: none;
-    a bare string or an odd entry: kind "warning" and its text)."""
-    raw = record.get("warnings") or []
-    return [{"kind": str(w.get("kind") or "warning"), "message": str(w.get("message") or "")}
-            if isinstance(w, dict) else {"kind": "warning", "message": str(w)}
-            for w in (raw if isinstance(raw, list) else [raw])]
-
-
-def sha256_of_file(path: Path) -> str:
-    """The sha256 of a file's bytes (data files in metrics.json's provenance, model.skops's model_sha256)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def model_problem(path: Path, record: dict) -> str | None:
-    """Why the model file ``path`` (a job's model.skops, or its copy in a registered MLflow model) is not the
-    model the job saved (None when it is): unreadable, or its sha256 is not the job's metrics.json's
-    ``model_sha256`` (replaced by another job's, emptied, corrupted), or the record has none to check it
-    against (a job of an older medsweep). Every loader of a job's model asks this first."""
-    recorded = record.get("model_sha256")
-    if not recorded:
-        return f"the job's {METRICS_FILE} records no model_sha256, so {path} cannot be checked"
-    try:
-        digest = sha256_of_file(path)
-    except OSError as exc:
-        return f"{path} cannot be read ({exc.strerror or exc})"
-    if digest != recorded:
-        return (f"{path} is not the model the job saved (sha256 {digest}, its {METRICS_FILE} records "
-                f"{recorded}): it was replaced or corrupted")
-    return None
 
 
 def not_ours(path: Path, marker: str, ignore: tuple[str, ...] = (), marker_is_dir: bool = False) -> Optional[str]:

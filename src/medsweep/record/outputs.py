@@ -1,8 +1,9 @@
 """How files are written: to a temporary name, then renamed into place, so a killed job never leaves a
-half-written file that a summary or a resume would trust. (Which files there are: job_files.py.)"""
+half-written file that a summary or a resume would trust. (Which files there are: files.py.)"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -71,3 +72,12 @@ def overwrite_json_in_place(path: Path, data: Any) -> bool:
         return True
     except OSError:
         return False
+
+
+def sha256_of_file(path: Path) -> str:
+    """The sha256 of a file's bytes (data files in metrics.json's provenance, model.skops's model_sha256)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

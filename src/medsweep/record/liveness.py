@@ -12,12 +12,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from medsweep.record.files import Status
-
-from ._interrupt import alive
+from medsweep.record.job_record import JobRecord
 
 # /proc start times are in clock ticks since boot, boot time in whole seconds, started_at to the second.
 _SLACK_S = 2.0
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    try:  # a zombie is dead but still listed until reaped
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _started(pid: int) -> Optional[float]:
@@ -31,19 +43,20 @@ def _started(pid: int) -> Optional[float]:
         return None
 
 
-def still_running(record: dict) -> bool:
-    """True where ``record`` (a job's metrics.json) says "running" and its process is alive and is the
-    one that started the job."""
-    pid = record.get("pid")
-    if record.get("status") != Status.RUNNING or not isinstance(pid, int) or pid <= 0:
+def still_running(record: Optional[JobRecord]) -> bool:
+    """True where ``record`` says "running" and its process is alive and is the one that started the job."""
+    if record is None or not record.running:
         return False
-    if record.get("host", socket.gethostname()) != socket.gethostname():
+    pid = record.pid
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if record.has("host") and record.host != socket.gethostname():
         return False  # a PID of another machine (SLURM, a Ray cluster) cannot be checked from here
     if not alive(pid):
         return False
     started = _started(pid)
     try:
-        job_started = datetime.fromisoformat(str(record.get("started_at"))).timestamp()
+        job_started = datetime.fromisoformat(str(record.started_at)).timestamp()
     except ValueError:
         return True
     return started is None or started <= job_started + _SLACK_S

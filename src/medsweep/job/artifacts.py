@@ -1,0 +1,59 @@
+"""A job's output files, written from what its pipeline returned (pipeline.JobResult): the one place that
+knows which files a job writes. Adding an output file is one line here (and its name in record.files).
+
+Each file is written atomically (record.outputs); the list of files written comes back, with the sha256 of
+the saved model, which the job's record keeps so that a loader refuses any other file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medsweep.job.pipeline import JobResult
+from medsweep.learn.persistence import save_model
+from medsweep.record.files import JobPaths
+from medsweep.record.outputs import sha256_of_file, write_csv
+from medsweep.report.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
+
+
+@dataclass
+class Written:
+    """What write_artifacts wrote: each file, in the order written, and the saved model's sha256."""
+
+    files: list[Path] = field(default_factory=list)
+    model_sha256: str = ""
+
+
+def write_artifacts(result: JobResult, job: JobPaths) -> Written:
+    """Write the job's outputs into its directory: history, out-of-fold predictions, plots, subgroups, the
+    final model and the hold-out or external patients' predictions (those the job has)."""
+    written = Written()
+
+    def wrote(path: Path) -> None:
+        written.files.append(path)
+
+    write_csv(job.history, result.history)
+    wrote(job.history)
+    write_csv(job.predictions, result.predictions)
+    wrote(job.predictions)
+    plot_learning_curve(result.history, job.learning_curve)
+    wrote(job.learning_curve)
+    if result.class_names is not None:  # classification: one ROC curve per class (or the positive one)
+        plot_roc(result.predictions, result.class_names, job.roc)
+        wrote(job.roc)
+    plot_calibration(result.calibration, job.calibration)
+    wrote(job.calibration)
+    if result.decision_curve is not None:
+        plot_decision_curve(result.decision_curve, job.decision_curve)
+        wrote(job.decision_curve)
+    if result.subgroups is not None:
+        write_csv(job.subgroups, result.subgroups)
+        wrote(job.subgroups)
+    save_model(result.model, job.model)
+    wrote(job.model)
+    written.model_sha256 = sha256_of_file(job.model)  # predict refuses another file
+    if result.test_predictions is not None:
+        write_csv(job.test_predictions, result.test_predictions)
+        wrote(job.test_predictions)
+    return written

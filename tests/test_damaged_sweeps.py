@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from medsweep.report.summarize import DAMAGED, main
+from medsweep.cli.summarize import main
+from medsweep.report.summarize import DAMAGED
 
 OVERRIDES = {0: ["model=parkinsons", "estimator=logreg"], 1: ["model=parkinsons", "estimator=mlp"],
              2: ["model=parkinsons", "estimator=hist_gbdt"]}
@@ -226,7 +227,7 @@ def test_an_unreadable_metrics_json_is_a_damaged_job(sweep, capsys):
 
 
 def test_compare_of_a_sweep_with_a_damaged_sweep_json_ends_in_one_line(sweep, capsys):
-    from medsweep.report.compare import main as compare_main
+    from medsweep.cli.compare import main as compare_main
 
     _sweep_json(_set("jobs", "x"))(sweep)
     assert compare_main([str(sweep), str(sweep)]) == 2

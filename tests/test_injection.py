@@ -124,7 +124,7 @@ def test_every_csv_of_a_job_and_of_predict_holds_no_formula(tmp_path):
     assert any(str(s).startswith("'=2+2") or s == "'=2+2" for s in _cells(job / "subgroups.csv"))
 
     out = tmp_path / "new.predictions.csv"
-    predicted = subprocess.run([sys.executable, "-m", "medsweep.tools.predict", str(job), str(data), "-o", str(out),
+    predicted = subprocess.run([sys.executable, "-m", "medsweep.cli", "predict", str(job), str(data), "-o", str(out),
                                 "--chunk-rows", "7"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     _no_formula_in(out)
@@ -225,7 +225,7 @@ def test_link_keeps_a_path_inside_its_link():
 def test_medsweep_reads_its_own_csvs_through_read_csv():
     """A reader of predictions.csv, subgroups.csv or summary.csv must undo the quotes (outputs.read_csv), or a
     class "=1+1" read as "'=1+1" matches no class of metrics.json. pandas' read_csv is for users' data files."""
-    user_data_readers = {"tables.py", "predict.py", "synthetic.py", "outputs.py"}  # outputs.py: read_csv itself
+    user_data_readers = {"_delimited.py", "outputs.py"}  # outputs.py: read_csv itself
     offenders = [p.name for p in (ROOT / "src" / "medsweep").rglob("*.py")
                  if p.name not in user_data_readers and "pd.read_csv(" in p.read_text()]
     assert offenders == [], f"use medsweep.record.outputs.read_csv in {offenders}"

@@ -157,7 +157,7 @@ def test_optuna_search_records_the_best_trial(tmp_path):
     assert f"estimator.C={best['best_params']['estimator.C']}" == tried[aucs.index(max(aucs))]
     assert "Best value" in proc.stderr + proc.stdout
     # The sweep summary shows the search's result.
-    summary = subprocess.run([sys.executable, "-m", "medsweep.report.summarize", str(tmp_path)], cwd=ROOT,
+    summary = subprocess.run([sys.executable, "-m", "medsweep.cli.summarize", str(tmp_path)], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
     assert summary.returncode == 0, summary.stderr
     written = json.loads((tmp_path / "summary.json").read_text())

@@ -50,7 +50,7 @@ def test_resume_reruns_a_completed_job_whose_model_was_replaced_or_emptied(sweep
 def test_register_best_never_registers_a_model_that_is_not_the_jobs(sweep, tmp_path, caplog):
     from mlflow.tracking import MlflowClient
 
-    from medsweep.tracking import core as tracking
+    from medsweep.cli import track as tracking
     work = shutil.copytree(sweep, tmp_path / "sweep")
     best = max(range(3), key=lambda n: (metrics_of(work / str(n))["metrics"]["roc_auc"]["pooled"], -n))
     (work / str(best) / MODEL_FILE).write_bytes(b"")  # issue 22: registered as version 1 today
@@ -71,7 +71,7 @@ def _context(job_dir):
 def test_the_registered_model_checks_its_file_and_the_frames_columns(sweep, tmp_path):
     from medsweep.learn.persistence import UntrustedModelError, load_model
     from medsweep.tools.predict import PredictError
-    from medsweep.tracking.pyfunc import MedsweepModel
+    from medsweep.tracking.mlflow.pyfunc import MedsweepModel
 
     job = sweep / "0"
     used = metrics_of(job)["features"]["used"]
@@ -94,7 +94,7 @@ def test_the_registered_model_checks_its_file_and_the_frames_columns(sweep, tmp_
 
 
 def test_reproduce_refuses_a_job_whose_model_was_changed(sweep, tmp_path, capsys):
-    from medsweep.tools import reproduce
+    from medsweep.cli import reproduce
     job = shutil.copytree(sweep / "0", tmp_path / "job")
     (job / MODEL_FILE).write_bytes(b"")
     assert reproduce.main([str(job), "--out", str(tmp_path / "out")]) == 2

@@ -22,7 +22,7 @@ from hydra.experimental.callback import Callback  # noqa: E402
 from medsweep.cli.track import main as track_main  # noqa: E402
 from medsweep.tracking import TrackingError, TrackMLflow  # noqa: E402
 from medsweep.tracking.backend import Backend, one_line  # noqa: E402
-from medsweep.tracking.core import describe  # noqa: E402
+from medsweep.report.tracking_line import tracking_line as describe  # noqa: E402
 from medsweep.tracking.mlflow.tracker import Tracker  # noqa: E402
 from medsweep.tracking.mlflow.uri import resolve_uri  # noqa: E402
 
@@ -306,7 +306,7 @@ def test_store_uri_is_made_absolute_and_the_file_store_refused(tmp_path):
 
 
 def test_no_mlflow_without_tracking(compose_cfg):
-    code = ("import sys, medsweep.tracking, medsweep.tracking.core, medsweep.tracking.mlflow.tracker, "
+    code = ("import sys, medsweep.tracking, medsweep.tracking.mlflow.tracker, "
             "medsweep.cli.track; assert 'mlflow' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
     from hydra import compose, initialize_config_dir

@@ -35,8 +35,8 @@ RENAMED = {
     "medsweep.compare": "medsweep.report.compare",
     "medsweep.plots": "medsweep.report.plots",
     "medsweep.model_card": "medsweep.report.model_card",
-    "medsweep.tracking_mlflow": "medsweep.tracking.mlflow_store",
-    "medsweep.tracking_pyfunc": "medsweep.tracking.pyfunc",
+    "medsweep.tracking_mlflow": "medsweep.tracking.mlflow.store",
+    "medsweep.tracking_pyfunc": "medsweep.tracking.mlflow.pyfunc",
     "medsweep.predict": "medsweep.tools.predict",
     "medsweep.reproduce": "medsweep.tools.reproduce",
 }

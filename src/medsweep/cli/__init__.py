@@ -1,5 +1,7 @@
-"""The ``medsweep`` command: ``medsweep <command> ...`` runs the ``main(argv) -> int`` of that command's
-module, so ``medsweep predict ...`` and ``python -m medsweep.tools.predict ...`` are the same program.
+"""The ``medsweep`` command: ``medsweep <command> ...`` runs the ``main(argv, prog) -> int`` of that command's
+module in this package, so ``medsweep predict ...`` and ``python -m medsweep.cli.predict ...`` are the same
+program. This package is the only place that parses arguments; the commands' work is done by library
+functions in the layers below (tools, report, tracking).
 
 Exit codes of every command: 0 done, 1 differences found (reproduce), 2 a usage or input error, said in
 one line starting with ``error:`` on stderr.
@@ -19,11 +21,11 @@ EXIT_OK, EXIT_DIFFERENT, EXIT_ERROR = 0, 1, 2
 # command -> (module with a main(argv) -> int, one-line help). Modules are imported only when their command
 # runs (pandas and scikit-learn take seconds); a command whose module is missing is not offered.
 COMMANDS = {
-    "predict": ("medsweep.tools.predict", "predict a CSV/Parquet file with a completed job's model"),
-    "reproduce": ("medsweep.tools.reproduce", "re-run a job from its saved config and compare its metrics"),
-    "summarize": ("medsweep.report.summarize", "rebuild a sweep's summary files and print its leaderboard"),
-    "compare": ("medsweep.report.compare", "which of two jobs (or the best jobs of two sweeps) is better: corrected t-test"),
-    "track": ("medsweep.tracking.core", "log a sweep that has ended to an MLflow tracking store"),
+    "predict": ("medsweep.cli.predict", "predict a CSV/Parquet file with a completed job's model"),
+    "reproduce": ("medsweep.cli.reproduce", "re-run a job from its saved config and compare its metrics"),
+    "summarize": ("medsweep.cli.summarize", "rebuild a sweep's summary files and print its leaderboard"),
+    "compare": ("medsweep.cli.compare", "which of two jobs (or the best jobs of two sweeps) is better: corrected t-test"),
+    "track": ("medsweep.cli.track", "log a sweep that has ended to an MLflow tracking store"),
 }
 
 
@@ -79,9 +81,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     run = getattr(module, "main", None)
     if not callable(run):
         return fail(f"command {args.command!r}: module {module.__name__} has no main(argv)")
-    if args.command in ("predict", "reproduce", "track"):
-        return run(args.args, prog=f"medsweep {args.command}")
-    return run(args.args)
+    return run(args.args, prog=f"medsweep {args.command}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The Hydra callback of experiment tracking (registered by conf/tracking/mlflow.yaml). It runs only in the
 sweep's own process: it checks the store before any job starts, logs each job once its metrics.json says it
-ended (a thread of the sweep's process watches the job files, so logging overlaps the sweep), and when the
-sweep ends logs what is left, the summary files and the sweep's status. No on_job_* hooks: jobs never touch
+ended, and when the sweep ends logs what is left, the summary files and the sweep's status. Under medsweep's
+sweeper a job's end comes from the sweep's one watcher of finished jobs (``on_job_recorded``, which the
+sweeper subscribes); under another sweeper (Optuna's) a thread of this callback looks at the job files. No on_job_* hooks: jobs never touch
 the store, so parallel workers never race on SQLite, and jobs on nodes that cannot reach the store
 (submitit, Ray) are tracked all the same.
 """
@@ -35,6 +36,7 @@ class _JobPoller(threading.Thread):
         super().__init__(name="medsweep-tracking", daemon=True)
         self.backend, self.requested, self.interval_s = backend, requested, interval_s
         self._stopped = threading.Event()
+        self.subscribed = threading.Event()  # the sweeper tells of each job: this thread only opens the store
         self._jobs: list[dict] = []
         self._mtimes: dict[str, int] = {}   # job -> the metrics.json last handed to the backend
 
@@ -54,7 +56,8 @@ class _JobPoller(threading.Thread):
                 if sweep_dir is not None:
                     if not backend.active:
                         return
-                    self._look(sweep_dir)
+                    if not self.subscribed.is_set():
+                        self._look(sweep_dir)
                     backend.flush()
                 self._stopped.wait(self.interval_s)
         except Exception as exc:  # noqa: BLE001 - the end of the sweep logs whatever this missed
@@ -144,6 +147,16 @@ class Track(Callback):
             return
         self._poller = _JobPoller(self.backend, self._sweep_dir(config))
         self._poller.start()
+
+    def on_job_recorded(self, job_dir: Path, record: Any) -> None:
+        """A job's final record, from medsweep's sweeper (its watcher of finished jobs): logged now, if the
+        store is open yet; else at the sweep's end."""
+        poller = self._poller
+        if poller is None or self.backend is None:
+            return
+        poller.subscribed.set()
+        if self.backend.active:
+            self.backend.job_ended(Path(job_dir))  # 'off' while the store is not open yet
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         backend = self.backend

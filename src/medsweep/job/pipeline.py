@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -51,10 +52,11 @@ class JobResult:
         return JobRecord(**self.results.to_json(), model_sha256=model_sha256)
 
 
-def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None) -> JobResult:
+def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
+          sweep_dir: Optional[Path] = None) -> JobResult:
     """Train as configured: cross-validate, evaluate, fit the final model and score the never-seen patients.
     Writes nothing (train.log gets what a reader must see)."""
-    data, test = _development_and_test(cfg)
+    data, test = _development_and_test(cfg, sweep_dir)
     label = "SYNTHETIC cohort (not real patients)" if data.info["synthetic"] else f"real data ({data.info['source']})"
     log.info("Data %r: %s, %d rows x %d columns%s", cfg.data.name, label, data.info["rows"], data.info["columns"],
              f", from {data.info['path']}" if data.info["path"] else "")
@@ -141,11 +143,11 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None) -> Job
                      subgroups=evidence.subgroups, model=final, test_predictions=test_predictions, results=results)
 
 
-def _development_and_test(cfg: DictConfig) -> tuple[Dataset, Optional[Dataset]]:
+def _development_and_test(cfg: DictConfig, sweep_dir: Optional[Path]) -> tuple[Dataset, Optional[Dataset]]:
     """The development data (cross-validation and the final model) and, when configured, the patients it
     never sees: a hold-out share of the same data (trainer.holdout, drawn with data.seed so that every job of
     a sweep sets aside the same patients) or an external file (data.test_path)."""
-    cache = cache_folder(cfg.get("data_cache"))  # a big file is parsed once per sweep (data_cache.py)
+    cache = cache_folder(cfg.get("data_cache"), sweep_dir)  # a big file is parsed once per sweep (data/cache.py)
     data = load_dataset(cfg.data, cfg.get("data_dir"), cache)
     if cfg.trainer.get("holdout"):
         development, held = holdout_split(data, cfg.trainer.holdout, cfg.data.seed)

@@ -55,10 +55,13 @@ def _disk_full(exc: BaseException, out_dir: Path) -> Optional[DiskFull]:
     return None
 
 
-@functools.lru_cache(maxsize=1)
-def _versions() -> dict:
+@functools.lru_cache(maxsize=None)
+def _versions(estimator: str) -> dict:
+    """The versions a job's results depend on; an optional extra's package (xgboost) only in the jobs that
+    train with it, so installing it changes no other job's metrics.json."""
     out = {"python": platform.python_version(), "medsweep": medsweep.__version__}
-    estimator_packages = sorted({e.package for e in REGISTRY.values()} - {"scikit-learn"})
+    estimator_packages = sorted({e.package for e in REGISTRY.values() if not e.optional or e.name == estimator}
+                                - {"scikit-learn"})
     for dist in ("scikit-learn", "hydra-core", "numpy", "pandas", "skops", *estimator_packages):
         try:
             out[dist] = metadata.version(dist)
@@ -93,18 +96,25 @@ def _to_log_file(text: str) -> None:
             handler.handle(record)
 
 
+def _sweep_dir() -> Optional[Path]:
+    """The multirun's sweep directory (Hydra's runtime config); None in a single run or without Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return Path(str(HydraConfig.get().sweep.dir))
+
+
 def _unwatched() -> bool:
     """True where nobody would record this job if its process died: a single run, a job run without Hydra
     (``medsweep reproduce``), or a sweep running the job in its own process (one worker: joblib runs it
     there; the sweep's lock file holds the sweep's PID). A launcher's worker is watched by the sweep."""
     try:
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
-
-        if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        sweep_dir = _sweep_dir()
+        if sweep_dir is None:
             return True
-        lock = SweepDir(Path(str(HydraConfig.get().sweep.dir))).lock_file
-        return lock.read_text(errors="replace").strip() == str(os.getpid())
+        return SweepDir(sweep_dir).lock_file.read_text(errors="replace").strip() == str(os.getpid())
     except Exception:  # noqa: BLE001 - no lock to read (another sweeper): its launcher's process, or watched
         return False
 
@@ -140,7 +150,7 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
         final = record.updated(**fields).updated(status=status, attempts=attempt, started_at=started,
                                                  finished_at=now(), duration_s=round(time.perf_counter() - tic, 3))
         try:
-            write_record(out_dir, final.updated(versions=_versions()))
+            write_record(out_dir, final.updated(versions=_versions(cfg.estimator.name)))
         except OSError as exc:  # a full disk: the record without the versions, within the space the file has
             if not (_disk_full(exc, out_dir) and overwrite_record_in_place(out_dir, final)):
                 raise
@@ -156,7 +166,7 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
                 if attempt <= debug.fail_attempts:
                     raise TransientError(f"injected failure of attempt {attempt} "
                                          f"(debug.fail_attempts={debug.fail_attempts})")
-                result = train(cfg, epoch_hook(deadline, debug.epoch_sleep_s))
+                result = train(cfg, epoch_hook(deadline, debug.epoch_sleep_s), _sweep_dir())
                 written = write_artifacts(result, JobPaths(out_dir))
             break
         except KeyboardInterrupt:

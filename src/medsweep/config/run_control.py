@@ -23,6 +23,9 @@ COMMAND_KEYS = ("resume", "dry_run", "verbose", "tracking")
 RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking", "data_cache")
 # What a job trains: every other key of its config (schema.Config's fields).
 TRAINED_KEYS = ("model", "data", "trainer", "estimator", "eval", "seed", "data_dir")
+# Keys added to what a job trains whose default does what medsweep did before it had them: a config saved
+# without them trains the same as one with that value, so a sweep started before they existed resumes.
+ADDED_WITH_OLD_DEFAULT = {("eval", "metrics"): []}
 
 
 def override_key(override: Any) -> str:
@@ -42,5 +45,9 @@ def job_overrides(overrides: Iterable[Any]) -> list:
 
 def trained_config(tree: dict) -> dict:
     """A job's config (a plain tree, as saved in .hydra/config.yaml) without Hydra's node and the run-control
-    keys: what the job trains."""
-    return {k: v for k, v in tree.items() if k != "hydra" and k not in RUN_CONTROL_KEYS}
+    keys: what the job trains; a key of ADDED_WITH_OLD_DEFAULT that it lacks, with that default."""
+    trained = {k: v for k, v in tree.items() if k != "hydra" and k not in RUN_CONTROL_KEYS}
+    for (section, key), default in ADDED_WITH_OLD_DEFAULT.items():
+        if isinstance(trained.get(section), dict) and key not in trained[section]:
+            trained[section] = {**trained[section], key: default}
+    return trained

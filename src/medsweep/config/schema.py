@@ -95,6 +95,7 @@ class EvalConfig:
     subgroup_min_patients: int = MISSING
     subgroup_min_events: int = MISSING
     interval: str = MISSING
+    metrics: List[str] = MISSING
 
 
 @dataclass
@@ -220,6 +221,11 @@ def _eval_errors(ev: Any) -> list[str]:
            "must be an integer >= 1")
     _check(errors, ev.interval in ("percentile", "bca"), "eval.interval", ev.interval,
            "must be percentile or bca")
+    from medsweep.evaluate.metrics import available_metrics  # numpy only
+
+    for name in ev.get("metrics") or ():
+        _check(errors, name in available_metrics(), "eval.metrics", name,
+               f"must be metrics of the registry: {', '.join(available_metrics())}")
     return errors
 
 

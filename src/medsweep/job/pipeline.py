@@ -18,7 +18,7 @@ from medsweep.data.tables import Dataset, load_dataset, load_external
 from medsweep.data.cache import cache_folder
 from medsweep.estimators import estimator_class
 from medsweep.evaluate.evaluation import evaluate_predictions
-from medsweep.evaluate.metrics import LOWER_IS_BETTER, primary_metric
+from medsweep.evaluate.metrics import greater_is_better, primary_metric
 from medsweep.preprocess import column_kinds
 from medsweep.learn.operating_point import ThresholdRule, parse_threshold_rule
 from medsweep.learn.splitting import holdout_split
@@ -84,7 +84,7 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
                              n_threads=estimator.threads(spec, len(data.y), cpu_share()), on_epoch=on_epoch)
     cv = cross_validate(data, spec, trainer.folds, settings, threshold=rule, repeats=trainer.repeats,
-                        threshold_folds=ev.threshold_folds)
+                        threshold_folds=ev.threshold_folds, extra_metrics=list(ev.get("metrics") or ()))
     log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", trainer.folds,
              f" x {trainer.repeats} repeats" if trainer.repeats > 1 else "", cv.splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)
@@ -94,7 +94,8 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         dca_range=list(ev.dca_thresholds), grouped=data.groups is not None,
         subgroup_values={c: values.to_numpy()[positions] for c, values in subgroup_columns.items()},
         subgroup_bins=ev.subgroup_bins, subgroup_min_patients=ev.subgroup_min_patients,
-        subgroup_min_events=ev.subgroup_min_events, interval=ev.interval)
+        subgroup_min_events=ev.subgroup_min_events, interval=ev.interval,
+        extra_metrics=list(ev.get("metrics") or ()))
     metrics = {name: {**m, **evidence.metrics.get(name, {})} for name, m in cv.metrics.items()}
     for name, m in metrics.items():
         interval = f" ({m['lower']:.4f}-{m['upper']:.4f})" if m.get("lower") is not None else ""
@@ -119,7 +120,7 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         log.warning("%s", w["message"])
 
     results = JobRecord(
-        greater_is_better=primary_metric(data.task) not in LOWER_IS_BETTER,
+        greater_is_better=greater_is_better(primary_metric(data.task)),
         metrics=metrics,
         operating_point=operating_point,
         warnings=warnings,
@@ -180,7 +181,8 @@ def _score_test(final, test: Dataset, threshold: Optional[float], cfg: DictConfi
         predictions, test.classes, test.task, thresholds=None if threshold is None else [threshold],
         n_boot=ev.n_boot, seed=cfg.seed, dca_range=list(ev.dca_thresholds), grouped=test.groups is not None,
         subgroup_values={}, subgroup_bins=ev.subgroup_bins, subgroup_min_patients=ev.subgroup_min_patients,
-        subgroup_min_events=ev.subgroup_min_events, interval=ev.interval)
+        subgroup_min_events=ev.subgroup_min_events, interval=ev.interval,
+        extra_metrics=list(ev.get("metrics") or ()))
     metrics = {name: {"value": m["pooled"], **{k: m[k] for k in ("lower", "upper") if k in m}}
                for name, m in evidence.metrics.items()}
     info = test.info

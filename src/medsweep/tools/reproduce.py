@@ -33,11 +33,8 @@ from medsweep.estimators import REGISTRY
 from medsweep.record.files import (LOG_FILE, METRICS_FILE, MODEL_FILE, SAVED_CONFIG, SAVED_HYDRA, SAVED_OVERRIDES, Status,
                                 load_metrics, model_problem, read_metrics)
 from medsweep.config.schema import Config, ConfigError, check_config
+from medsweep.record.job_record import JobRecord
 
-# What differs between any two runs of one job, not a result: not compared. (Models are saved with zip
-# time stamps, so model_sha256 differs from run to run even when the model is the same.)
-RUN_SPECIFIC = frozenset({"status", "job_dir", "job_num", "overrides", "model_sha256", "started_at", "finished_at",
-                          "duration_s", "attempts", "pid", "versions", "n_threads"})
 # Descriptive provenance (a citation's wording, where the file lies) is not a result: of the data, the
 # rows, columns and content hash are compared.
 DATA_COMPARED = ("sha256", "rows", "columns", "dropped_rows_missing_target")
@@ -230,7 +227,7 @@ def compare_records(original: dict, reproduced: dict, tolerance: float = 0.0) ->
     if reproduced.get("status") != Status.COMPLETED:
         return [f"status: {original.get('status')!r} in the job, {reproduced.get('status')!r} in the reproduction "
                 f"({reproduced.get('error_type', '')}: {reproduced.get('error', '')})"]
-    results = {k: v for k, v in original.items() if k not in RUN_SPECIFIC}
+    results = JobRecord.from_json(original).results()  # what differs between two runs of a job is not compared
     if isinstance(results.get("data"), dict):
         results["data"] = {k: v for k, v in results["data"].items() if k in DATA_COMPARED}
     return _differences(results, reproduced, "", tolerance)

@@ -47,3 +47,7 @@ class TestMedsweepLauncherIntegration(IntegrationTestSuite):
 ])
 class TestMedsweepSweeper(BatchedSweeperTestSuite):
     pass
+# (Not IntegrationTestSuite through the sweeper: it expects Hydra's job directories, and medsweep's sweeper
+# puts job n in <sweep dir>/n, whatever hydra.sweep.subdir says, so that a resume finds it, and moves to
+# <sweep dir>-1 when the directory holds another sweep.)
+

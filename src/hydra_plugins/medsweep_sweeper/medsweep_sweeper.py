@@ -41,7 +41,7 @@ from medsweep.record.files import SWEEP_CONFIG, SWEEP_FILE, Status
 from ._compose import SweepConfigLoader
 from ._hydra_compat import app_callbacks, basic_sweeper, sweep_batches, sweeper_overrides
 from ._interrupt import SweepInterrupted, ignore_signals, signals_interrupt_sweep, stop_children
-from ._jobs import (claim_sweep_dir, describe, finish_sweep_file, mark_interrupted, record_lost, resume_todo,
+from ._jobs import (claim_sweep_dir, finish_sweep_file, mark_interrupted, record_lost, resume_todo,
                     start_sweep_file)
 from ._progress import Progress
 from ._stop import SweepStopped, disk_full, disk_full_reason, launcher_reason
@@ -71,6 +71,10 @@ def _failure(result: JobReturn) -> str:
     exc = _job_error(result)
     return f"{type(exc).__name__}: {exc}" if exc is not None else "failed"
 
+
+def _plain_description(num: int, overrides: list[str], values: Any) -> str:
+    """A job's line in the dry run of an app that does not describe its jobs."""
+    return f"#{num:<4} {' '.join(overrides) or '(defaults)'}"
 
 
 def _import_in_background(module: str) -> None:
@@ -103,6 +107,7 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
         values = self._check(jobs)
 
         if self.config.get("dry_run"):
+            describe = next(iter(self._app_hooks("describe_job")), _plain_description)
             print("\n".join(describe(n, o, v) for n, (o, v) in enumerate(zip(jobs, values))))
             print(f"dry run: {len(jobs)} jobs would run; nothing was trained and no directory was created.")
             return []
@@ -213,18 +218,19 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
         size = self.max_batch_size if self.max_batch_size and self.max_batch_size > 0 else len(nums) or 1
         return [nums[i:i + size] for i in range(0, len(nums), size)]
 
-    def _job_checks(self) -> list[Callable[[Any], list[str]]]:
-        """The range checks of the app being swept, the one place that decides which run: ``job_errors`` of
-        each of the app's Hydra callbacks that offers it (medsweep's CheckConfig, installed by
-        conf/train.yaml). A plain Hydra app installs none: its jobs are launched unchecked."""
-        return [callback.job_errors for callback in app_callbacks(self.hydra_context.callbacks)
-                if callable(getattr(callback, "job_errors", None))]
+    def _app_hooks(self, name: str) -> list[Callable[..., Any]]:
+        """The one place that decides what the sweeper asks of the app being swept: method ``name`` of each
+        of the app's Hydra callbacks that offers it (``job_errors``, ``describe_job``: medsweep's
+        CheckConfig, installed by conf/train.yaml). A plain Hydra app offers none: its jobs are launched
+        unchecked, and a dry run lists their overrides."""
+        return [getattr(callback, name) for callback in app_callbacks(self.hydra_context.callbacks)
+                if callable(getattr(callback, name, None))]
 
     def _check(self, jobs: list[list[str]]) -> list:
         """Run the app's checks on every job; raise one error naming each bad job. Each job's values
         (outside the ``hydra`` node) as its composed config would hold them: what the dry run lists (none
         where nothing reads them)."""
-        checks = self._job_checks()
+        checks = self._app_hooks("job_errors")
         if not checks and not self.config.get("dry_run"):
             return []
         loader = self.hydra_context.config_loader

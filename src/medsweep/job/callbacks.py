@@ -20,11 +20,29 @@ from medsweep.config.schema import config_errors
 
 
 class CheckConfig(Callback):
+    """What medsweep's sweeper asks the app about each job before it launches any: ``job_errors`` (is it
+    valid?) and, for ``dry_run=true``, ``describe_job`` (what would it train?). ``values``: the job's
+    composed config, or its values outside the ``hydra`` node as the sweeper reads them (_compose.JobValues)."""
+
     @staticmethod
     def job_errors(values: Any) -> list[str]:
-        """Every out-of-range value of one job of a sweep (its composed config, or its values outside the
-        ``hydra`` node as the sweeper reads them), one message each; empty when valid."""
+        """Every out-of-range value of one job of a sweep, one message each; empty when valid."""
         return config_errors(values)
+
+    @staticmethod
+    def describe_job(num: int, overrides: list[str], values: Any) -> str:
+        """A job's lines in a dry run: what it would train, on what data."""
+        from medsweep.data.tables import DataError, resolve_path  # pandas: only a dry run needs it here
+
+        try:
+            path = resolve_path(values.data, values.get("data_dir"))
+            source = f"file {path}" if path else f"{values.data.source}:{values.data.name}"
+        except DataError as exc:
+            source = f"error: {exc}"
+        t = values.trainer
+        return (f"#{num:<4} {' '.join(overrides) or '(defaults)'}\n"
+                f"       model={values.model.name} estimator={values.estimator.name} epochs={t.epochs} "
+                f"folds={t.folds} batch_size={t.batch_size} seed={values.seed} data={source}")
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         run_dir = Path(str(config.hydra.run.dir))

@@ -23,6 +23,7 @@ from hydra.core.utils import env_override
 from medsweep.cpu import usable_cores
 
 from ._die_with_parent import PARENT_ENV
+from ._joblib_compat import use_forkserver
 
 PRELOAD = ["hydra_plugins.medsweep_launcher._preload"]  # what a job imports
 
@@ -37,10 +38,6 @@ def start_warm_workers(workers: int) -> bool:
     background while the sweep composes its jobs). Returns False where that is not possible."""
     if workers < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
         return False
-    try:
-        from joblib.externals.loky.backend import context as loky_context
-    except ImportError:
-        return False
     threads = str(max(1, usable_cores() // workers))
     env = {var: os.environ.get(var, threads) for var in THREAD_VARS}
     if threading.current_thread() is threading.main_thread():  # lives as long as the sweep: see _die_with_parent
@@ -48,5 +45,4 @@ def start_warm_workers(workers: int) -> bool:
     multiprocessing.set_forkserver_preload(PRELOAD)
     with env_override(env):
         forkserver.ensure_running()
-    loky_context.set_start_method("forkserver", force=True)
-    return True
+    return use_forkserver()

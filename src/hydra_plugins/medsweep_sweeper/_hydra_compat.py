@@ -20,11 +20,12 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_d
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.override_parser.types import Override
 from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig
 from omegaconf.nodes import ValueNode
 
 __all__ = ["ConfigLoaderImpl", "basic_sweeper", "INTERNALS", "app_callbacks", "apply_overrides",
-           "config_loader", "group_exists", "node_value", "overrides_dirname", "plugin_registry",
+           "config_loader", "failed_job", "group_exists", "node_value", "overrides_dirname", "plugin_registry",
            "sweep_batches", "sweeper_overrides", "value_node", "with_plugin_registry"]
 
 # (module, attribute path, the parameter names medsweep calls it with; None: not called, only used).
@@ -44,6 +45,9 @@ INTERNALS: tuple[tuple[str, str, Optional[tuple[str, ...]]], ...] = (
     ("hydra._internal.config_repository", "ConfigRepository.group_exists", ("self", "config_path")),
     ("hydra._internal.callbacks", "Callbacks.__init__", ("self", "config")),
     ("hydra.core.singleton", "Singleton._instances", None),
+    # JobReturn's fields; a failed job's exception is its private ``_return_value``.
+    ("hydra.core.utils", "JobReturn.__init__",
+     ("self", "overrides", "cfg", "hydra_cfg", "working_dir", "task_name", "status", "_return_value")),
     ("hydra.core.singleton", "Singleton.get_state", ()),
     ("omegaconf.dictconfig", "DictConfig._get_node",
      ("self", "key", "validate_access", "validate_key", "throw_on_missing_value", "throw_on_missing_key")),
@@ -120,6 +124,14 @@ def with_plugin_registry(singleton_state: dict, plugins: Any) -> dict:
     from hydra.core.plugins import Plugins
 
     return {**singleton_state, "instances": {**singleton_state["instances"], Plugins: plugins}}
+
+
+# --- Results ---
+
+def failed_job(overrides: List[str], error: BaseException, **fields: Any) -> JobReturn:
+    """The JobReturn of a job that failed with ``error`` (its ``return_value`` raises it), as Hydra's
+    ``run_job`` makes one; ``fields``: JobReturn's other fields (cfg, working_dir, task_name)."""
+    return JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=error, **fields)
 
 
 # --- OmegaConf nodes (a value override applied to a copy of the composed config, and read back) ---

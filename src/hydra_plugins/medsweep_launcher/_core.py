@@ -27,6 +27,7 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from hydra_plugins.medsweep_sweeper._hydra_compat import failed_job, plugin_registry, with_plugin_registry
 from omegaconf import OmegaConf, open_dict
 
+from medsweep.cpu import cpu_share_set, worker_share
 from medsweep.record.files import METRICS_FILE, Status, read_metrics, write_metrics
 from medsweep.record.outputs import now
 
@@ -61,10 +62,11 @@ class _PickledOnce:
 
 
 def _execute(num: int, idx: int, overrides: Sequence[str], hydra_context: Any, config: Any, task_function: Any,
-             singleton_state: Any) -> tuple[int, JobReturn]:
+             singleton_state: Any, threads: int) -> tuple[int, JobReturn]:
     """Hydra's execute_job (hydra_joblib_launcher 1.2), tagged with the job's place in the batch (results come
     back unordered), without two of its costs: the plugin scan (_keep_plugins), and the HydraConfig it sets
-    before calling run_job, which sets it again itself (a copy of the config's ``hydra`` node, ~4 ms)."""
+    before calling run_job, which sets it again itself (a copy of the config's ``hydra`` node, ~4 ms). The job
+    runs with its CPU share, ``threads`` (medsweep.cpu.cpu_share)."""
     config, singleton_state = _PickledOnce.load(config), _PickledOnce.load(singleton_state)
     setup_globals()
     Singleton.set_state(_keep_plugins(singleton_state))
@@ -72,8 +74,9 @@ def _execute(num: int, idx: int, overrides: Sequence[str], hydra_context: Any, c
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = "{}_{}".format(sweep_config.hydra.job.name, idx)
         sweep_config.hydra.job.num = idx
-    return num, run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
-                        job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+    with cpu_share_set(threads):  # restored after the job: joblib runs a one-worker sweep in its own process
+        return num, run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
+                            job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
 
 
 def _keep_plugins(singleton_state: dict) -> dict:
@@ -95,9 +98,10 @@ def _results(joblib_cfg: dict, launcher: Any, job_overrides: Sequence[Sequence[s
     from joblib import Parallel, delayed
 
     config, state = _PickledOnce(launcher.config), _PickledOnce(singleton_state)
+    threads = worker_share(joblib_cfg["n_jobs"])  # what each job of the pool may use
     results = Parallel(**joblib_cfg, return_as="generator_unordered")(
         delayed(_execute)(n, initial_job_idx + n, job_overrides[n], launcher.hydra_context, config,
-                          launcher.task_function, state)
+                          launcher.task_function, state, threads)
         for n in nums)
     try:
         yield from results

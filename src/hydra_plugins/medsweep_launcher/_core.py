@@ -20,7 +20,7 @@ import os
 import pickle
 import time
 from pathlib import Path
-from typing import Any, Iterator, List, Sequence
+from typing import Any, Callable, Iterator, List, Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
@@ -128,9 +128,9 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
 
 
 def _run_pools(launcher: Any, joblib_cfg: dict, job_overrides: Sequence[Sequence[str]], initial_job_idx: int,
-               singleton_state: dict, take_deaths: Any) -> List[JobReturn]:
+               singleton_state: dict, take_deaths: Callable[[], dict[int, int]]) -> List[JobReturn]:
     """Every job's result: a pool broken by a dead worker is replaced by a new one for the jobs left."""
-    TerminatedWorkerError = terminated_worker_error()
+    pool_broken = terminated_worker_error()
     returns: dict[int, JobReturn] = {}
     pending, fruitless = list(range(len(job_overrides))), 0
     while pending:
@@ -139,7 +139,7 @@ def _run_pools(launcher: Any, joblib_cfg: dict, job_overrides: Sequence[Sequence
             for num, ret in _results(joblib_cfg, launcher, job_overrides, initial_job_idx, pending,
                                      singleton_state):
                 returns[num] = ret
-        except TerminatedWorkerError:
+        except pool_broken:
             died = take_deaths()
             for num in pending:
                 if num not in returns:

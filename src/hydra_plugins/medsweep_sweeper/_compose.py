@@ -16,6 +16,8 @@ and held as plain values, each distinct value override (``seed=7``) is checked a
 own override code on a copy of it, and a job's values are the group's plain values with its overrides set.
 Whatever that cannot reproduce exactly (adding or deleting keys, lists and dicts as values, interpolations,
 missing values) is composed as Hydra does it.
+
+Hydra's config loader and OmegaConf's nodes are private API: reached only through _hydra_compat.py.
 """
 
 from __future__ import annotations

@@ -7,9 +7,6 @@ from pytest import mark
 
 from hydra.test_utils.launcher_common_tests import (BatchedSweeperTestSuite, IntegrationTestSuite,
                                                      LauncherTestSuite)
-from hydra.test_utils.test_utils import chdir_plugin_root  # noqa: F401 - as Hydra's plugin tests import it
-
-pytestmark = mark.slow  # every job runs in a worker process; the integration tests start an app each
 
 LAUNCHER = "medsweep_joblib"
 
@@ -28,6 +25,7 @@ def test_both_plugins_are_discovered():
 
 
 @mark.parametrize("launcher_name, overrides", [(LAUNCHER, [])])
+@mark.slow  # jobs run in worker processes; the integration tests start an app each
 class TestMedsweepLauncher(LauncherTestSuite):
     pass
 
@@ -35,19 +33,20 @@ class TestMedsweepLauncher(LauncherTestSuite):
 @mark.parametrize("task_launcher_cfg, extra_flags", [
     ({}, ["-m", "hydra/job_logging=hydra_debug", "hydra/job_logging=disabled", f"hydra/launcher={LAUNCHER}"]),
 ])
+@mark.slow  # jobs run in worker processes; the integration tests start an app each
 class TestMedsweepLauncherIntegration(IntegrationTestSuite):
     pass
 
 
 # As Hydra's tests run its basic sweeper (tests/test_basic_sweeper.py): batches of 2, through Hydra's basic
-# launcher and through medsweep's.
+# launcher and through medsweep's. (Not IntegrationTestSuite through the sweeper: it expects Hydra's job
+# directories, and medsweep's sweeper puts job n in <sweep dir>/n whatever hydra.sweep.subdir says, so that a
+# resume finds it, and takes <sweep dir>-1 where <sweep dir> is another sweep's.)
 @mark.parametrize("launcher_name, overrides", [
     ("basic", ["hydra/sweeper=medsweep", "hydra.sweeper.max_batch_size=2"]),
     (LAUNCHER, ["hydra/sweeper=medsweep", "hydra.sweeper.max_batch_size=2"]),
 ])
+@mark.slow  # jobs run in worker processes; the integration tests start an app each
 class TestMedsweepSweeper(BatchedSweeperTestSuite):
     pass
-# (Not IntegrationTestSuite through the sweeper: it expects Hydra's job directories, and medsweep's sweeper
-# puts job n in <sweep dir>/n, whatever hydra.sweep.subdir says, so that a resume finds it, and moves to
-# <sweep dir>-1 when the directory holds another sweep.)
 

@@ -23,8 +23,11 @@ class _Failing:
 
 
 @pytest.fixture
-def logger(tmp_path):
-    """A logger with one file handler whose stream fails with the code the test sets."""
+def logger(tmp_path, monkeypatch):
+    """A logger with one file handler whose stream fails with the code the test sets; Python's default
+    setting for logging errors (an earlier test's job on a full disk may have changed it: runner.py sets
+    logging.raiseExceptions = False and leaves it so)."""
+    monkeypatch.setattr(logging, "raiseExceptions", True)
     logger = logging.getLogger("test_job_log_files")
     handler = logging.FileHandler(tmp_path / "train.log", delay=True)
     logger.addHandler(handler)

@@ -125,3 +125,12 @@ def _code_only(code: str) -> str:
     """``code`` without its string literals and comments (they name the private functions they explain)."""
     code = re.sub(r'("""|\'\'\')[\s\S]*?\1|"[^"\n]*"|\'[^\'\n]*\'', '""', code)
     return re.sub(r"#.*", "", code)
+
+
+def test_loky_start_method_is_set_only_for_its_block():
+    from joblib.externals.loky.backend import context
+
+    before = context.get_start_method()
+    with _joblib_compat.loky_start_method("forkserver"):
+        assert context.get_start_method() == "forkserver"
+    assert context.get_start_method() == before

@@ -32,6 +32,7 @@ INTERNALS: tuple[tuple[str, str, Optional[tuple[str, ...]]], ...] = (
     ("joblib.externals.loky.process_executor", "TerminatedWorkerError", None),
     # Warm workers: loky forks them from Python's forkserver.
     ("joblib.externals.loky.backend.context", "set_start_method", ("method", "force")),
+    ("joblib.externals.loky.backend.context", "get_start_method", ()),
     # The sweep's config and Hydra's state, pickled once per batch as loky pickles a job's arguments.
     ("joblib.externals.cloudpickle", "dumps", ("obj", "protocol", "buffer_callback")),
 )
@@ -58,14 +59,19 @@ def cloudpickle_dumps(obj: Any) -> bytes:
     return cloudpickle.dumps(obj)
 
 
-def use_forkserver() -> bool:
-    """Make loky start its workers with Python's forkserver; False where this joblib cannot."""
+@contextmanager
+def loky_start_method(method: str) -> Iterator[None]:
+    """While the block runs, a pool loky creates starts its workers with ``method`` ("forkserver": forked
+    from Python's forkserver); loky's process-wide setting is put back after it. A pool keeps the method it
+    was created with: the one a launch created is reused by the next launch."""
+    from joblib.externals.loky.backend import context
+
+    previous = context.get_start_method()
+    context.set_start_method(method, force=True)
     try:
-        from joblib.externals.loky.backend import context
-    except ImportError:
-        return False
-    context.set_start_method("forkserver", force=True)
-    return True
+        yield
+    finally:
+        context.set_start_method(previous, force=True)
 
 
 @contextmanager

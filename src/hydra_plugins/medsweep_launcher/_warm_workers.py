@@ -23,7 +23,6 @@ from hydra.core.utils import env_override
 from medsweep.cpu import usable_cores
 
 from ._die_with_parent import PARENT_ENV
-from ._joblib_compat import use_forkserver
 
 PRELOAD = ["hydra_plugins.medsweep_launcher._preload"]  # what a job imports
 
@@ -34,8 +33,9 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BL
 
 
 def start_warm_workers(workers: int) -> bool:
-    """Make loky fork its ``workers`` from a pre-imported server; start that server now (it imports in the
-    background while the sweep composes its jobs). Returns False where that is not possible."""
+    """Start the pre-imported server ``workers`` can be forked from, now (it imports in the background while
+    the sweep composes its jobs); False where that is not possible. Loky forks its workers from it within
+    ``_joblib_compat.loky_start_method("forkserver")``."""
     if workers < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
         return False
     threads = str(max(1, usable_cores() // workers))
@@ -45,4 +45,4 @@ def start_warm_workers(workers: int) -> bool:
     multiprocessing.set_forkserver_preload(PRELOAD)
     with env_override(env):
         forkserver.ensure_running()
-    return use_forkserver()
+    return True

@@ -105,8 +105,9 @@ def overrides_dirname(overrides: List[Override], kv_sep: str, item_sep: str, exc
 
 def app_callbacks(callbacks: Any) -> list:
     """The callback objects Hydra instantiated from the app's ``hydra.callbacks`` (``callbacks``: the
-    HydraContext's); empty where there are none."""
-    return list(getattr(callbacks, "callbacks", None) or [])
+    HydraContext's). Read strictly: were the attribute renamed, silently finding none would launch a
+    medsweep sweep unchecked."""
+    return list(callbacks.callbacks)
 
 
 # --- Singletons (what a launcher's worker restores before each job) ---

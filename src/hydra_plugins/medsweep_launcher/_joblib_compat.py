@@ -3,7 +3,7 @@ plugin that medsweep's launcher uses, and nothing else.
 
 ``INTERNALS`` lists each with the parameters it is called with; tests/test_hydra_compat.py checks that list
 against the installed versions and fails naming the one that moved or changed. pyproject.toml bounds
-joblib and hydra-joblib-launcher to the versions checked (joblib 1.5, hydra-joblib-launcher 1.2).
+joblib and hydra-joblib-launcher to the versions checked (joblib 1.5.3, hydra-joblib-launcher 1.2.0).
 
 Nothing heavy at import: joblib is imported by the functions that need it (the plugin scan imports the
 launcher's modules in every process).

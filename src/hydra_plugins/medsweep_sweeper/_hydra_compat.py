@@ -6,7 +6,7 @@ singletons a launcher's worker restores, the callbacks Hydra instantiated for th
 through this module, and ``INTERNALS`` lists each with the parameters it is called with;
 tests/test_hydra_compat.py checks that list against the installed Hydra and OmegaConf and fails naming the
 internal that moved or changed. pyproject.toml bounds hydra-core and omegaconf to the minor versions checked
-(hydra-core 1.3.8, omegaconf 2.3.0). OmegaConf is here too: it is Hydra's config library, released with it.
+(hydra-core 1.3.8, omegaconf 2.3.1). OmegaConf is here too: it is Hydra's config library, released with it.
 
 The launcher imports it from the sweeper's package: one fence per library, shared by both plugins. Only
 Hydra and OmegaConf are imported here (the plugin scan imports this module in every process).

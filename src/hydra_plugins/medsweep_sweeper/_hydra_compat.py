@@ -9,7 +9,8 @@ internal that moved or changed. pyproject.toml bounds hydra-core and omegaconf t
 (hydra-core 1.3.8, omegaconf 2.3.1). OmegaConf is here too: it is Hydra's config library, released with it.
 
 The launcher imports it from the sweeper's package: one fence per library, shared by both plugins. Only
-Hydra and OmegaConf are imported here (the plugin scan imports this module in every process).
+Hydra and OmegaConf are imported here (medsweep_sweeper.py imports it, and Hydra's plugin scan imports
+that in every process).
 """
 
 from __future__ import annotations

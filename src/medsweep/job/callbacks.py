@@ -2,7 +2,8 @@
 
 CheckConfig is where medsweep's range checks meet Hydra: a single run is checked, with its run directory
 (new, empty or an earlier run's, never the user's own folder), before Hydra makes or writes into it; in a
-sweep, medsweep's sweeper asks the same callback about every job before launching any (``job_errors``). The
+sweep, medsweep's sweeper asks the same callback about every job before launching any (``job_errors``; and
+``describe_job`` for a dry run's listing). The
 sweeper checks only what an app's callbacks offer: a plain Hydra app, without CheckConfig, is swept unchecked.
 """
 

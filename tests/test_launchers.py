@@ -5,6 +5,7 @@ not installed is skipped with the reason; `pip install -e ".[dev]"` installs all
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -251,3 +252,26 @@ def test_a_worker_keeps_its_plugin_registry_from_job_to_job():
     assert Plugins.instance() is plugins
     assert "MedsweepJoblibLauncher" in {c.__name__ for c in plugins.discover(Launcher)}
     assert "MedsweepSweeper" in {c.__name__ for c in plugins.discover(Sweeper)}
+
+
+def _worker_facts(cfg) -> tuple:
+    return os.getpid(), "medsweep.job.runner" in sys.modules  # imported by the server it was forked from
+
+
+@pytest.mark.usefixtures("hydra_restore_singletons")
+def test_jobs_run_in_warm_workers_and_loky_is_left_as_it_was(hydra_sweep_runner, tmp_path):
+    """Jobs run in workers forked from the pre-imported server (what a job imports is already there), and
+    loky's process-wide start method is back to what it was once the sweep has ended."""
+    from joblib.externals.loky.backend import context
+
+    if usable_cores() < 2:
+        pytest.skip("one core: one worker, and joblib runs the jobs in the sweep's own process")
+    before = context.get_start_method()
+    sweep = hydra_sweep_runner(calling_file=None, calling_module="hydra.test_utils.a_module",
+                               task_function=_worker_facts, config_path="configs", config_name="compose.yaml",
+                               overrides=["hydra/launcher=medsweep_joblib", "hydra.launcher.n_jobs=2",
+                                          "bar=1,2,3,4"], temp_dir=tmp_path)
+    with sweep:
+        facts = [job.return_value for batch in sweep.returns for job in batch]
+    assert all(preloaded for _, preloaded in facts) and os.getpid() not in {p for p, _ in facts}
+    assert context.get_start_method() == before

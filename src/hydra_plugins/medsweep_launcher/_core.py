@@ -8,6 +8,9 @@ results already returned are kept.
 
 A job's own set-up is Hydra's, less what a worker need not repeat for each job: the plugin scan, a second
 copy of the config's ``hydra`` node, pickling the sweep's config and Hydra's state once per job (_execute).
+
+Hydra's internals are reached through the sweeper's _hydra_compat.py, joblib's and loky's through
+_joblib_compat.py.
 """
 
 from __future__ import annotations
@@ -16,18 +19,19 @@ import logging
 import pickle
 import time
 from pathlib import Path
-from typing import Any, Iterator, List, Sequence
+from typing import Any, Callable, Iterator, List, Sequence
 
-from hydra.core.plugins import Plugins
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
-from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra_plugins.medsweep_sweeper._hydra_compat import failed_job, plugin_registry, with_plugin_registry
 from omegaconf import OmegaConf, open_dict
 
 from medsweep.record.job_record import Status, write_record
 from medsweep.record.sweep_dir import SweepDir, ran_by
+from medsweep.cpu import cpu_share_set, worker_share
 
 from . import _worker_deaths
+from ._joblib_compat import cloudpickle_dumps, process_joblib_cfg, terminated_worker_error
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +49,7 @@ class _PickledOnce:
     taken from the workers on a machine as busy as its jobs). Each job still unpickles its own copy."""
 
     def __init__(self, obj: Any) -> None:
-        from joblib.externals import cloudpickle  # what loky pickles a job's arguments with
-
-        self.data = cloudpickle.dumps(obj)
+        self.data = cloudpickle_dumps(obj)  # as loky pickles a job's arguments
 
     def __reduce__(self) -> tuple:
         return pickle.loads, (self.data,)
@@ -59,10 +61,11 @@ class _PickledOnce:
 
 
 def _execute(num: int, idx: int, overrides: Sequence[str], hydra_context: Any, config: Any, task_function: Any,
-             singleton_state: Any) -> tuple[int, JobReturn]:
+             singleton_state: Any, threads: int) -> tuple[int, JobReturn]:
     """Hydra's execute_job (hydra_joblib_launcher 1.2), tagged with the job's place in the batch (results come
     back unordered), without two of its costs: the plugin scan (_keep_plugins), and the HydraConfig it sets
-    before calling run_job, which sets it again itself (a copy of the config's ``hydra`` node, ~4 ms)."""
+    before calling run_job, which sets it again itself (a copy of the config's ``hydra`` node, ~4 ms). The job
+    runs with its CPU share, ``threads`` (medsweep.cpu.cpu_share)."""
     config, singleton_state = _PickledOnce.load(config), _PickledOnce.load(singleton_state)
     setup_globals()
     Singleton.set_state(_keep_plugins(singleton_state))
@@ -70,8 +73,9 @@ def _execute(num: int, idx: int, overrides: Sequence[str], hydra_context: Any, c
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = "{}_{}".format(sweep_config.hydra.job.name, idx)
         sweep_config.hydra.job.num = idx
-    return num, run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
-                        job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+    with cpu_share_set(threads):  # restored after the job: joblib runs a one-worker sweep in its own process
+        return num, run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
+                            job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
 
 
 def _keep_plugins(singleton_state: dict) -> dict:
@@ -81,10 +85,10 @@ def _keep_plugins(singleton_state: dict) -> dict:
     tiny job's overhead). The plugins installed do not change between the jobs of one process: the
     registry this process already has (built by the warm workers' server, else by its first job) serves
     every job."""
-    plugins = Singleton._instances.get(Plugins)
+    plugins = plugin_registry()
     if plugins is None:
         return singleton_state
-    return {**singleton_state, "instances": {**singleton_state["instances"], Plugins: plugins}}
+    return with_plugin_registry(singleton_state, plugins)
 
 
 def _results(joblib_cfg: dict, launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int,
@@ -93,9 +97,10 @@ def _results(joblib_cfg: dict, launcher: Any, job_overrides: Sequence[Sequence[s
     from joblib import Parallel, delayed
 
     config, state = _PickledOnce(launcher.config), _PickledOnce(singleton_state)
+    threads = worker_share(joblib_cfg["n_jobs"])  # what each job of the pool may use
     results = Parallel(**joblib_cfg, return_as="generator_unordered")(
         delayed(_execute)(n, initial_job_idx + n, job_overrides[n], launcher.hydra_context, config,
-                          launcher.task_function, state)
+                          launcher.task_function, state, threads)
         for n in nums)
     try:
         yield from results
@@ -105,8 +110,6 @@ def _results(joblib_cfg: dict, launcher: Any, job_overrides: Sequence[Sequence[s
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int,
            workers: int) -> List[JobReturn]:
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
-
     setup_globals()
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
@@ -119,8 +122,14 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     for idx, overrides in enumerate(job_overrides):
         log.info("\t#{} : {}".format(idx, " ".join(filter_overrides(overrides))))
     singleton_state = Singleton.get_state()
-    _worker_deaths.install()
+    with _worker_deaths.recorded() as take_deaths:
+        return _run_pools(launcher, joblib_cfg, job_overrides, initial_job_idx, singleton_state, take_deaths)
 
+
+def _run_pools(launcher: Any, joblib_cfg: dict, job_overrides: Sequence[Sequence[str]], initial_job_idx: int,
+               singleton_state: dict, take_deaths: Callable[[], dict[int, int]]) -> List[JobReturn]:
+    """Every job's result: a pool broken by a dead worker is replaced by a new one for the jobs left."""
+    pool_broken = terminated_worker_error()
     returns: dict[int, JobReturn] = {}
     pending, fruitless = list(range(len(job_overrides))), 0
     while pending:
@@ -129,8 +138,8 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
             for num, ret in _results(joblib_cfg, launcher, job_overrides, initial_job_idx, pending,
                                      singleton_state):
                 returns[num] = ret
-        except TerminatedWorkerError:
-            died = _worker_deaths.take()
+        except pool_broken:
+            died = take_deaths()
             for num in pending:
                 if num not in returns:
                     killed = _killed_job(launcher, job_overrides[num], initial_job_idx + num, died, since)
@@ -142,9 +151,8 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
             log.error("Worker processes died %d times in a row before any job finished: %d job(s) not run",
                       fruitless, len(pending))
             for num in pending:
-                returns[num] = JobReturn(overrides=list(job_overrides[num]), status=JobStatus.FAILED,
-                                         _return_value=WorkerKilled(f"worker processes died {fruitless} times "
-                                                                    "in a row before this job could finish"))
+                returns[num] = failed_job(list(job_overrides[num]), WorkerKilled(
+                    f"worker processes died {fruitless} times in a row before this job could finish"))
             pending = []
         elif pending:
             log.warning("Restarting the workers: %d job(s) left to run, jobs stopped with the dead worker "
@@ -168,5 +176,5 @@ def _killed_job(launcher: Any, overrides: Sequence[str], idx: int, died: dict[in
     error = f"worker process {_worker_deaths.describe(died[record.pid])}"
     write_record(job_dir, record.ended(Status.FAILED, error, "WorkerKilled"))
     log.error("Job %s (%s): %s; recorded as failed", job_dir.name, " ".join(filter_overrides(overrides)), error)
-    return JobReturn(overrides=OmegaConf.to_container(cfg.hydra.overrides.task), cfg=cfg, working_dir=str(job_dir),
-                     task_name=cfg.hydra.job.name, status=JobStatus.FAILED, _return_value=WorkerKilled(error))
+    return failed_job(OmegaConf.to_container(cfg.hydra.overrides.task), WorkerKilled(error), cfg=cfg,
+                      working_dir=str(job_dir), task_name=cfg.hydra.job.name)

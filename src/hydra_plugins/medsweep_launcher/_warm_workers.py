@@ -33,13 +33,10 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BL
 
 
 def start_warm_workers(workers: int) -> bool:
-    """Make loky fork its ``workers`` from a pre-imported server; start that server now (it imports in the
-    background while the sweep composes its jobs). Returns False where that is not possible."""
+    """Start the pre-imported server ``workers`` can be forked from, now (it imports in the background while
+    the sweep composes its jobs); False where that is not possible. Loky forks its workers from it within
+    ``_joblib_compat.loky_start_method("forkserver")``."""
     if workers < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
-        return False
-    try:
-        from joblib.externals.loky.backend import context as loky_context
-    except ImportError:
         return False
     threads = str(max(1, usable_cores() // workers))
     env = {var: os.environ.get(var, threads) for var in THREAD_VARS}
@@ -48,5 +45,4 @@ def start_warm_workers(workers: int) -> bool:
     multiprocessing.set_forkserver_preload(PRELOAD)
     with env_override(env):
         forkserver.ensure_running()
-    loky_context.set_start_method("forkserver", force=True)
     return True

@@ -6,50 +6,44 @@ in a dirty state), so every running job dies, and with the same exit status. Lok
 ``kill_workers``, one ``process_executor.kill_process_tree(process)`` call per worker, the dead one
 included. Looking at each process just before that call tells them apart: one that has already exited
 died first, and its exit code says how; one still running is loky's collateral. Loky documents no hook
-for this; ``install`` wraps that one module-level function (and says so where it is missing).
+for this; ``recorded`` has that one module-level function wrapped while a launch runs
+(_joblib_compat.before_loky_kills_a_worker, and says so where it is missing).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from ._joblib_compat import before_loky_kills_a_worker
 
 log = logging.getLogger(__name__)
 
-# pid -> exit code of each worker found dead when loky cleaned up its broken pool (negative: the signal)
-_died_first: dict[int, int] = {}
 
+@contextmanager
+def recorded() -> Iterator[Callable[[], dict[int, int]]]:
+    """While the block runs (one launch), record each worker found dead when loky cleans up a broken pool.
+    Yields ``take``: the workers that died by themselves since its last call, pid -> exit code (negative:
+    the signal)."""
+    died_first: dict[int, int] = {}
 
-def install() -> bool:
-    """Start recording; False where this loky has no ``kill_process_tree`` to wrap."""
-    try:
-        from joblib.externals.loky import process_executor
-    except ImportError:
-        return False
-    original = getattr(process_executor, "kill_process_tree", None)
-    if original is None:
-        log.warning("joblib's loky has no process_executor.kill_process_tree: a job whose worker is killed "
-                    "cannot be told from the jobs stopped with it; all of them are run again")
-        return False
-    if getattr(original, "medsweep_records", False):
-        return True
-
-    def kill_process_tree(process, *args, **kwargs):
+    def look(process: Any) -> None:
         code = process.exitcode  # runs in loky's manager thread, before it kills the process
         if code is not None:
-            _died_first[process.pid] = code
-        return original(process, *args, **kwargs)
+            died_first[process.pid] = code
 
-    kill_process_tree.medsweep_records = True
-    process_executor.kill_process_tree = kill_process_tree
-    return True
+    def take() -> dict[int, int]:
+        found = dict(died_first)
+        died_first.clear()
+        return found
 
-
-def take() -> dict[int, int]:
-    """The workers that died by themselves since the last call: pid -> exit code."""
-    found = dict(_died_first)
-    _died_first.clear()
-    return found
+    with before_loky_kills_a_worker(look) as hooked:
+        if not hooked:
+            log.warning("joblib's loky has no process_executor.kill_process_tree: a job whose worker is killed "
+                        "cannot be told from the jobs stopped with it; all of them are run again")
+        yield take
 
 
 def describe(exit_code: int) -> str:

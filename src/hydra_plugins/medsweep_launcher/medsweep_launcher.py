@@ -37,6 +37,7 @@ class MedsweepJoblibLauncher(JoblibLauncher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from . import _core
+        from ._joblib_compat import loky_start_method
         from ._warm_workers import start_warm_workers
         from ._workers import log_cap, worker_count
 
@@ -45,5 +46,7 @@ class MedsweepJoblibLauncher(JoblibLauncher):
         if not self._cap_logged:
             log_cap(requested, workers)
             self._cap_logged = True
-        start_warm_workers(workers)  # already running when prepare_workers started it
-        return _core.launch(self, job_overrides, initial_job_idx, workers)
+        if not start_warm_workers(workers):  # already running where prepare_workers started it
+            return _core.launch(self, job_overrides, initial_job_idx, workers)
+        with loky_start_method("forkserver"):  # loky's setting is the process's: only while this launch runs
+            return _core.launch(self, job_overrides, initial_job_idx, workers)

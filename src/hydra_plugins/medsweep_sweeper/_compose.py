@@ -16,6 +16,8 @@ and held as plain values, each distinct value override (``seed=7``) is checked a
 own override code on a copy of it, and a job's values are the group's plain values with its overrides set.
 Whatever that cannot reproduce exactly (adding or deleting keys, lists and dicts as values, interpolations,
 missing values) is composed as Hydra does it.
+
+Hydra's config loader and OmegaConf's nodes are private API: reached only through _hydra_compat.py.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ import copy
 import uuid
 from typing import Any, Iterator, List, Optional
 
-from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.nodes import ValueNode
+
+from ._hydra_compat import (ConfigLoaderImpl, apply_overrides, config_loader, group_exists, node_value,
+                            overrides_dirname, value_node)
 
 # Per process, kept between a worker's jobs: (loader token, group overrides) -> composed config, and
 # token -> Hydra's loader rebuilt from its search path.
@@ -134,16 +137,16 @@ class _GroupValues:
         parent_key, _, last = key.rpartition(".")
         try:
             parent = OmegaConf.select(self._scratch, parent_key) if parent_key else self._scratch
-            node = parent._get_node(last) if isinstance(parent, DictConfig) else None
-            if not isinstance(node, ValueNode):
+            node = value_node(parent, last)
+            if node is None:
                 return _COMPOSE
-            ConfigLoaderImpl._apply_overrides_to_config([override], self._scratch)
+            apply_overrides([override], self._scratch)
         except Exception:  # noqa: BLE001 - Hydra's composition of the job raises it, with Hydra's message
             return _COMPOSE
-        if parent._get_node(last) is not node:  # replaced, not set: start the next one from a fresh copy
+        if value_node(parent, last) is not node:  # replaced, not set: start the next one from a fresh copy
             self._scratch = copy.deepcopy(self._composed)
             return _COMPOSE
-        return node._value()
+        return node_value(node)
 
 
 class SweepConfigLoader:
@@ -167,7 +170,7 @@ class SweepConfigLoader:
     @property
     def _loader(self) -> ConfigLoaderImpl:
         if self._token not in _LOADERS:
-            _LOADERS[self._token] = ConfigLoaderImpl(config_search_path=self._search_path)
+            _LOADERS[self._token] = config_loader(self._search_path)
         return _LOADERS[self._token]
 
     def __getattr__(self, name: str) -> Any:
@@ -181,7 +184,7 @@ class SweepConfigLoader:
         is_group = self._values_cache.setdefault("is_group", {})
         key = override.key_or_group
         if key not in is_group:
-            is_group[key] = self._loader.repository.group_exists(key)
+            is_group[key] = group_exists(self._loader, key)
         return is_group[key] and not isinstance(override.value(), dict)
 
     def _group_choice(self, master_config: DictConfig, job_overrides: List[Override]) -> tuple[tuple, list]:
@@ -239,12 +242,12 @@ class SweepConfigLoader:
         cfg = copy.deepcopy(_COMPOSED[key])
 
         # What Hydra's _load_configuration_impl does after composing, for the value overrides.
-        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+        apply_overrides(values, cfg)
         task = [o for o in every if not o.is_hydra_override()]
         cfg.hydra.overrides.hydra = [o.input_line for o in every if o.is_hydra_override()]
         cfg.hydra.overrides.task = [o.input_line for o in task]
         dirname = cfg.hydra.job.config.override_dirname
-        cfg.hydra.job.override_dirname = get_overrides_dirname(
-            overrides=task, kv_sep=dirname.kv_sep, item_sep=dirname.item_sep, exclude_keys=dirname.exclude_keys)
+        cfg.hydra.job.override_dirname = overrides_dirname(task, kv_sep=dirname.kv_sep, item_sep=dirname.item_sep,
+                                                           exclude_keys=dirname.exclude_keys)
         OmegaConf.copy_cache(from_config=master_config, to_config=cfg)
         return cfg

@@ -2,7 +2,9 @@
 
 - Every job is range-checked before the first job starts (``trainer.folds=1`` stops the sweep before any
   job directory exists), from its values as Hydra composes them, without a config composed per job
-  (_compose.py: 10,000 jobs in seconds); ``dry_run=true`` lists the jobs and stops there.
+  (_compose.py: 10,000 jobs in seconds); ``dry_run=true`` lists the jobs and stops there. The checks are
+  the app's: those its Hydra callbacks offer (``job_errors``: medsweep's CheckConfig, installed by
+  conf/train.yaml). A plain Hydra app has none, and is swept as Hydra's basic sweeper sweeps it.
 - The sweep claims its own directory (two sweeps started in the same second never share one), holds it
   locked for its life (a second resume of it is refused) and records its job list in ``sweep.json``;
   ``resume=true`` runs only the jobs without a completed result (_jobs.py).
@@ -10,8 +12,10 @@
 - SIGINT / SIGTERM: no new job starts, running jobs are stopped and recorded as interrupted, no worker
   process is left behind, and the sweep exits 130 / 143. A full disk or a launcher that gives up on its
   batch stops the sweep the same way, with one line saying why, and exit 1 (_stop.py).
-- Progress is shown while jobs run; the summary of the sweep is written and the end-of-sweep callbacks
-  run at the end, whatever happened.
+- Progress is shown while jobs run; the summary of the sweep is written (medsweep.job.sweep_end) and the
+  end-of-sweep callbacks run at the end, whatever happened.
+
+Hydra internals (the basic sweeper's, the config loader's) are used only through _hydra_compat.py.
 """
 
 from __future__ import annotations
@@ -24,9 +28,8 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
@@ -34,11 +37,11 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from medsweep.record.files import SWEEP_CONFIG, SWEEP_FILE, Status
-from medsweep.config.schema import config_errors
 
 from ._compose import SweepConfigLoader
+from ._hydra_compat import app_callbacks, basic_sweeper, sweep_batches, sweeper_overrides
 from ._interrupt import SweepInterrupted, ignore_signals, signals_interrupt_sweep, stop_children
-from ._jobs import (claim_sweep_dir, describe, finish_sweep_file, mark_interrupted, record_lost, resume_todo,
+from ._jobs import (claim_sweep_dir, finish_sweep_file, mark_interrupted, record_lost, resume_todo,
                     start_sweep_file)
 from ._progress import Progress
 from ._stop import SweepStopped, disk_full, disk_full_reason, launcher_reason
@@ -69,6 +72,10 @@ def _failure(result: JobReturn) -> str:
     return f"{type(exc).__name__}: {exc}" if exc is not None else "failed"
 
 
+def _plain_description(num: int, overrides: list[str], values: Any) -> str:
+    """A job's line in the dry run of an app that does not describe its jobs."""
+    return f"#{num:<4} {' '.join(overrides) or '(defaults)'}"
+
 
 def _import_in_background(module: str) -> None:
     """Import ``module`` (the summary's pandas and matplotlib: ~1 s) while the jobs run, not after them."""
@@ -80,7 +87,7 @@ def _import_in_background(module: str) -> None:
     threading.Thread(target=target, name=f"import {module}", daemon=True).start()
 
 
-class MedsweepSweeper(BasicSweeper):
+class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_compat.basic_sweeper)
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         # The launcher (and through it every worker) composes jobs with our loader: one composition per
         # distinct config-group choice per process instead of one per job.
@@ -91,8 +98,8 @@ class MedsweepSweeper(BasicSweeper):
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        overrides = parser.parse_overrides(self._parse_config() + list(arguments))
-        jobs = [list(job) for batch in self.split_arguments(overrides, None) for job in batch]
+        overrides = parser.parse_overrides(sweeper_overrides(self) + list(arguments))
+        jobs = [list(job) for batch in sweep_batches(overrides, None) for job in batch]
         resume = bool(self.config.get("resume"))
         at_once = None
         if not (self.config.get("dry_run") or resume):
@@ -100,6 +107,7 @@ class MedsweepSweeper(BasicSweeper):
         values = self._check(jobs)
 
         if self.config.get("dry_run"):
+            describe = next(iter(self._app_hooks("describe_job")), _plain_description)
             print("\n".join(describe(n, o, v) for n, (o, v) in enumerate(zip(jobs, values))))
             print(f"dry run: {len(jobs)} jobs would run; nothing was trained and no directory was created.")
             return []
@@ -130,13 +138,14 @@ class MedsweepSweeper(BasicSweeper):
                 raise CompactHydraException(f"Sweep not started: {disk_full_reason(sweep_dir, exc)}") from None
             raise
         if at_once != 1:  # jobs run in other processes: this one waits
-            _import_in_background("medsweep.report.summarize")
-        failed, stopped = [], None
+            _import_in_background("medsweep.job.sweep_end")
+        failed, stopped, returns = [], None, []
         progress = Progress(sweep_dir, todo).start()
         try:
             with signals_interrupt_sweep():
                 for batch in self._batches(todo):
                     results = self._launch(sweep_dir, jobs, batch)
+                    returns.append(results)
                     errors = {n: _job_error(r) for n, r in zip(batch, results) if r.status == JobStatus.FAILED}
                     failed += [(n, r) for n, r in zip(batch, results) if n in errors]
                     # A launcher that returned with a job still "running" lost that job's process.
@@ -173,7 +182,7 @@ class MedsweepSweeper(BasicSweeper):
                               for n, r in failed)
             raise CompactHydraException(f"{len(failed)} of {len(todo)} jobs failed (details in each job's "
                                         f"train.log and metrics.json):\n{lines}")
-        return []
+        return returns  # each batch's results, as Hydra's basic sweeper returns them
 
     def _launch(self, sweep_dir: Path, jobs: list[list[str]], batch: list[int]) -> Sequence[JobReturn]:
         # Each job is told its directory, so a resumed job lands in its original one.
@@ -209,15 +218,27 @@ class MedsweepSweeper(BasicSweeper):
         size = self.max_batch_size if self.max_batch_size and self.max_batch_size > 0 else len(nums) or 1
         return [nums[i:i + size] for i in range(0, len(nums), size)]
 
+    def _app_hooks(self, name: str) -> list[Callable[..., Any]]:
+        """The one place that decides what the sweeper asks of the app being swept: method ``name`` of each
+        of the app's Hydra callbacks that offers it (``job_errors``, ``describe_job``: medsweep's
+        CheckConfig, installed by conf/train.yaml). A plain Hydra app offers none: its jobs are launched
+        unchecked, and a dry run lists their overrides."""
+        return [getattr(callback, name) for callback in app_callbacks(self.hydra_context.callbacks)
+                if callable(getattr(callback, name, None))]
+
     def _check(self, jobs: list[list[str]]) -> list:
-        """Range-check every job; raise one error naming each bad job. Each job's values (outside the
-        ``hydra`` node) as its composed config would hold them: what the dry run lists."""
+        """Run the app's checks on every job; raise one error naming each bad job. Each job's values
+        (outside the ``hydra`` node) as its composed config would hold them: what the dry run lists (none
+        where nothing reads them)."""
+        checks = self._app_hooks("job_errors")
+        if not checks and not self.config.get("dry_run"):
+            return []
         loader = self.hydra_context.config_loader
         values, problems = [], []
         for job in jobs:
             # Hydra's own loader (another sweeper's setup) composes each job.
             job_values = getattr(loader, "load_job_values", loader.load_sweep_config)(self.config, job)
-            errors = config_errors(job_values)
+            errors = [error for check in checks for error in check(job_values)]
             if errors:
                 problems.append(f"  [{' '.join(job)}] " + "; ".join(errors))
             values.append(job_values)
@@ -232,12 +253,7 @@ class MedsweepSweeper(BasicSweeper):
     def _summarize(sweep_dir: Path) -> None:
         """Write the sweep's summary from what the jobs wrote; a summary problem never fails the sweep."""
         try:
-            from medsweep.report.summarize import format_leaderboard, summarize_sweep
+            from medsweep.job.sweep_end import write_summary  # pandas, matplotlib: imported when needed
         except ImportError:
             return
-        try:
-            summary = summarize_sweep(sweep_dir)
-            print(format_leaderboard(summary))
-        except Exception as exc:  # noqa: BLE001 - results are on disk already; say so and go on
-            log.warning("Could not write the sweep summary (%s: %s); rebuild it with "
-                        "`python -m medsweep.report.summarize %s`", type(exc).__name__, exc, sweep_dir)
+        write_summary(sweep_dir)

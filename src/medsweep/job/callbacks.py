@@ -1,7 +1,10 @@
-"""Hydra callback for single runs: check ranges, and that the run directory is new, empty or an earlier
-run's (never the user's own folder), before Hydra makes or writes into it.
+"""medsweep's Hydra callbacks, installed by its config (conf/train.yaml, conf/hparams_search/optuna.yaml).
 
-(In multirun the medsweep sweeper checks every job before launching any.)
+CheckConfig is where medsweep's range checks meet Hydra: a single run is checked, with its run directory
+(new, empty or an earlier run's, never the user's own folder), before Hydra makes or writes into it; in a
+sweep, medsweep's sweeper asks the same callback about every job before launching any (``job_errors``; and
+``describe_job`` for a dry run's listing). The
+sweeper checks only what an app's callbacks offer: a plain Hydra app, without CheckConfig, is swept unchecked.
 """
 
 from __future__ import annotations
@@ -18,6 +21,30 @@ from medsweep.config.schema import config_errors
 
 
 class CheckConfig(Callback):
+    """What medsweep's sweeper asks the app about each job before it launches any: ``job_errors`` (is it
+    valid?) and, for ``dry_run=true``, ``describe_job`` (what would it train?). ``values``: the job's
+    composed config, or its values outside the ``hydra`` node as the sweeper reads them (_compose.JobValues)."""
+
+    @staticmethod
+    def job_errors(values: Any) -> list[str]:
+        """Every out-of-range value of one job of a sweep, one message each; empty when valid."""
+        return config_errors(values)
+
+    @staticmethod
+    def describe_job(num: int, overrides: list[str], values: Any) -> str:
+        """A job's lines in a dry run: what it would train, on what data."""
+        from medsweep.data.tables import DataError, resolve_path  # pandas: only a dry run needs it here
+
+        try:
+            path = resolve_path(values.data, values.get("data_dir"))
+            source = f"file {path}" if path else f"{values.data.source}:{values.data.name}"
+        except DataError as exc:
+            source = f"error: {exc}"
+        t = values.trainer
+        return (f"#{num:<4} {' '.join(overrides) or '(defaults)'}\n"
+                f"       model={values.model.name} estimator={values.estimator.name} epochs={t.epochs} "
+                f"folds={t.folds} batch_size={t.batch_size} seed={values.seed} data={source}")
+
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         run_dir = Path(str(config.hydra.run.dir))
         # Never the user's own folder: new, empty or an earlier run's (it holds .hydra/).
@@ -26,7 +53,7 @@ class CheckConfig(Callback):
             sys.stderr.write(f"hydra.run.dir={run_dir} {why}, and is not a medsweep run (no .hydra/): nothing "
                              "was written; choose a new or empty directory\n")
             raise SystemExit(1)
-        errors = config_errors(config)
+        errors = self.job_errors(config)
         if errors:
             sys.stderr.write("Invalid configuration, nothing was run: " + "; ".join(errors) + "\n")
             # SystemExit, not an exception: Hydra turns callback exceptions into warnings.
@@ -37,6 +64,6 @@ class SummarizeSweep(Callback):
     """For sweepers other than medsweep's own (Optuna): write the sweep summary when the sweep ends."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from medsweep.report.summarize import format_leaderboard, summarize_sweep
+        from medsweep.job.sweep_end import write_summary  # pandas, matplotlib: only when a sweep ends
 
-        print(format_leaderboard(summarize_sweep(Path(config.hydra.sweep.dir))))
+        write_summary(Path(config.hydra.sweep.dir))

@@ -116,7 +116,7 @@ VALUE_JOBS = [
 @pytest.mark.parametrize("job,fast", VALUE_JOBS, ids=lambda x: " ".join(x) if isinstance(x, list) else str(x))
 def test_job_values_are_those_of_the_composed_config(loaders, job, fast):
     from hydra_plugins.medsweep_sweeper._compose import JobValues
-    from hydra_plugins.medsweep_sweeper._jobs import describe
+    from medsweep.job.describe import describe
     from medsweep.config.schema import config_errors
 
     hydra_loader, ours, master = loaders

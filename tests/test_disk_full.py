@@ -1,6 +1,8 @@
 """A job on a full disk: recorded as failed with a one-line "disk full" error, not retried, no partial file
 left. Runs on a real tiny filesystem (tmpfs, which needs root); skipped, saying why, elsewhere."""
 
+import logging
+
 import pytest
 
 from helpers import metrics_of, tiny_filesystem
@@ -26,3 +28,4 @@ def test_a_job_on_a_full_disk_is_recorded_failed_and_not_retried(compose_cfg, ti
     assert "disk full" in m["error"] and str(job.resolve()) in m["error"]
     assert not [p.name for p in job.iterdir() if p.name.endswith(".tmp")]  # no partial file left behind
     assert (job / METRICS_FILE).stat().st_size > 0
+    assert logging.raiseExceptions  # the full disk quietened the job's log file only, not the process's logging

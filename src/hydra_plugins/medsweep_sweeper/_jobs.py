@@ -14,7 +14,6 @@ from hydra.errors import CompactHydraException
 from omegaconf import DictConfig, OmegaConf
 
 from medsweep.config.run_control import job_overrides, trained_config
-from medsweep.job.describe import describe  # noqa: F401 - the sweeper's dry run lists jobs with it
 from medsweep.record.files import JobPaths
 from medsweep.record.lock import SweepLock
 from medsweep.record.sweep_dir import SweepDir, SweepRefused

@@ -43,7 +43,7 @@ from ._hydra_compat import app_callbacks, basic_sweeper, sweep_batches, sweeper_
 from ._interrupt import SweepInterrupted, ignore_signals, signals_interrupt_sweep, stop_children
 from ._jobs import (claim_sweep_dir, finish_sweep_file, mark_interrupted, record_lost, resume_todo,
                     start_sweep_file)
-from ._progress import Progress
+from ._progress import Progress, job_subscribers
 from ._stop import SweepStopped, disk_full, disk_full_reason, launcher_reason
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,10 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
         if at_once != 1:  # jobs run in other processes: this one waits
             _import_in_background("medsweep.job.sweep_end")
         failed, stopped, returns = [], None, []
-        progress = Progress(sweep_dir, todo).start()
+        # The one watcher of finished jobs: the progress line, and each app callback with on_job_recorded
+        # (tracking) as a job's record is final.
+        subscribers = job_subscribers(app_callbacks(self.hydra_context.callbacks))
+        progress = Progress(sweep_dir, todo, subscribers=subscribers).start()
         try:
             with signals_interrupt_sweep():
                 for batch in self._batches(todo):

@@ -33,17 +33,9 @@ class CheckConfig(Callback):
     @staticmethod
     def describe_job(num: int, overrides: list[str], values: Any) -> str:
         """A job's lines in a dry run: what it would train, on what data."""
-        from medsweep.data.tables import DataError, resolve_path  # pandas: only a dry run needs it here
+        from medsweep.job.describe import describe  # pandas: only a dry run needs it
 
-        try:
-            path = resolve_path(values.data, values.get("data_dir"))
-            source = f"file {path}" if path else f"{values.data.source}:{values.data.name}"
-        except DataError as exc:
-            source = f"error: {exc}"
-        t = values.trainer
-        return (f"#{num:<4} {' '.join(overrides) or '(defaults)'}\n"
-                f"       model={values.model.name} estimator={values.estimator.name} epochs={t.epochs} "
-                f"folds={t.folds} batch_size={t.batch_size} seed={values.seed} data={source}")
+        return describe(num, overrides, values)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         run_dir = Path(str(config.hydra.run.dir))

@@ -33,6 +33,7 @@ from medsweep.report.model_card import write_model_card
 from medsweep.record.outputs import now
 from medsweep.config.schema import ConfigError, check_config
 from medsweep.job.artifacts import write_artifacts
+from medsweep.job.log_files import quiet_log_files_when_disk_full
 from medsweep.job.pipeline import train
 
 log = logging.getLogger("medsweep")
@@ -130,6 +131,7 @@ def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence
     """
     out_dir = Path(out_dir or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
+    quiet_log_files_when_disk_full()  # a full disk: the log file cannot grow either, no traceback per line
     watcher = job_watch.watch(out_dir.resolve()) if _unwatched() else None
     try:
         return _run_job(cfg, out_dir, overrides)
@@ -176,8 +178,6 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
             raise
         except Exception as exc:
             full = _disk_full(exc, out_dir)
-            if full:
-                logging.raiseExceptions = False  # the log file cannot grow either: no traceback per log line
             log.error("Attempt %d of %d failed: %s: %s", attempt, max_attempts, type(full or exc).__name__,
                       full or exc)
             _to_log_file(traceback.format_exc())

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -33,6 +32,7 @@ from medsweep.estimators import REGISTRY
 from medsweep.record.files import (LOG_FILE, METRICS_FILE, MODEL_FILE, SAVED_CONFIG, SAVED_HYDRA, SAVED_OVERRIDES, Status,
                                 load_metrics, model_problem, read_metrics)
 from medsweep.config.schema import Config, ConfigError, check_config
+from medsweep.cpu import cpu_share_set
 from medsweep.record.job_record import JobRecord
 
 # Descriptive provenance (a citation's wording, where the file lies) is not a result: of the data, the
@@ -173,26 +173,20 @@ def choose_out_dir(job_dir: Path, out: Optional[Path]) -> Path:
 @contextmanager
 def _job_logging(out_dir: Path, n_threads: Optional[int]) -> Iterator[None]:
     """What train.py's Hydra run gives a job: its log in train.log (INFO and up); and the thread count the
-    job ran with (OMP_NUM_THREADS, which the estimators' thread settings come from)."""
+    job ran with (the CPU share, which the estimators' thread settings come from: medsweep.cpu)."""
     handler = logging.FileHandler(out_dir / LOG_FILE)
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
     root, level = logging.getLogger(), log.level
     root.addHandler(handler)
     log.setLevel(logging.INFO)
-    threads = os.environ.get("OMP_NUM_THREADS")
-    if n_threads:
-        os.environ["OMP_NUM_THREADS"] = str(n_threads)
     try:
-        yield
+        with cpu_share_set(n_threads) if n_threads else nullcontext():
+            yield
     finally:
         root.removeHandler(handler)
         handler.close()
         log.setLevel(level)
-        if threads is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = threads
 
 
 def _differences(a: Any, b: Any, where: str, tolerance: float) -> list[str]:

@@ -51,7 +51,7 @@ def draw(rng, n: int) -> tuple[pd.DataFrame, pd.Series]:
 def one_cohort(rng, n: int, folds: int, n_boot: int, seed: int, test_X, test_y) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    from medsweep.data.tables import Dataset
+    from medsweep.data.prepare import Dataset
     from medsweep.evaluate.evaluation import bootstrap_intervals
     from medsweep.learn.training import TrainSettings, cross_validate, fit_final
 

@@ -97,7 +97,7 @@ def compare(repeat: int) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _compose import compose_jobs
 
-    from medsweep.data.tables import load_dataset
+    from medsweep.data.prepare import load_dataset
     from medsweep.cpu import cpu_share
     from medsweep.job.runner import run_job
     from medsweep.learn.training import TrainSettings, cross_validate, fit_final

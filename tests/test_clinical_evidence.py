@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 import medsweep.learn.training as training
 from helpers import metrics_of, run_train
-from medsweep.data.tables import load_dataset
+from medsweep.data.prepare import load_dataset
 from medsweep.learn.operating_point import parse_threshold_rule
 from medsweep.config.schema import ConfigError, check_config
 from medsweep.learn.training import TrainSettings, cross_validate

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from sklearn.metrics import roc_auc_score
 
 from helpers import ROOT, metrics_of, run_train
-from medsweep.data.tables import load_dataset
+from medsweep.data.prepare import load_dataset
 from medsweep.estimators import REGISTRY
 from medsweep.config.schema import ConfigError, check_config
 from medsweep.learn.training import TrainSettings, cross_validate

@@ -18,7 +18,9 @@ from omegaconf import OmegaConf
 
 from helpers import ROOT, needs_shared_data
 from medsweep.data import cache as data_cache
-from medsweep.data.tables import DataError, load_dataset, load_external, load_frame, prepare
+from medsweep.data.errors import DataError
+from medsweep.data.prepare import load_dataset, load_external, prepare
+from medsweep.data.sources import load_frame
 from medsweep.config.schema import ConfigError, check_config
 
 
@@ -238,7 +240,7 @@ def test_the_cache_decides_on_the_decompressed_size(tmp_path, monkeypatch):
 
 
 def test_max_expanded_mb_is_a_data_key_with_a_range(compose_cfg):
-    from medsweep.data import tables as data
+    from medsweep.data import read as data
     assert compose_cfg().data.max_expanded_mb == data.DEFAULT_MAX_EXPANDED_MB
     with pytest.raises(ConfigError, match=r"data.max_expanded_mb=0 is not allowed: must be an integer >= 1"):
         check_config(compose_cfg("data.max_expanded_mb=0"))
@@ -321,7 +323,7 @@ def test_an_external_file_lacking_a_feature_still_fails_naming_it(oasis_sites):
 
 
 def test_the_external_patient_column_keeps_the_group_pattern_only_when_it_is_the_same_column():
-    from medsweep.data.tables import _external_patients
+    from medsweep.data.prepare import _external_patients
 
     cfg = data_cfg(group="name", group_pattern=r"^(.*)_\d+$", test_group=None)
     assert _external_patients(cfg, ["name", "x"]) == ("name", r"^(.*)_\d+$")

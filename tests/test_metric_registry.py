@@ -140,7 +140,7 @@ def test_bbc_cv_selects_on_a_metric_no_job_reports_by_default():
 def test_cross_validation_asked_for_mcc_scores_it_on_each_fold():
     from omegaconf import OmegaConf
 
-    from medsweep.data.tables import load_dataset
+    from medsweep.data.prepare import load_dataset
     from medsweep.learn.training import TrainSettings, cross_validate
 
     data = load_dataset(OmegaConf.create(dict(

@@ -6,7 +6,7 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, make_scorer, reca
 from sklearn.model_selection import cross_validate as sk_cross_validate
 from sklearn.pipeline import Pipeline
 
-from medsweep.data.tables import load_dataset
+from medsweep.data.prepare import load_dataset
 from medsweep.evaluate.metrics import LOWER_IS_BETTER, classification_metrics, regression_metrics
 from medsweep.preprocess import make_preprocessor
 from medsweep.learn.splitting import split

@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medsweep.data.tables import Dataset, DataError
+from medsweep.data.errors import DataError
+
+from medsweep.data.prepare import Dataset
 from medsweep.learn.splitting import split
 
 

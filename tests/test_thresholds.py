@@ -16,7 +16,8 @@ from sklearn.pipeline import Pipeline
 
 import medsweep.learn.training as training
 from helpers import metrics_of, run_train
-from medsweep.data.tables import DataError, load_dataset
+from medsweep.data.errors import DataError
+from medsweep.data.prepare import load_dataset
 from medsweep.job.runner import run_job
 from medsweep.learn.operating_point import parse_threshold_rule
 from medsweep.preprocess import make_preprocessor

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from medsweep.data.tables import load_dataset
+from medsweep.data.prepare import load_dataset
 from medsweep.learn.persistence import load_model, save_model
 from medsweep.learn.training import TrainSettings, cross_validate, fit_final
 

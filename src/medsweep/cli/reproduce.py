@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from medsweep.cli import EXIT_DIFFERENT, EXIT_OK, Parser, fail, show_warnings
-from medsweep.data.tables import DataError
+from medsweep.data.errors import DataError
 from medsweep.record.files import METRICS_FILE, SAVED_CONFIG
 from medsweep.tools.reproduce import ReproduceError, reproduce
 

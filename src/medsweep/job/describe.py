@@ -8,7 +8,8 @@ from typing import Any
 def describe(num: int, overrides: list[str], cfg: Any) -> str:
     """What job ``num`` would train, on what data (``cfg``: the job's composed config, or its values as the
     sweeper composes them)."""
-    from medsweep.data.tables import DataError, resolve_path  # pandas: only a dry run needs it
+    from medsweep.data.errors import DataError  # pandas: only a dry run needs it
+    from medsweep.data.sources import resolve_path
 
     try:
         path = resolve_path(cfg.data, cfg.get("data_dir"))

@@ -14,7 +14,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from medsweep.cpu import cpu_share
-from medsweep.data.tables import Dataset, load_dataset, load_external
+from medsweep.data.prepare import Dataset, load_dataset, load_external
 from medsweep.data.cache import cache_folder
 from medsweep.estimators import estimator_class
 from medsweep.evaluate.evaluation import evaluate_predictions

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 import medsweep
 from medsweep.record import watch as job_watch
-from medsweep.data.tables import DataError
+from medsweep.data.errors import DataError
 from medsweep.estimators import REGISTRY
 from medsweep.job.control import Deadline, JobTimeout, TransientError, epoch_hook
 from medsweep.record.files import MODEL_CARD_FILE, JobPaths

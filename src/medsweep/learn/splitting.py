@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
-from medsweep.data.tables import Dataset, DataError
+from medsweep.data.errors import DataError
+
+from medsweep.data.prepare import Dataset
 
 
 class Splits(list):

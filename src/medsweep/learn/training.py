@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from medsweep.data.tables import Dataset
+from medsweep.data.prepare import Dataset
 from medsweep.estimators import estimator_class
 from medsweep.evaluate.metrics import (fold_metrics, metric_names, metric_value, predicted_classes, primary_metric,
                                        summarize_folds)

@@ -27,7 +27,11 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from medsweep.data.tables import DataError, sha256_of_file, load_frame, resolve_path
+from medsweep.data.errors import DataError
+
+from medsweep.data.sources import load_frame, resolve_path
+
+from medsweep.record.files import sha256_of_file
 from medsweep.estimators import REGISTRY
 from medsweep.record.files import (LOG_FILE, METRICS_FILE, MODEL_FILE, SAVED_CONFIG, SAVED_HYDRA, SAVED_OVERRIDES, Status,
                                 load_metrics, model_problem, read_metrics)

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from helpers import ROOT
+from medsweep.record.job_record import JobRecord
 from medsweep.report import compare, ranking, table
 from medsweep.report.summarize import summarize_sweep
 from medsweep.report.sweep_plot import plot_sweep
@@ -25,8 +26,8 @@ def record(pooled, mean, higher=True):
             "metrics": {"roc_auc" if higher else "brier": figures}}
 
 
-def rows_of(records):
-    return [table.job_row({"num": num, "dir": str(num), "overrides": []}, r, [], None)[0]
+def rows_of(records):  # the summary's rows, from the records as reading.read_job returns them
+    return [table.job_row({"num": num, "dir": str(num), "overrides": []}, JobRecord.from_json(r), [], None)[0]
             for num, r in enumerate(records)]
 
 

@@ -89,9 +89,10 @@ def summarize_sweep(sweep_dir) -> dict:
     for job in jobs:
         record, overrides, damage = read_job(sweep, job)
         row, other = table.job_row(job, record, overrides, damage)
-        if record is not None and not damage and record.keys:
+        # read_job gives no record of a damaged job; an empty metrics.json ({}) is compared with nothing
+        if record is not None and record.keys:
             records[job["num"]] = record
-        job_metrics[job["num"]] = (record.metrics if record is not None and not damage else None) or {}
+        job_metrics[job["num"]] = (record.metrics if record is not None else None) or {}
         rows.append(row)
         others.append(other)
     selection = _selection(rows, records, sweep)

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from helpers import ROOT
+from medsweep.record.job_record import JobRecord
 from medsweep.report import compare, ranking, table
 from medsweep.report.summarize import summarize_sweep
 from medsweep.report.sweep_plot import plot_sweep
@@ -25,8 +26,8 @@ def record(pooled, mean, higher=True):
             "metrics": {"roc_auc" if higher else "brier": figures}}
 
 
-def rows_of(records):
-    return [table.job_row({"num": num, "dir": str(num), "overrides": []}, r, [], None)[0]
+def rows_of(records):  # the summary's rows, from the records as reading.read_job returns them
+    return [table.job_row({"num": num, "dir": str(num), "overrides": []}, JobRecord.from_json(r), [], None)[0]
             for num, r in enumerate(records)]
 
 
@@ -101,3 +102,47 @@ def test_the_summary_imports_neither_tracking_nor_the_command_line():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_report_reads_records_as_jobrecords_and_a_dict_alike(tmp_path):
+    """reading.read_job gives a JobRecord (metrics.json's keys are record.job_record's); compare and the model
+    card read a JobRecord and metrics.json's content as a dict (the MLflow registry hands one) the same way."""
+    from medsweep.record.sweep_dir import SweepDir
+    from medsweep.report.model_card import render_model_card
+    from medsweep.report.reading import read_job
+
+    a = {**record(0.8, 0.8), "data": {"sha256": "ab" * 32},
+         "splits": {"fingerprint": "f", "folds": 3, "repeats": 1, "n_train": [20] * 3, "n_test": [10] * 3}}
+    b = {**a, "metrics": {"roc_auc": {"mean": 0.7, "folds": [0.7, 0.72, 0.68], "pooled": 0.7}}}
+    (tmp_path / "0").mkdir()
+    (tmp_path / "0" / "metrics.json").write_text(json.dumps({**a, "overrides": ["seed=1"]}))
+    got, overrides, damage = read_job(SweepDir(tmp_path), {"num": 0, "dir": "0", "overrides": None})
+    assert isinstance(got, JobRecord) and got.completed and overrides == ["seed=1"] and damage is None
+    assert got.to_json() == {**a, "overrides": ["seed=1"]}
+    ra, rb = JobRecord.from_json(a), JobRecord.from_json(b)
+    assert compare.comparable(a, b) is None and compare.comparable(ra, rb) is None
+    assert compare.paired_test(a, b) == compare.paired_test(ra, rb)
+    assert compare.compare_to_best({0: a, 1: b}) == compare.compare_to_best({0: ra, 1: rb})
+    assert render_model_card(a, "cmd") == render_model_card(ra, "cmd")
+    # a record without greater_is_better (an older file) reads as higher-is-better; a recorded null does not
+    old = {k: v for k, v in a.items() if k != "greater_is_better"}
+    assert compare.better_first(old) == -0.8 and compare.better_first({**a, "greater_is_better": None}) == 0.8
+
+
+def test_a_damaged_record_is_said_whatever_jobrecord_keeps(tmp_path):
+    """JobRecord keeps an unexpected value as read: reading.py still names the key and the value."""
+    from medsweep.record.sweep_dir import SweepDir
+    from medsweep.report.reading import read_job
+
+    job = {"num": 0, "dir": "0", "overrides": []}
+    (tmp_path / "0").mkdir()
+    for content, said in ((["a"], "0/metrics.json: holds a JSON list, not a job's record"),
+                          ({"status": "great"}, "0/metrics.json: status is 'great', not one of"),
+                          ({"status": "completed", "splits": [1]}, "0/metrics.json: splits is [1], not a mapping"),
+                          ({"status": "completed", "metrics": {"auc": {"mean": "x"}}},
+                           "0/metrics.json: metrics.auc.mean is 'x', not a number")):
+        (tmp_path / "0" / "metrics.json").write_text(json.dumps(content))
+        got, _, damage = read_job(SweepDir(tmp_path), job)
+        assert got is None and damage.startswith(said), damage
+    (tmp_path / "0" / "metrics.json").write_text(json.dumps({"status": "completed"}))  # no splits: not damage
+    assert read_job(SweepDir(tmp_path), job)[2] is None

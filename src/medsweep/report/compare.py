@@ -17,8 +17,9 @@ import numbers
 import sys
 from typing import Any, Hashable, Mapping, Optional, Sequence, Union
 
-from medsweep.record.files import Status
+from medsweep.record.job_record import JobRecord
 from medsweep.report import ranking
+from medsweep.report.records import Record, as_record, greater_is_better, status_word
 
 ALPHA = 0.05
 FEW_PAIRS = 10      # below this many paired folds the output says the test has little power
@@ -96,9 +97,10 @@ def corrected_ttest(scores_a: Sequence[float], scores_b: Sequence[float], n_trai
 
 # -- which jobs pair -----------------------------------------------------------------------------------
 
-def primary_scores(record: Mapping) -> Optional[list]:
+def primary_scores(record: Record) -> Optional[list]:
     """The job's per-fold scores of its primary metric (None: not recorded)."""
-    metric = (record.get("metrics") or {}).get(record.get("primary_metric") or "")
+    record = as_record(record)
+    metric = (record.metrics or {}).get(record.primary_metric or "")
     folds = metric.get("folds") if isinstance(metric, Mapping) else None
     return list(folds) if isinstance(folds, (list, tuple)) else None
 
@@ -106,18 +108,18 @@ def primary_scores(record: Mapping) -> Optional[list]:
 def _unusable(record: Any) -> Optional[str]:
     """Why this one job's fold scores cannot be paired with any other's (None: they can). Phrased to
     follow "job A ..."."""
-    if not isinstance(record, Mapping):
+    record = as_record(record)
+    if record is None:
         return "has no readable metrics.json (never started, or killed before writing it)"
-    status = record.get("status")
-    if status != Status.COMPLETED:
-        return f"did not complete (status {status!r}): only completed jobs have fold scores to compare"
-    primary = record.get("primary_metric")
+    if not record.completed:
+        return f"did not complete (status {status_word(record)!r}): only completed jobs have fold scores to compare"
+    primary = record.primary_metric
     scores = primary_scores(record)
     if not primary or scores is None:
         return f"has no per-fold scores of its primary metric ({primary!r}) in its metrics.json"
-    if not (record.get("data") or {}).get("sha256"):
+    if not (record.data or {}).get("sha256"):
         return "records no data sha256: which data it was trained on is unknown"
-    splits = record.get("splits")
+    splits = record.splits
     if not isinstance(splits, Mapping) or not splits.get("fingerprint"):
         return ("records no `splits` in its metrics.json (written by an older medsweep): which patients were "
                 "in which fold is unknown, so its folds cannot be paired with another job's; re-run it")
@@ -140,33 +142,34 @@ def _unusable(record: Any) -> Optional[str]:
     return None
 
 
-def fold_design(record: Mapping) -> str:
+def fold_design(record: Record) -> str:
     """"5 folds x 1 repeat" of a job with usable splits."""
-    s = record["splits"]
+    s = as_record(record).splits
     r = s.get("repeats", 1)
     return f"{s['folds']} folds x {r} repeat{'s' if r != 1 else ''}"
 
 
-def comparable(record_a: Mapping, record_b: Mapping) -> Optional[str]:
+def comparable(record_a: Record, record_b: Record) -> Optional[str]:
     """None when the two jobs' fold scores can be paired, else why not in plain words ("job A ...",
     "different data: ...")."""
     for label, record in (("A", record_a), ("B", record_b)):
         why = _unusable(record)
         if why:
             return f"job {label} {why}"
-    sha_a, sha_b = record_a["data"]["sha256"], record_b["data"]["sha256"]
+    record_a, record_b = as_record(record_a), as_record(record_b)
+    sha_a, sha_b = record_a.data["sha256"], record_b.data["sha256"]
     if sha_a != sha_b:
         return (f"different data: job A was trained on data with sha256 {sha_a[:12]}..., job B on "
                 f"{sha_b[:12]}... (another data set, file or data.seed): their folds hold other patients")
-    metric_a, metric_b = record_a["primary_metric"], record_b["primary_metric"]
+    metric_a, metric_b = record_a.primary_metric, record_b.primary_metric
     if metric_a != metric_b:
         return f"different primary metrics: job A is scored by {metric_a}, job B by {metric_b}"
-    if bool(record_a.get("greater_is_better", True)) != bool(record_b.get("greater_is_better", True)):
+    if greater_is_better(record_a) != greater_is_better(record_b):
         return f"the two jobs disagree on whether a higher {metric_a} is better (greater_is_better)"
     design_a, design_b = fold_design(record_a), fold_design(record_b)
     if design_a != design_b:
         return f"different fold counts: job A has {design_a}, job B {design_b}"
-    fp_a, fp_b = record_a["splits"]["fingerprint"], record_b["splits"]["fingerprint"]
+    fp_a, fp_b = record_a.splits["fingerprint"], record_b.splits["fingerprint"]
     if fp_a != fp_b:
         return (f"different splits: same data and {design_a}, but other patients in the test folds "
                 f"(fingerprints {fp_a[:12]}... and {fp_b[:12]}...): another seed, splitter or hold-out, so "
@@ -174,16 +177,16 @@ def comparable(record_a: Mapping, record_b: Mapping) -> Optional[str]:
     return None
 
 
-def paired_test(record_a: Mapping, record_b: Mapping, alpha: float = ALPHA) -> dict[str, Any]:
+def paired_test(record_a: Record, record_b: Record, alpha: float = ALPHA) -> dict[str, Any]:
     """The corrected t-test of A - B for two comparable jobs."""
-    splits = record_a["splits"]
+    splits = as_record(record_a).splits
     return corrected_ttest(primary_scores(record_a), primary_scores(record_b), splits["n_train"],
                            splits["n_test"], alpha=alpha)
 
 
-def _mean(record: Mapping) -> float:
+def _mean(record: JobRecord) -> float:
     """The primary metric's mean over folds (metrics.json's own), else computed from the folds."""
-    mean = record["metrics"][record["primary_metric"]].get("mean")
+    mean = record.metrics[record.primary_metric].get("mean")
     if isinstance(mean, (int, float)) and math.isfinite(mean):
         return float(mean)
     scores = primary_scores(record) or []
@@ -192,8 +195,8 @@ def _mean(record: Mapping) -> float:
     return math.nan
 
 
-def _pooled(record: Mapping) -> float:
-    pooled = (record.get("metrics") or {}).get(record.get("primary_metric") or "", {}).get("pooled")
+def _pooled(record: JobRecord) -> float:
+    pooled = (record.metrics or {}).get(record.primary_metric or "", {}).get("pooled")
     ok = isinstance(pooled, (int, float)) and not isinstance(pooled, bool) and math.isfinite(pooled)
     return float(pooled) if ok else math.nan
 
@@ -203,17 +206,19 @@ def ranked_by(records) -> str:
     value (one metric over the out-of-fold predictions of all folds: the value whose bootstrap interval the
     summaries show, and what BBC-CV selects by), where every job has one; else "mean" over folds for all of
     them."""
-    return ranking.ranked_by(_pooled(r) for r in records)
+    return ranking.ranked_by(_pooled(as_record(r)) for r in records)
 
 
-def rank_value(record: Mapping, by: str = "pooled") -> float:
+def rank_value(record: Record, by: str = "pooled") -> float:
     """The figure ``by`` (see ranked_by) of one job; "pooled" falls back on the mean where there is none."""
+    record = as_record(record)
     return ranking.rank_value(_pooled(record), _mean(record), by)
 
 
-def better_first(record: Mapping, by: str = "pooled") -> float:
+def better_first(record: Record, by: str = "pooled") -> float:
     """A sort key of jobs: the best first, in the direction of the job's metric."""
-    return ranking.better_first(rank_value(record, by), bool(record.get("greater_is_better", True)))
+    record = as_record(record)
+    return ranking.better_first(rank_value(record, by), greater_is_better(record))
 
 
 def _ordered(ids) -> list:
@@ -222,7 +227,7 @@ def _ordered(ids) -> list:
                   else (1, 0, str(j)))
 
 
-def compare_to_best(records: Mapping[Hashable, Mapping]) -> dict[Hashable, dict]:
+def compare_to_best(records: Mapping[Hashable, Record]) -> dict[Hashable, dict]:
     """Each job against the best job it can be paired with, for a sweep summary.
 
     Completed jobs are grouped by (data sha256, split fingerprint, primary metric); in each group the
@@ -236,6 +241,7 @@ def compare_to_best(records: Mapping[Hashable, Mapping]) -> dict[Hashable, dict]
     """
     from medsweep.evaluate.selection import holm
 
+    records = {job: as_record(r) if isinstance(r, (JobRecord, Mapping)) else r for job, r in records.items()}
     out: dict[Hashable, dict] = {}
     groups: dict[tuple, list] = {}
     for job in _ordered(records):
@@ -244,7 +250,7 @@ def compare_to_best(records: Mapping[Hashable, Mapping]) -> dict[Hashable, dict]
         if why:
             out[job] = {"reason": f"this job {why}"}
             continue
-        key = (record["data"]["sha256"], record["splits"]["fingerprint"], record["primary_metric"])
+        key = (record.data["sha256"], record.splits["fingerprint"], record.primary_metric)
         groups.setdefault(key, []).append(job)
 
     for (sha, fingerprint, metric), jobs in groups.items():

@@ -11,9 +11,12 @@ import math
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
-from medsweep.record.files import METRICS_FILE, SAVED_CONFIG, SWEEP_FILE, Status, list_jobs, read_metrics
-from medsweep.report.compare import (ALPHA, FEW_PAIRS, better_first, comparable, fold_design, paired_test,
+from medsweep.record.files import JobPaths
+from medsweep.record.job_record import JobRecord, read_record
+from medsweep.record.sweep_dir import SweepDir
+from medsweep.report.compare import (ALPHA, FEW_PAIRS, Record, better_first, comparable, fold_design, paired_test,
                                      primary_scores, ranked_by)
+from medsweep.report.records import as_record, greater_is_better
 
 Say = Callable[[str], None]
 
@@ -32,24 +35,25 @@ def _p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 1 else "= 1"
 
 
-def _distinct_overrides(record: Mapping, other: Mapping) -> str:
+def _distinct_overrides(record: JobRecord, other: JobRecord) -> str:
     """What tells the job apart from the other: its overrides that the other does not have."""
-    mine = [str(o) for o in record.get("overrides") or []]
-    theirs = {str(o) for o in other.get("overrides") or []}
+    mine = [str(o) for o in record.overrides or []]
+    theirs = {str(o) for o in other.overrides or []}
     diff = [o for o in mine if o not in theirs and not o.startswith("hydra.")]
-    return " ".join(diff) or f"estimator={record.get('estimator')}"
+    return " ".join(diff) or f"estimator={record.estimator}"
 
 
-def describe(result: Mapping, record_a: Mapping, record_b: Mapping, label_a: str = "A",
+def describe(result: Mapping, record_a: Record, record_b: Record, label_a: str = "A",
              label_b: str = "B") -> str:
     """The test's outcome in one plain sentence (and a line on power when the folds are few)."""
-    metric = record_a["primary_metric"]
-    higher = bool(record_a.get("greater_is_better", True))
+    record_a, record_b = as_record(record_a), as_record(record_b)
+    metric = record_a.primary_metric
+    higher = greater_is_better(record_a)
     n, alpha = result["n_pairs"], result["alpha"]
     level = f"{1 - alpha:.0%}" if round((1 - alpha) * 100, 6).is_integer() else f"{1 - alpha:.1%}"
     dec = _decimals(result["mean_difference"], result["lower"], result["upper"])
     head = (f"job {label_a} ({_distinct_overrides(record_a, record_b)}) vs job {label_b} "
-            f"({_distinct_overrides(record_b, record_a)}) on {record_a.get('model')}, {metric} over {n} "
+            f"({_distinct_overrides(record_b, record_a)}) on {record_a.model}, {metric} over {n} "
             f"paired folds ({fold_design(record_a)}): ")
     diff = f"{label_a} - {label_b} = {_num(result['mean_difference'], dec)}"
     if result["std_error"] == 0.0 and result["t"] == 0.0:
@@ -76,21 +80,23 @@ def kind_of(path: Path) -> Optional[str]:
     """"job", "sweep" or None (neither)."""
     if not path.is_dir():
         return None
-    if (path / METRICS_FILE).exists():
+    job = JobPaths(path)
+    if job.metrics.exists():
         return "job"
-    if (path / SWEEP_FILE).exists() or any(p.name.isdigit() and p.is_dir() for p in path.iterdir()):
+    if SweepDir(path).sweep_file.exists() or any(p.name.isdigit() and p.is_dir() for p in path.iterdir()):
         return "sweep"
-    if (path / SAVED_CONFIG).exists():
-        return "job"  # a job that never wrote metrics.json: read_metrics gives None, said as a reason
+    if job.saved_config.exists():
+        return "job"  # a job that never wrote metrics.json: read_record gives None, said as a reason
     return None
 
 
 def compare_jobs(dir_a: Path, dir_b: Path, alpha: float = ALPHA, say: Say = print) -> bool:
     """Two job directories compared, said line by line through ``say``; False where they cannot be paired
     (the reason is said)."""
-    record_a, record_b = read_metrics(dir_a), read_metrics(dir_b)
-    say(f"A: {dir_a}" + (f" ({' '.join(map(str, record_a.get('overrides') or []))})" if record_a else ""))
-    say(f"B: {dir_b}" + (f" ({' '.join(map(str, record_b.get('overrides') or []))})" if record_b else ""))
+    record_a, record_b = read_record(dir_a), read_record(dir_b)
+    for label, path, record in (("A", dir_a, record_a), ("B", dir_b, record_b)):
+        listed = record is not None and record.keys  # an empty metrics.json ({}) lists nothing
+        say(f"{label}: {path}" + (f" ({' '.join(map(str, record.overrides or []))})" if listed else ""))
     why = comparable(record_a, record_b)
     if why:
         say(f"cannot compare: {why}")
@@ -99,17 +105,18 @@ def compare_jobs(dir_a: Path, dir_b: Path, alpha: float = ALPHA, say: Say = prin
     return True
 
 
-def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, dict, int]]]:
+def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, JobRecord, int]]]:
     """(jobs listed, {model: (job dir name, record, completed jobs of the model)}): the best completed job
     of each model by ``rank_value`` (its pooled out-of-fold value; ties: the first job, as on the
     leaderboard)."""
-    _, jobs = list_jobs(sweep_dir)
-    completed: dict[str, list[tuple[str, dict]]] = {}
+    sweep = SweepDir(sweep_dir)
+    _, jobs = sweep.jobs()
+    completed: dict[str, list[tuple[str, JobRecord]]] = {}
     for job in jobs:
-        record = read_metrics(sweep_dir / job["dir"])
-        if (record and record.get("status") == Status.COMPLETED and primary_scores(record)
+        record = read_record(sweep.path / job["dir"])
+        if (record is not None and record.completed and primary_scores(record)
                 and math.isfinite(better_first(record))):
-            completed.setdefault(str(record.get("model")), []).append((job["dir"], record))
+            completed.setdefault(str(record.model), []).append((job["dir"], record))
     best = {}
     for model, entries in completed.items():
         by = ranked_by(record for _, record in entries)

@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from medsweep.escape import link
-from medsweep.record.files import JOB_PLOTS, METRICS_FILE, MODEL_CARD_FILE
+from medsweep.record.files import METRICS_FILE, MODEL_CARD_FILE, JobPaths
 from medsweep.report import cells
 from medsweep.report.table import DAMAGED, FIGURES, Board, clean, not_completed
 
@@ -56,17 +56,17 @@ def _metrics(metrics: dict) -> list[tuple[str, str, str]]:
 
 def _job_block(row: dict, sweep_dir: Path, embed: bool, metrics: dict) -> dict:
     damaged = row["status"] == DAMAGED  # its dir may lie outside the sweep: nothing is read from it
-    job_dir = sweep_dir / row["dir"]
-    pngs = [] if damaged else [(name, job_dir / name) for name in JOB_PLOTS]
-    return {"row": row, "model_card": not damaged and (job_dir / MODEL_CARD_FILE).is_file(),
-            "plots": [_img(png, embed, f"{link(row['dir'])}/{name}", f"job {row['job']} {name}")
-                      for name, png in pngs if png.is_file()],
+    job = JobPaths(sweep_dir / row["dir"])
+    pngs = [] if damaged else job.plots
+    return {"row": row, "model_card": not damaged and job.model_card.is_file(),
+            "plots": [_img(png, embed, f"{link(row['dir'])}/{png.name}", f"job {row['job']} {png.name}")
+                      for png in pngs if png.is_file()],
             "metrics": _metrics(metrics) if metrics else None}
 
 
 def render(summary: dict, boards: list[Board], sweep_dir: Path, sweep_png: Path, job_metrics: dict) -> str:
     """report.html of ``summary`` and its leaderboard ``boards``; ``sweep_png``: summary.png (embedded),
-    ``job_metrics``: each job's metrics.json "metrics" by job number. The job plots are embedded up to
+    ``job_metrics``: each job's record's metrics by job number. The job plots are embedded up to
     EMBED_LIMIT jobs, linked above."""
     s, rows = summary["sweep"], summary["jobs"]
     embed = len(rows) <= EMBED_LIMIT

@@ -16,8 +16,10 @@ from typing import Any, Optional
 # Data-derived text as inert Markdown, and code spans their content cannot close: the escapers of summary.md
 # too (escape.py). sha256 values come from metrics.json, which may be a file from elsewhere.
 from medsweep.escape import md_code, md_text
-from medsweep.record.files import METRICS_FILE, MODEL_CARD_FILE, SUBGROUPS_FILE, Status, read_metrics, record_warnings
+from medsweep.record.files import METRICS_FILE, SUBGROUPS_FILE, JobPaths
+from medsweep.record.job_record import JobRecord, read_record, record_warnings
 from medsweep.record.outputs import atomic_path
+from medsweep.report.records import Record, as_record
 
 # -- Markdown pieces ---------------------------------------------------------------------------------------
 
@@ -55,29 +57,29 @@ def _names(values: Any) -> str:
 
 # -- sections ----------------------------------------------------------------------------------------------
 
-def _target(record: dict) -> Optional[str]:
-    excluded = (record.get("features") or {}).get("excluded") or {}
+def _target(record: JobRecord) -> Optional[str]:
+    excluded = (record.features or {}).get("excluded") or {}
     return next((c for c, reason in excluded.items() if reason == "target"), None)
 
 
-def _intended_use(record: dict) -> list[str]:
-    target, classes = _target(record), record.get("classes")
-    if record.get("task") == "regression":
+def _intended_use(record: JobRecord) -> list[str]:
+    target, classes = _target(record), record.classes
+    if record.task == "regression":
         task = f"regression: predicts {md_text(target)}"
     elif classes and len(classes) == 2:
-        positive = (record.get("operating_point") or {}).get("positive_class", classes[-1])
-        values = f" ({md_text(target)} in {_names(record['positive'])})" if record.get("positive") else ""
+        positive = (record.operating_point or {}).get("positive_class", classes[-1])
+        values = f" ({md_text(target)} in {_names(record.positive)})" if record.positive else ""
         task = (f"binary classification of {md_text(target)}: the probability of class {md_text(positive)}{values} "
                 f"against {md_text(classes[0])}")
     else:
         task = f"classification of {md_text(target)} into {len(classes or [])} classes: {_names(classes)}"
-    description = record.get("model_description")
-    data = record.get("data") or {}
+    description = record.model_description
+    data = record.data or {}
     out = ["## Intended use", "",
-           f"- **Disease model**: {md_text(record.get('model'))}"
+           f"- **Disease model**: {md_text(record.model)}"
            + (f": {md_text(description)}" if description else " (no description recorded)"),
            f"- **Task**: {task}",
-           f"- **Estimator**: {md_text(record.get('estimator'))}",
+           f"- **Estimator**: {md_text(record.estimator)}",
            "- **Use**: research. Validated only as described under *Validation* below, on the data below; "
            "a clinical use needs an external validation in the population it is meant for."]
     if data.get("synthetic"):
@@ -85,8 +87,8 @@ def _intended_use(record: dict) -> list[str]:
     return out
 
 
-def _data(record: dict) -> list[str]:
-    data = record.get("data") or {}
+def _data(record: JobRecord) -> list[str]:
+    data = record.data or {}
     out = ["## Data", "",
            f"- **Source**: {md_text(data.get('source'))}{' (synthetic)' if data.get('synthetic') else ''}, "
            f"name {md_text(data.get('name'))}" + (f", cohort seed {data['cohort_seed']}" if "cohort_seed" in data else ""),
@@ -97,7 +99,7 @@ def _data(record: dict) -> list[str]:
     for key in ("licence", "citation"):
         if data.get(key):
             out.append(f"- **{key.capitalize()}**: {md_text(data[key])}")
-    counts = (record.get("evaluation") or {}).get("counts") or {}
+    counts = (record.evaluation or {}).get("counts") or {}
     if counts:
         out += ["", f"Used for training and cross-validation: {counts.get('patients')} patients, "
                     f"{counts.get('rows')} rows.", ""]
@@ -109,8 +111,8 @@ def _data(record: dict) -> list[str]:
     return out
 
 
-def _features(record: dict) -> list[str]:
-    features = record.get("features") or {}
+def _features(record: JobRecord) -> list[str]:
+    features = record.features or {}
     used, excluded = features.get("used") or [], features.get("excluded") or {}
     out = ["## Features", "", f"Used ({len(used)}): {_names(used)}", ""]
     if excluded:
@@ -118,27 +120,27 @@ def _features(record: dict) -> list[str]:
     return out
 
 
-def _validation(record: dict) -> list[str]:
-    splits = record.get("splits") or {}
-    repeats = splits.get("repeats", record.get("repeats"))
-    design = (f"{record.get('folds')}-fold cross-validation"
+def _validation(record: JobRecord) -> list[str]:
+    splits = record.splits or {}
+    repeats = splits.get("repeats", record.extra.get("repeats"))
+    design = (f"{record.folds}-fold cross-validation"
               + (f", {repeats} repeats" if repeats and repeats > 1 else "")
-              + f" ({md_text(record.get('splitter'))}), seed {record.get('seed')}")
-    grouped = record.get("n_groups") != record.get("n_samples")
+              + f" ({md_text(record.splitter)}), seed {record.seed}")
+    grouped = record.n_groups != record.n_samples
     out = ["## Validation", "", f"- **Design**: {design}; "
            + ("patients never on both sides of a fold" if grouped else "one row per patient")]
-    interval = (record.get("evaluation") or {}).get("interval") or {}
+    interval = (record.evaluation or {}).get("interval") or {}
     if interval:
         out.append(f"- **Intervals**: {md_text(interval.get('method'))}, level {interval.get('level')}, "
                    f"{interval.get('n_boot')} resamples of {md_text(interval.get('resampled'))}, seed {interval.get('seed')}")
-    test = record.get("test")
+    test = record.test
     if test:
         where = (f"hold-out of {test.get('fraction')} of the patients (data.seed {test.get('seed')})"
                  if test.get("source") == "holdout" else f"external file {md_text(test.get('path'))}, sha256 "
                                                           f"{md_code(test.get('sha256'))}")
         out.append(f"- **Never-seen patients**: {where}: {test.get('patients')} patients, {test.get('rows')} rows, "
                    "scored once by the final model")
-    folds = ((record.get("evaluation") or {}).get("counts") or {}).get("folds") or []
+    folds = ((record.evaluation or {}).get("counts") or {}).get("folds") or []
     if folds:
         classes = list((folds[0].get("events") or {}).keys())
         out += ["", "Test side of each fold:", ""]
@@ -148,10 +150,10 @@ def _validation(record: dict) -> list[str]:
     return out
 
 
-def _performance(record: dict) -> list[str]:
-    primary = record.get("primary_metric")
+def _performance(record: JobRecord) -> list[str]:
+    primary = record.primary_metric
     rows = []
-    for name, m in (record.get("metrics") or {}).items():
+    for name, m in (record.metrics or {}).items():
         label = f"**{md_text(name)}** (primary)" if name == primary else md_text(name)
         rows.append([label, f"{_num(m.get('mean'))} ± {_num(m.get('std'))}",
                      _interval(m.get("pooled"), m.get("lower"), m.get("upper")),
@@ -166,7 +168,7 @@ def _performance(record: dict) -> list[str]:
            "on the same folds is scored optimistically by either; the sweep summary gives its BBC-CV estimate.",
            ""]
     out += _table(["metric", "mean ± std", "pooled (95% CI)", "folds"], rows)
-    test = record.get("test")
+    test = record.test
     if test and test.get("metrics"):
         out += ["", f"Never-seen patients ({md_text(test.get('source'))}), final model:", ""]
         out += _table(["metric", "value (95% CI)"],
@@ -175,8 +177,8 @@ def _performance(record: dict) -> list[str]:
     return out
 
 
-def _calibration(record: dict) -> list[str]:
-    calibration = (record.get("evaluation") or {}).get("calibration")
+def _calibration(record: JobRecord) -> list[str]:
+    calibration = (record.evaluation or {}).get("calibration")
     if not calibration:
         return []
     keys = ("slope", "intercept", "citl", "ece", "brier")
@@ -200,7 +202,7 @@ def _calibration(record: dict) -> list[str]:
     return out
 
 
-def _warnings(record: dict) -> list[str]:
+def _warnings(record: JobRecord) -> list[str]:
     """metrics.json's ``warnings`` ([{"kind", "message"}], written by the job): every one, in full."""
     rows = [[md_text(w["kind"]), md_text(w["message"])] for w in record_warnings(record)]
     if not rows:
@@ -208,8 +210,8 @@ def _warnings(record: dict) -> list[str]:
     return ["## Warnings", "", "Read these before using any figure below.", ""] + _table(["kind", "message"], rows)
 
 
-def _decision_curve(record: dict) -> list[str]:
-    curve = (record.get("evaluation") or {}).get("decision_curve")
+def _decision_curve(record: JobRecord) -> list[str]:
+    curve = (record.evaluation or {}).get("decision_curve")
     if not curve or not curve.get("net_benefit"):
         return []
     out = ["## Clinical utility", "", "Net benefit (decision curve analysis) at threshold probabilities:", ""]
@@ -218,8 +220,8 @@ def _decision_curve(record: dict) -> list[str]:
                          for t, v in curve["net_benefit"].items()])
 
 
-def _operating_point(record: dict) -> list[str]:
-    op = record.get("operating_point") or {}
+def _operating_point(record: JobRecord) -> list[str]:
+    op = record.operating_point or {}
     out = ["## Operating point", "", f"- **Rule**: {md_text(op.get('rule'))}"]
     if "final_threshold" in op:
         out.append(f"- **Threshold of the final model**: {_num(op['final_threshold'])}: class "
@@ -242,8 +244,8 @@ def _operating_point(record: dict) -> list[str]:
     return out
 
 
-def _subgroups(record: dict) -> list[str]:
-    subgroups = (record.get("evaluation") or {}).get("subgroups")
+def _subgroups(record: JobRecord) -> list[str]:
+    subgroups = (record.evaluation or {}).get("subgroups")
     if not subgroups:
         return []
     flagged = subgroups.get("flagged") or []
@@ -252,29 +254,30 @@ def _subgroups(record: dict) -> list[str]:
             + (", ".join(md_text(f) for f in flagged) if flagged else "none")]
 
 
-def _settings(record: dict) -> list[str]:
-    unused = record.get("unused_settings") or []
-    versions = record.get("versions") or {}
+def _settings(record: JobRecord) -> list[str]:
+    unused = record.unused_settings or []
+    versions = record.versions or {}
     out = ["## Training settings and software", "",
-           f"- **Trainer**: {record.get('epochs')} epochs, batch size {record.get('batch_size')}, "
-           f"{record.get('folds')} folds, seed {record.get('seed')}",
+           f"- **Trainer**: {record.epochs} epochs, batch size {record.batch_size}, "
+           f"{record.folds} folds, seed {record.seed}",
            f"- **Settings the estimator does not use**: {_names(unused)}", ""]
     return out + _table(["package", "version"], [[md_text(p), md_text(v)] for p, v in versions.items()])
 
 
-def _reproduce(record: dict, command: str) -> list[str]:
-    overrides = " ".join(shlex.quote(str(o)) for o in record.get("overrides") or [])
+def _reproduce(record: JobRecord, command: str) -> list[str]:
+    overrides = " ".join(shlex.quote(str(o)) for o in record.overrides or [])
     return ["## Reproduce", "",
             "Re-run this job from its saved config into a new directory and compare every result with this one "
             "(the first line); or train it again as it was started (the second):", "",
             *_code_block([command, f"python train.py {overrides}".rstrip()])]
 
 
-def render_model_card(record: dict, command: str) -> str:
-    """The model card (Markdown) of a completed job from its metrics.json ``record``; ``command`` is the one
-    that reproduces it (``medsweep reproduce <job dir>``)."""
-    title = [f"# Model card: {md_text(record.get('model'))} ({md_text(record.get('estimator'))})", "",
-             f"Job {md_text(record.get('job_dir'))}, finished {md_text(record.get('finished_at'))}; every figure is "
+def render_model_card(record: Record, command: str) -> str:
+    """The model card (Markdown) of a completed job from its ``record`` (a JobRecord, or metrics.json's content);
+    ``command`` is the one that reproduces it (``medsweep reproduce <job dir>``)."""
+    record = as_record(record)
+    title = [f"# Model card: {md_text(record.model)} ({md_text(record.estimator)})", "",
+             f"Job {md_text(record.job_dir)}, finished {md_text(record.finished_at)}; every figure is "
              f"from its `{METRICS_FILE}`."]
     sections = [title, _warnings(record), _intended_use(record), _data(record), _features(record), _validation(record),
                 _performance(record), _calibration(record), _decision_curve(record), _operating_point(record),
@@ -286,10 +289,10 @@ def write_model_card(job_dir: str | Path) -> Optional[Path]:
     """Write ``model_card.md`` (atomically) into a completed job's directory and return its path; for a job
     that did not complete (or has no metrics.json) write nothing and return None."""
     job_dir = Path(job_dir)
-    record = read_metrics(job_dir)
-    if not record or record.get("status") != Status.COMPLETED:
+    record = read_record(job_dir)
+    if record is None or not record.completed:
         return None
-    path = job_dir / MODEL_CARD_FILE
+    path = JobPaths(job_dir).model_card
     with atomic_path(path) as tmp:
         tmp.write_text(render_model_card(record, f"medsweep reproduce {shlex.quote(str(job_dir))}"))
     return path

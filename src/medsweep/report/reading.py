@@ -1,6 +1,7 @@
-"""What a summary reads from a sweep directory: each listed job's metrics.json and overrides, checked for
-damage (a hand-edited, foreign or corrupted file is said, never trusted), and the search's optuna_results.yaml.
-The only module of the summary that opens a job's files; the table is built from what it returns.
+"""What a summary reads from a sweep directory: each listed job's record (metrics.json, as a JobRecord) and
+overrides, checked for damage (a hand-edited, foreign or corrupted file is said, never trusted), and the
+search's optuna_results.yaml. The only module of the summary that opens a job's files; the table is built from
+what it returns. Paths come from record (SweepDir, JobPaths), keys from JobRecord's attributes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any, Optional
 import yaml
 
 from medsweep.escape import one_line
-from medsweep.record.files import METRICS_FILE, OPTUNA_FILE, SAVED_OVERRIDES, SWEEP_FILE, Status, load_metrics
+from medsweep.record.files import METRICS_FILE, OPTUNA_FILE, SAVED_OVERRIDES, SWEEP_FILE, JobPaths
+from medsweep.record.job_record import JobRecord, Status, load_metrics
+from medsweep.record.sweep_dir import SweepDir
 
 log = logging.getLogger("medsweep")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster for 1,000 jobs
@@ -34,10 +37,12 @@ def shown(x: Any) -> str:
     return one_line(repr(x), 80)
 
 
-# What a summary reads from metrics.json, by key: the types medsweep writes (None is allowed for each).
-_RECORD_KEYS = {"model": str, "estimator": str, "task": str, "primary_metric": str, "error_type": str,
+# What a summary reads from a record, by JobRecord attribute: the types medsweep writes (None is allowed for
+# each; a key the file lacks is not checked).
+_RECORD_KINDS = {"model": str, "estimator": str, "task": str, "primary_metric": str, "error_type": str,
                 "greater_is_better": bool, "folds": int, "seed": int, "duration_s": float, "overrides": list,
                 "metrics": dict, "test": dict, "data": dict, "splits": dict}
+assert all(hasattr(JobRecord(), name) for name in _RECORD_KINDS), "a checked attribute JobRecord does not have"
 _FIGURES = ("mean", "std", "pooled", "lower", "upper", "value")
 _KIND_NAMES = {str: "text", bool: "true or false", int: "a whole number", float: "a number", list: "a list",
                dict: "a mapping"}
@@ -53,18 +58,17 @@ def _is(value: Any, kind: type) -> bool:
     return isinstance(value, kind)
 
 
-def _record_damage(m: Any) -> Optional[str]:
-    """What in a metrics.json record is not as medsweep writes it, among the keys a summary reads (None:
-    nothing), as "key is value, not what"."""
-    if not isinstance(m, dict):
-        return f"holds a JSON {type(m).__name__}, not a job's record"
-    status = m.get("status")
-    if status is not None and not (isinstance(status, str) and status in {str(s) for s in Status}):
+def _record_damage(record: JobRecord) -> Optional[str]:
+    """What in a record is not as medsweep writes it, among the keys a summary reads (None: nothing), as "key
+    is value, not what". JobRecord keeps an unexpected value as it was read, so it is checked here."""
+    status = record.status
+    if status is not None and not isinstance(status, Status):
         return f"status is {shown(status)}, not one of {', '.join(map(str, Status))}"
-    for key, kind in _RECORD_KEYS.items():
-        if m.get(key) is not None and not _is(m[key], kind):
-            return f"{key} is {shown(m[key])}, not {_KIND_NAMES[kind]}"
-    for where, table in (("metrics", m.get("metrics")), ("test.metrics", (m.get("test") or {}).get("metrics"))):
+    for name, kind in _RECORD_KINDS.items():
+        value = getattr(record, name)
+        if record.has(name) and value is not None and not _is(value, kind):
+            return f"{name} is {shown(value)}, not {_KIND_NAMES[kind]}"
+    for where, table in (("metrics", record.metrics), ("test.metrics", (record.test or {}).get("metrics"))):
         if table is not None and not isinstance(table, dict):
             return f"{where} is {shown(table)}, not a mapping"
         for name, figures in (table or {}).items():
@@ -76,13 +80,14 @@ def _record_damage(m: Any) -> Optional[str]:
     return None
 
 
-def read_job(sweep_dir: Path, job: dict) -> tuple[Optional[dict], Optional[list], Optional[str]]:
-    """(metrics.json record or None, overrides or None, damage or None) of one listed job (list_jobs); damage
+def read_job(sweep: SweepDir, job: dict) -> tuple[Optional[JobRecord], Optional[list], Optional[str]]:
+    """(record or None, overrides or None, damage or None) of one listed job (SweepDir.jobs); damage
     names the file (relative to the sweep), the key and the value. A damaged job keeps its overrides where they
     are readable, so that the summary says which configuration it was."""
     if job.get("damage"):
         return None, None, job["damage"]
-    job_dir = sweep_dir / job["dir"]
+    paths = JobPaths(sweep.path / job["dir"])  # the listed dir: sweep.json may name another than the number
+    job_dir = paths.folder
     if job_dir.exists() and not job_dir.is_dir():
         return None, None, f"{job['dir']} is a file, not a job folder"
     overrides, damage = job["overrides"], None
@@ -91,7 +96,7 @@ def read_job(sweep_dir: Path, job: dict) -> tuple[Optional[dict], Optional[list]
     elif overrides is None:
         overrides_file = f"{job['dir']}/{SAVED_OVERRIDES}"
         try:
-            overrides = _yaml(job_dir / SAVED_OVERRIDES)
+            overrides = _yaml(paths.saved_overrides)
         except ValueError as exc:
             overrides, damage = None, f"{overrides_file}: {exc}"
         if overrides is not None and not isinstance(overrides, list):
@@ -99,26 +104,29 @@ def read_job(sweep_dir: Path, job: dict) -> tuple[Optional[dict], Optional[list]
             overrides, damage = None, f"{overrides_file} holds {kind}, not a list of overrides"
     metrics_file = f"{job['dir']}/{METRICS_FILE}"
     try:
-        m = load_metrics(job_dir)
+        data = load_metrics(job_dir)
     except FileNotFoundError:
-        m = None
+        data = None
     except (OSError, ValueError) as exc:  # written atomically: a hand-edited, foreign or corrupted file
         return None, overrides, f"{metrics_file} unreadable: {exc.strerror if isinstance(exc, OSError) else exc}"
-    why = None if m is None else _record_damage(m)
+    if data is not None and not isinstance(data, dict):
+        return None, overrides, f"{metrics_file}: holds a JSON {type(data).__name__}, not a job's record"
+    record = None if data is None else JobRecord.from_json(data)
+    why = None if record is None else _record_damage(record)
     if why:
         return None, overrides, f"{metrics_file}: {why}"
     if damage:
         return None, overrides, damage
-    if overrides is None and m:
-        overrides = m.get("overrides")
-    return m, overrides, None
+    if overrides is None and record is not None:
+        overrides = record.overrides
+    return record, overrides, None
 
 
-def read_search(sweep_dir: Path) -> Optional[dict]:
+def read_search(sweep: SweepDir) -> Optional[dict]:
     """optuna_results.yaml of a search (hparams_search=optuna), None where there is none or it is not as the
     Optuna sweeper writes it (a warning says so: the summary is written without the best trial)."""
     try:
-        opt = _yaml(sweep_dir / OPTUNA_FILE)
+        opt = _yaml(sweep.optuna_file)
     except ValueError as exc:
         log.warning("%s: %s; the search's best trial is left out of the summary", OPTUNA_FILE, exc)
         return None

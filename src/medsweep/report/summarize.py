@@ -19,8 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from medsweep.record.files import SUMMARY_FILES, SWEEP_FILE, list_jobs
+from medsweep.record.files import SUMMARY_FILES, SWEEP_FILE  # noqa: F401 - SUMMARY_FILES: re-exported (tests)
+from medsweep.record.job_record import JobRecord
 from medsweep.record.outputs import atomic_path, write_csv, write_json
+from medsweep.record.sweep_dir import SweepDir
 from medsweep.report import html, markdown, table
 from medsweep.report.reading import read_job, read_search
 from medsweep.report.sweep_plot import plot_sweep
@@ -33,24 +35,26 @@ __all__ = ["summarize_sweep", "format_leaderboard", "TERMINAL_TOP", "DAMAGED", "
 log = logging.getLogger("medsweep")
 
 
-def _selection(rows: list[dict], records: dict, sweep_dir: Path) -> list[dict]:
+def _selection(rows: list[dict], records: dict[int, JobRecord], sweep: SweepDir) -> list[dict]:
     """Each completed job against the best on its folds, and the BBC-CV estimate of each group's best
-    (table.add_comparisons); the estimate reads the group's predictions.csv files."""
+    (table.add_comparisons); the estimate reads the group's predictions.csv files. ``records``: the readable,
+    undamaged records with at least one key (an empty metrics.json pairs with nothing)."""
     from medsweep.evaluate.selection import group_estimate
     from medsweep.report.compare import compare_to_best
 
-    comparisons = compare_to_best({num: r for num, r in records.items() if r})
+    comparisons = compare_to_best(records)
     by_job = {row["job"]: row for row in rows}
 
-    def estimate(jobs: list) -> dict:
-        return group_estimate({j: sweep_dir / by_job[j]["dir"] for j in jobs}, {j: records[j] for j in jobs})
+    def estimate(jobs: list) -> dict:  # selection reads metrics.json's content (evaluate is below record's types)
+        return group_estimate({j: sweep.path / by_job[j]["dir"] for j in jobs},
+                              {j: records[j].to_json() for j in jobs})
 
     return table.add_comparisons(rows, comparisons, estimate)
 
 
-def _write(summary: dict, boards: list, metric_cols: list[str], sweep_dir: Path, job_metrics: dict) -> None:
+def _write(summary: dict, boards: list, metric_cols: list[str], sweep: SweepDir, job_metrics: dict) -> None:
     rows = summary["jobs"]
-    csv_file, json_file, md_file, png_file, html_file = (sweep_dir / name for name in SUMMARY_FILES)
+    csv_file, json_file, md_file, png_file, html_file = sweep.summary_files
     frame = pd.DataFrame(rows, columns=table.csv_columns(metric_cols))
     # A cell of text per job: its warnings as "kind: message", joined.
     frame["n_warnings"] = [len(r["warnings"]) for r in rows]
@@ -63,7 +67,7 @@ def _write(summary: dict, boards: list, metric_cols: list[str], sweep_dir: Path,
         tmp.write_text(markdown.render(summary, boards))
     plot_sweep(rows, png_file)
     with atomic_path(html_file) as tmp:
-        tmp.write_text(html.render(summary, boards, sweep_dir, png_file, job_metrics))
+        tmp.write_text(html.render(summary, boards, sweep.path, png_file, job_metrics))
 
 
 def summarize_sweep(sweep_dir) -> dict:
@@ -76,19 +80,22 @@ def summarize_sweep(sweep_dir) -> dict:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"no such sweep directory: {sweep_dir}")
-    info, jobs = list_jobs(sweep_dir)
+    sweep = SweepDir(sweep_dir)
+    info, jobs = sweep.jobs()
     if not jobs:
         raise ValueError(f"no job in {sweep_dir}: no numbered job directory and no job in {SWEEP_FILE}")
 
-    rows, others, records = [], [], {}
+    rows, others, records, job_metrics = [], [], {}, {}
     for job in jobs:
-        record, overrides, damage = read_job(sweep_dir, job)
+        record, overrides, damage = read_job(sweep, job)
         row, other = table.job_row(job, record, overrides, damage)
-        records[job["num"]] = {} if damage else record or {}
+        # read_job gives no record of a damaged job; an empty metrics.json ({}) is compared with nothing
+        if record is not None and record.keys:
+            records[job["num"]] = record
+        job_metrics[job["num"]] = (record.metrics if record is not None else None) or {}
         rows.append(row)
         others.append(other)
-    selection = _selection(rows, records, sweep_dir)
-    job_metrics = {num: record.get("metrics") or {} for num, record in records.items()}
+    selection = _selection(rows, records, sweep)
     metric_cols = table.add_metric_columns(rows, others)
 
     summary: dict[str, Any] = {"sweep": {"dir": str(sweep_dir.resolve()), **info, "counts": table.counts(rows)}}
@@ -99,7 +106,7 @@ def summarize_sweep(sweep_dir) -> dict:
         log.warning("tracking.json is not as medsweep writes it (%s): its line is left out of the summary", exc)
     if tracking:
         summary["sweep"]["tracking"] = tracking
-    opt = read_search(sweep_dir)
+    opt = read_search(sweep)
     if opt is not None:
         summary["optimization"] = table.optimization(opt, rows)
     boards = table.leaderboard(rows)
@@ -110,7 +117,7 @@ def summarize_sweep(sweep_dir) -> dict:
     summary["selection"] = selection
     summary["figures"] = FIGURES
     summary["jobs"] = rows
-    _write(summary, boards, metric_cols, sweep_dir, job_metrics)
+    _write(summary, boards, metric_cols, sweep, job_metrics)
     return summary
 
 

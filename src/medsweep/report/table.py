@@ -12,8 +12,9 @@ from typing import Any, Callable, Mapping, Optional
 
 from medsweep.escape import one_line
 from medsweep.evaluate.metrics import LOWER_IS_BETTER
-from medsweep.record.files import FINAL_STATUSES, Status, record_warnings
+from medsweep.record.job_record import FINAL_STATUSES, JobRecord, Status, record_warnings
 from medsweep.report import cells
+from medsweep.report.records import status_word
 from medsweep.report.ranking import POOLED, rank_value, ranked_by
 
 # A job without a metrics.json: never started, or killed before writing one.
@@ -71,24 +72,25 @@ def _override_value(overrides: list[str], key: str) -> Optional[str]:
     return None
 
 
-def _warnings(record: dict) -> list[dict]:
+def _warnings(record: JobRecord) -> list[dict]:
     """The job's warnings (record.files.record_warnings), each on one line."""
     return [{"kind": _one_line(w["kind"], 80), "message": _one_line(w["message"], WARNING_LIMIT)}
             for w in record_warnings(record)]
 
 
-def job_row(job: dict, m: Optional[dict], overrides: Optional[list], damage: Optional[str]) -> tuple[dict, dict]:
-    """(summary row, other metrics' columns) of one listed job from what reading.read_job returned."""
+def job_row(job: dict, m: Optional[JobRecord], overrides: Optional[list], damage: Optional[str]) -> tuple[dict, dict]:
+    """(summary row, other metrics' columns) of one listed job from what reading.read_job returned (a record
+    checked for damage: its values are of the types medsweep writes)."""
     error = error_type = None
     if damage:
         # Of a damaged job only its number, folder and readable overrides are shown: no figure is trusted.
         m, error, error_type = None, damage, DAMAGED_TYPE
     overrides = [str(o) for o in overrides or []]
-    m = m or {}
-    status = DAMAGED if damage else m.get("status") or MISSING
-    primary = m.get("primary_metric")
-    metrics = m.get("metrics") or {}
-    greater = m.get("greater_is_better")
+    m = m or JobRecord()  # no record: every attribute at its default (None, or empty)
+    status = DAMAGED if damage else status_word(m) or MISSING
+    primary = m.primary_metric
+    metrics = m.metrics or {}
+    greater = m.greater_is_better
     if greater is None and primary:
         greater = primary not in LOWER_IS_BETTER
     if status == MISSING and error is None:
@@ -99,9 +101,9 @@ def job_row(job: dict, m: Optional[dict], overrides: Optional[list], damage: Opt
     row = {
         "job": job["num"],
         "overrides": " ".join(overrides),
-        "model": m.get("model") or _override_value(overrides, "model"),
-        "estimator": m.get("estimator") or _override_value(overrides, "estimator"),
-        "task": m.get("task"),
+        "model": m.model or _override_value(overrides, "model"),
+        "estimator": m.estimator or _override_value(overrides, "estimator"),
+        "task": m.task,
         "status": status,
         "primary_metric": primary,
         "greater_is_better": greater,
@@ -110,19 +112,19 @@ def job_row(job: dict, m: Optional[dict], overrides: Optional[list], damage: Opt
         # The pooled out-of-fold value and its bootstrap interval (absent when eval.n_boot=0).
         **{f"primary_{k}": clean(metrics.get(primary, {}).get(k)) if primary else None
            for k in ("pooled", "lower", "upper")},
-        "folds": m.get("folds"),
-        "seed": m.get("seed"),
+        "folds": m.folds,
+        "seed": m.seed,
         # The final model on patients it never saw (trainer.holdout or data.test_path).
-        "test_source": (m.get("test") or {}).get("source"),
-        **{f"test_{k}": clean(((m.get("test") or {}).get("metrics") or {}).get(primary, {}).get(k)) if primary
+        "test_source": (m.test or {}).get("source"),
+        **{f"test_{k}": clean(((m.test or {}).get("metrics") or {}).get(primary, {}).get(k)) if primary
            else None for k in ("value", "lower", "upper")},
-        "duration_s": m.get("duration_s"),
+        "duration_s": m.duration_s,
         # Synthetic cohorts and the job's own warnings, flagged wherever the job is listed.
-        "synthetic": bool((m.get("data") or {}).get("synthetic")) if m.get("data") else None,
+        "synthetic": bool((m.data or {}).get("synthetic")) if m.data else None,
         "warnings": _warnings(m),
         "dir": job["dir"],
-        "error_type": m.get("error_type") or error_type,
-        "error": _one_line(m.get("error") or error),
+        "error_type": m.error_type or error_type,
+        "error": _one_line(m.error or error),
     }
     others = {f"{name}_{k}": clean(v.get(k)) for name, v in metrics.items() if name != primary
               for k in ("mean", "lower", "upper") if k in v}

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from medsweep.record.files import TRACKING_FILE
+from medsweep.record.sweep_dir import SweepDir
 
 
 def _read_json(path: Path) -> Any:
@@ -23,7 +23,7 @@ def tracking_line(directory: Path) -> Optional[str]:
     where it was not tracked. The summary written at the end of a sweep comes before the sweep's last jobs and
     its parent run are logged: tracking.json then says "logging". TypeError where tracking.json is not as
     medsweep writes it (e.g. "logged": 5)."""
-    doc = _read_json(Path(directory) / TRACKING_FILE)
+    doc = _read_json(SweepDir(directory).tracking_file)
     if not isinstance(doc, dict) or not doc.get("status"):
         return None
     if doc["status"] != "logging":

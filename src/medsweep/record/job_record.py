@@ -58,7 +58,7 @@ ABSENT: Any = _Absent()
 
 # What a reader gets for a key the record does not have (None for every key not listed).
 _READ_DEFAULTS: dict[str, Any] = {"metrics": dict, "warnings": list, "evaluation": dict, "operating_point": dict,
-                                  "data": dict, "features": dict, "versions": dict, "splits": list,
+                                  "data": dict, "features": dict, "versions": dict, "splits": dict,
                                   "unused_settings": list}
 
 
@@ -88,7 +88,7 @@ class JobRecord:
     n_features: Optional[int] = ABSENT
     n_groups: Optional[int] = ABSENT
     splitter: Optional[str] = ABSENT
-    splits: list = ABSENT
+    splits: dict = ABSENT                    # which patients were in which fold: fingerprint, folds, repeats
     test: Optional[dict] = ABSENT            # the hold-out or external patients, scored once by the final model
     classes: Optional[list] = ABSENT
     positive: Optional[list] = ABSENT

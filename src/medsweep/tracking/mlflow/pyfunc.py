@@ -2,13 +2,14 @@
 
 MLflow "models from code": this file is copied into the logged model and run when the model is loaded, so
 nothing is pickled (neither the pipeline nor this wrapper). The pipeline travels as the job's
-``model.skops``, the job's ``metrics.json`` beside it (classes, features, operating point), read as a
-:class:`medsweep.record.job_record.JobRecord`. Loading checks
-the model's sha256 against metrics.json's ``model_sha256`` and then loads it as ``medsweep predict`` does: in
-a child process under memory and time limits (:class:`medsweep.learn.persistence.ModelProcess`, which checks
-types, archive and trees first). Predicting checks the frame's columns as ``medsweep predict`` does (every
-training feature present; numbers where training had numbers, text where it had text). Loading needs
-medsweep installed:
+``model.skops``, the job's ``metrics.json`` beside it (classes, features, operating point; read as a
+:class:`medsweep.record.job_record.JobRecord`). Loading checks the model's sha256 against metrics.json's
+``model_sha256`` and then loads it as ``medsweep predict`` does: in a child process under memory and time
+limits (:class:`medsweep.learn.persistence.ModelProcess`, which checks types, archive and trees first).
+Predicting checks the frame's columns as ``medsweep predict`` does (every training feature present; numbers
+where training had numbers, text where it had text). A model registered by an older medsweep holds an older
+copy of this file, which hands those checks metrics.json as a dict (they accept both). Loading needs medsweep
+installed:
 
     model = mlflow.pyfunc.load_model("models:/medsweep-parkinsons/1")
     model.predict(frame)   # proba_<class> per class and y_pred at the job's operating point, as predict.py

@@ -313,15 +313,14 @@ class Tracker(Backend):
         with self._lock:
             if not self._attach_to_log(directory):
                 return None
-            sweep = self.sweep
-            jobs = sweep.jobs()[1]
-            outcomes = Counter(self.log_job(str(j["num"]), sweep.job(j["dir"]).folder, j["overrides"]) for j in jobs)
+            jobs = self.sweep.jobs()[1]
+            keyed = [(str(j["num"]), self.sweep.job(j["dir"]).folder) for j in jobs]
+            outcomes = Counter(self.log_job(key, job_dir, j["overrides"]) for (key, job_dir), j in zip(keyed, jobs))
             if not self.broken:
                 try:
                     self._end_parent(jobs)
                 except Exception as exc:  # noqa: BLE001
                     self._break(exc)
-            keyed = [(str(j["num"]), sweep.job(j["dir"]).folder) for j in jobs]
             return self._conclude(keyed, outcomes)
 
     def run_ended(self, run_dir: Path) -> Optional[dict]:
@@ -365,10 +364,8 @@ class Tracker(Backend):
     def _end_parent(self, jobs: list[dict]) -> None:
         pid = self._parent()
         info = read_json(self.sweep.sweep_file) or {}
-        statuses = Counter()
-        for job in jobs:
-            entry = self.state["logged"].get(str(job["num"]))
-            statuses[entry["status"] if entry else "missing"] += 1
+        logged = self.state["logged"]  # the status each job was logged with
+        statuses = Counter(logged[str(j["num"])]["status"] if logged.get(str(j["num"])) else "missing" for j in jobs)
         run = sweep_run(self.dir, info, statuses, len(jobs))
         known = self.store.run_params(pid) or {}
         params = {k: v for k, v in run["params"].items() if k not in known}

@@ -16,7 +16,7 @@ malformed one ends in one line. Library functions only: the command line is meds
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,8 @@ from medsweep.data.read import CHUNK_ROWS, read_chunks as read_table_chunks
 from medsweep.escape import csv_safe
 from medsweep.evaluate.metrics import predicted_classes
 from medsweep.learn.persistence import MEMORY_MB, TIMEOUT_S, ModelProcess
-from medsweep.record.files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, Status, load_metrics, sha256_of_file
+from medsweep.record.files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, JobPaths, sha256_of_file
+from medsweep.record.job_record import JobRecord, Status, load_record
 from medsweep.record.outputs import atomic_path
 
 OUTPUT_SUFFIX = ".predictions.csv"
@@ -37,30 +38,41 @@ class PredictError(ValueError):
     """The job, its model file or the input file cannot be used to predict (one line)."""
 
 
-def completed_record(job_dir: Path) -> dict:
-    """The job's metrics.json, when the job completed (only then is there a model to trust)."""
+def _as_record(record: JobRecord | Mapping[str, Any]) -> JobRecord:
+    """A record; a dict is a metrics.json as an older registered MLflow model's pyfunc file reads it."""
+    return record if isinstance(record, JobRecord) else JobRecord.from_json(record)
+
+
+def _status_word(status: Any) -> Any:
+    """A record's status as its file has it (a known status as its plain word), for messages."""
+    return status.value if isinstance(status, Status) else status
+
+
+def completed_record(job_dir: Path) -> JobRecord:
+    """The job's record (metrics.json), when the job completed (only then is there a model to trust)."""
     try:
-        record = load_metrics(job_dir)
+        record = load_record(job_dir)
     except (FileNotFoundError, NotADirectoryError):
         raise PredictError(f"{job_dir} is not a job directory: it has no {METRICS_FILE}") from None
     except ValueError as exc:
-        raise PredictError(f"{Path(job_dir) / METRICS_FILE} is not valid JSON ({exc})") from None
-    status = record.get("status")
-    if status != Status.COMPLETED:
-        why = f": {record.get('error_type', 'error')}: {record['error']}" if record.get("error") else ""
-        raise PredictError(f"job {job_dir} did not complete (status {status!r}{why}); only a completed job's "
-                           "model is used to predict")
+        raise PredictError(f"{JobPaths(job_dir).metrics} is not valid JSON ({exc})") from None
+    if not record.completed:
+        error_type = record.error_type if record.has("error_type") else "error"
+        why = f": {error_type}: {record.error}" if record.error else ""
+        raise PredictError(f"job {job_dir} did not complete (status {_status_word(record.status)!r}{why}); only a "
+                           "completed job's model is used to predict")
     return record
 
 
-def checked_model_file(job_dir: Path, record: dict) -> Path:
+def checked_model_file(job_dir: Path, record: JobRecord) -> Path:
     """The job's model file, when its bytes are those the job saved (before anything loads it)."""
-    path = Path(job_dir) / MODEL_FILE
+    job = JobPaths(job_dir)
+    path = job.model
     if not path.is_file():
         raise PredictError(f"job {job_dir} has no {MODEL_FILE}")
-    recorded = record.get("model_sha256")
+    recorded = record.model_sha256
     if not recorded:
-        raise PredictError(f"{Path(job_dir) / METRICS_FILE} records no model_sha256 (a job from an older "
+        raise PredictError(f"{job.metrics} records no model_sha256 (a job from an older "
                            f"medsweep), so {path} cannot be checked; run the job again to predict with it")
     actual = sha256_of_file(path)
     if actual != recorded:
@@ -71,7 +83,7 @@ def checked_model_file(job_dir: Path, record: dict) -> Path:
 
 def saved_data_config(job_dir: Path) -> Any:
     """The ``data`` section of the config the job ran (how its file was read)."""
-    path = Path(job_dir) / SAVED_CONFIG
+    path = JobPaths(job_dir).saved_config
     try:
         return OmegaConf.load(path).data
     except FileNotFoundError:
@@ -79,11 +91,12 @@ def saved_data_config(job_dir: Path) -> Any:
                            "(delimiter, missing-value markers, patient column) are read from there") from None
 
 
-def feature_kinds(record: dict, info: dict) -> dict[str, str]:
+def feature_kinds(record: JobRecord | Mapping[str, Any], info: dict) -> dict[str, str]:
     """Each training feature, in training order, with its kind: "numeric" or "text" (one-hot encoded).
     ``info``: what the loaded model says of itself (persistence.model_info)."""
-    used = list(record["features"]["used"])
-    recorded = record["features"].get("kinds")
+    features = _as_record(record).features
+    used = list(features["used"])
+    recorded = features.get("kinds")
     if recorded:
         return {c: recorded[c] for c in used}
     # The preprocessing of the saved pipeline tells (preprocess.py): its "categorical" step holds the text
@@ -94,11 +107,12 @@ def feature_kinds(record: dict, info: dict) -> dict[str, str]:
     return {c: "text" if c in text else "numeric" for c in used}
 
 
-def check_classes(record: dict, info: dict) -> None:
+def check_classes(record: JobRecord | Mapping[str, Any], info: dict) -> None:
     """Checked, not assumed: proba_<class> columns are named from metrics.json's classes."""
-    if record["task"] == "classification" and info.get("classes") != record["classes"]:
+    record = _as_record(record)
+    if record.task == "classification" and info.get("classes") != record.classes:
         raise PredictError(f"the model's classes {info.get('classes')} differ from {METRICS_FILE}'s "
-                           f"{record['classes']}")
+                           f"{record.classes}")
 
 
 def read_chunks(path: Path, data_cfg: Any, text_columns: list,
@@ -110,15 +124,16 @@ def read_chunks(path: Path, data_cfg: Any, text_columns: list,
 
 # -- checking and predicting ----------------------------------------------------------------------------
 
-def check_columns(path: Path, columns: list[str], record: dict) -> list[str]:
+def check_columns(path: Path, columns: list[str], record: JobRecord | Mapping[str, Any]) -> list[str]:
     """Refuse a file lacking any training feature (naming all); the columns it has that the model ignores,
     each with why (its role in training, or that training had no such column)."""
-    used = record["features"]["used"]
+    features = _as_record(record).features
+    used = features["used"]
     missing = [c for c in used if c not in columns]
     if missing:
         raise PredictError(f"{path} lacks {len(missing)} of the {len(used)} feature columns the model was "
                            f"trained on: {', '.join(map(repr, missing))}")
-    excluded = record["features"].get("excluded", {})
+    excluded = features.get("excluded", {})
     return [f"{c!r}: {excluded.get(c, 'not in the training data')}" for c in columns if c not in used]
 
 
@@ -160,13 +175,13 @@ def _patients(chunk: pd.DataFrame, data_cfg: Any) -> pd.Series:
     return out
 
 
-def _predictions(model: Any, record: dict, X: pd.DataFrame) -> dict[str, Any]:
-    if record["task"] != "classification":
+def _predictions(model: Any, record: JobRecord, X: pd.DataFrame) -> dict[str, Any]:
+    if record.task != "classification":
         return {"y_pred": model.predict(X)}
-    classes = record["classes"]
+    classes = record.classes
     proba = model.predict_proba(X)
     out: dict[str, Any] = {f"proba_{c}": proba[:, i] for i, c in enumerate(classes)}
-    threshold = record["operating_point"]["final_threshold"] if len(classes) == 2 else None
+    threshold = record.operating_point["final_threshold"] if len(classes) == 2 else None
     out["y_pred"] = predicted_classes(proba, classes, threshold=threshold)
     return out
 
@@ -195,7 +210,7 @@ def _printable_lines(text: str, limit: int = 20) -> list[str]:
     return [line for line in lines if line.strip()][:limit]
 
 
-def _predict_with(model: ModelProcess, record: dict, data_cfg: Any, data_file: Path, output: Path,
+def _predict_with(model: ModelProcess, record: JobRecord, data_cfg: Any, data_file: Path, output: Path,
                   chunk_rows: int, note: Callable[[str], None]) -> int:
     check_classes(record, model.info)
     kinds = feature_kinds(record, model.info)

@@ -27,17 +27,13 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from medsweep.data.errors import DataError
-
-from medsweep.data.sources import load_frame, resolve_path
-
-from medsweep.record.files import sha256_of_file
-from medsweep.estimators import REGISTRY
-from medsweep.record.files import (LOG_FILE, METRICS_FILE, MODEL_FILE, SAVED_CONFIG, SAVED_HYDRA, SAVED_OVERRIDES, Status,
-                                load_metrics, model_problem, read_metrics)
 from medsweep.config.schema import Config, ConfigError, check_config
 from medsweep.cpu import cpu_share_set
-from medsweep.record.job_record import JobRecord
+from medsweep.data.errors import DataError
+from medsweep.data.sources import load_frame, resolve_path
+from medsweep.estimators import REGISTRY
+from medsweep.record.files import METRICS_FILE, SAVED_CONFIG, JobPaths, sha256_of_file
+from medsweep.record.job_record import JobRecord, Status, load_record, model_problem, read_record
 
 # Descriptive provenance (a citation's wording, where the file lies) is not a result: of the data, the
 # rows, columns and content hash are compared.
@@ -78,11 +74,12 @@ def _current_defaults(job_dir: Path, overrides: list[str]) -> DictConfig:
 
     from medsweep.config.schema import register_configs
 
-    hydra_cfg = yaml.safe_load((job_dir / SAVED_HYDRA).read_text()) if (job_dir / SAVED_HYDRA).is_file() else {}
+    saved_hydra = JobPaths(job_dir).saved_hydra
+    hydra_cfg = yaml.safe_load(saved_hydra.read_text()) if saved_hydra.is_file() else {}
     sources = ((hydra_cfg or {}).get("hydra", {}).get("runtime", {}).get("config_sources") or [])
     conf = next((s["path"] for s in sources if s.get("provider") == "main" and s.get("schema") == "file"), None)
     if not conf or not Path(conf).is_dir():
-        raise ReproduceError(f"{job_dir / SAVED_HYDRA} names no config folder that exists ({conf}), so keys the "
+        raise ReproduceError(f"{saved_hydra} names no config folder that exists ({conf}), so keys the "
                              "saved config lacks cannot be filled")
     register_configs()
     GlobalHydra.instance().clear()
@@ -97,10 +94,11 @@ def saved_config(job_dir: Path) -> tuple[DictConfig, list[str], list[str]]:
     """(config, overrides, filled): the config the job ran, typed and range-checked by this medsweep's schema.
     Keys the schema gained after the job ran (absent from its config.yaml) get the value this medsweep's
     config folder gives for the job's overrides; ``filled`` lists them as key=value."""
-    path = job_dir / SAVED_CONFIG
+    job = JobPaths(job_dir)
+    path = job.saved_config
     if not path.is_file():
         raise ReproduceError(f"job {job_dir} has no {SAVED_CONFIG}: the config it ran is read from there")
-    overrides = yaml.safe_load((job_dir / SAVED_OVERRIDES).read_text()) if (job_dir / SAVED_OVERRIDES).is_file() else []
+    overrides = yaml.safe_load(job.saved_overrides.read_text()) if job.saved_overrides.is_file() else []
     try:
         saved = OmegaConf.load(path)
         cfg = _typed(saved)
@@ -132,11 +130,11 @@ def _check_file(path: Optional[str], recorded: Optional[str], what: str) -> Path
     return Path(path)
 
 
-def check_data(cfg: DictConfig, record: dict) -> None:
+def check_data(cfg: DictConfig, record: JobRecord) -> None:
     """Refuse when the data is not what the job trained (and tested) on. A file named by a relative path or
     data_dir is pinned to the absolute path the job read, so the check and the run read the same file from
     any directory."""
-    info = record.get("data") or {}
+    info = record.data or {}
     if resolve_path(cfg.data, cfg.get("data_dir")) is not None:
         cfg.data.path = str(_check_file(info.get("path"), info.get("sha256"), "data file"))
     else:
@@ -148,7 +146,7 @@ def check_data(cfg: DictConfig, record: dict) -> None:
         if now.get("sha256") != info.get("sha256"):
             raise ReproduceError(f"embedded data {cfg.data.name!r} (data.source={cfg.data.source}) has changed "
                                  f"since the job ran: sha256 {now.get('sha256')}, the job's was {info.get('sha256')}")
-    test = record.get("test") or {}
+    test = record.test or {}
     if test.get("source") == "external":
         cfg.data.test_path = str(_check_file(test.get("path"), test.get("sha256"), "external validation file"))
 
@@ -178,7 +176,7 @@ def choose_out_dir(job_dir: Path, out: Optional[Path]) -> Path:
 def _job_logging(out_dir: Path, n_threads: Optional[int]) -> Iterator[None]:
     """What train.py's Hydra run gives a job: its log in train.log (INFO and up); and the thread count the
     job ran with (the CPU share, which the estimators' thread settings come from: medsweep.cpu)."""
-    handler = logging.FileHandler(out_dir / LOG_FILE)
+    handler = logging.FileHandler(JobPaths(out_dir).log)
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
     root, level = logging.getLogger(), log.level
@@ -220,19 +218,29 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def compare_records(original: dict, reproduced: dict, tolerance: float = 0.0) -> list[str]:
+def _status_word(status: Any) -> Any:
+    """A record's status as its file has it (a known status as its plain word), for messages."""
+    return status.value if isinstance(status, Status) else status
+
+
+def _recorded(record: JobRecord, key: str) -> Any:
+    """A key of the record as its file has it; "" where it has none."""
+    return getattr(record, key) if record.has(key) else ""
+
+
+def compare_records(original: JobRecord, reproduced: JobRecord, tolerance: float = 0.0) -> list[str]:
     """The differences between two completed jobs' results (run-specific fields left out)."""
-    if reproduced.get("status") != Status.COMPLETED:
-        return [f"status: {original.get('status')!r} in the job, {reproduced.get('status')!r} in the reproduction "
-                f"({reproduced.get('error_type', '')}: {reproduced.get('error', '')})"]
-    results = JobRecord.from_json(original).results()  # what differs between two runs of a job is not compared
-    if isinstance(results.get("data"), dict):
-        results["data"] = {k: v for k, v in results["data"].items() if k in DATA_COMPARED}
-    return _differences(results, reproduced, "", tolerance)
+    if not reproduced.completed:
+        return [f"status: {_status_word(original.status)!r} in the job, {_status_word(reproduced.status)!r} in the "
+                f"reproduction ({_recorded(reproduced, 'error_type')}: {_recorded(reproduced, 'error')})"]
+    if original.has("data") and isinstance(original.data, dict):
+        original = original.updated(data={k: v for k, v in original.data.items() if k in DATA_COMPARED})
+    # What differs between two runs of a job is not compared (JobRecord.results).
+    return _differences(original.results(), reproduced.to_json(), "", tolerance)
 
 
-def version_changes(original: dict, reproduced: dict) -> list[str]:
-    old, new = original.get("versions") or {}, reproduced.get("versions") or {}
+def version_changes(original: JobRecord, reproduced: JobRecord) -> list[str]:
+    old, new = original.versions or {}, reproduced.versions or {}
     return [f"{name} {old[name]} (job) -> {new.get(name)} (now)" for name in old if old[name] != new.get(name)]
 
 
@@ -242,30 +250,34 @@ def reproduce(job_dir: Path, out: Optional[Path] = None, tolerance: float = 0.0)
     from medsweep.job.runner import run_job  # scikit-learn, matplotlib: only once the checks pass
 
     job_dir = Path(job_dir)
+    job = JobPaths(job_dir)
     try:
-        record = load_metrics(job_dir)
+        record = load_record(job_dir)
     except (FileNotFoundError, NotADirectoryError):
         raise ReproduceError(f"{job_dir} is not a job directory: it has no {METRICS_FILE}") from None
     except ValueError as exc:
-        raise ReproduceError(f"{job_dir / METRICS_FILE} is not valid JSON ({exc})") from None
-    if record.get("status") != Status.COMPLETED:
-        raise ReproduceError(f"job {job_dir} did not complete (status {record.get('status')!r}): there are no "
-                             "results to compare with; run it again with train.py")
-    problem = model_problem(job_dir / MODEL_FILE, record) if record.get("model_sha256") else None
+        raise ReproduceError(f"{job.metrics} is not valid JSON ({exc})") from None
+    if not record.completed:
+        raise ReproduceError(f"job {job_dir} did not complete (status {_status_word(record.status)!r}): there are "
+                             "no results to compare with; run it again with train.py")
+    problem = model_problem(job.model, record) if record.model_sha256 else None
     if problem:  # the results belong to a model that is no longer there: the job's record is not intact
         raise ReproduceError(f"{problem}; a job whose files were changed is not reproduced")
     cfg, overrides, filled = saved_config(job_dir)
     check_data(cfg, record)
     out_dir = choose_out_dir(job_dir, out)
-    (out_dir / SAVED_CONFIG.parent).mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, out_dir / SAVED_CONFIG)  # the reproduction is itself a job directory
-    if (job_dir / SAVED_OVERRIDES).is_file():
-        shutil.copyfile(job_dir / SAVED_OVERRIDES, out_dir / SAVED_OVERRIDES)
-    with _job_logging(out_dir, record.get("n_threads")):
+    copy = JobPaths(out_dir)  # the reproduction is itself a job directory
+    copy.saved_config.parent.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, copy.saved_config)
+    if job.saved_overrides.is_file():
+        shutil.copyfile(job.saved_overrides, copy.saved_overrides)
+    with _job_logging(out_dir, record.n_threads):
         try:
             run_job(cfg, out_dir, overrides)
         except Exception:  # recorded in its metrics.json (and train.log); compared below
             pass
-    reproduced = read_metrics(out_dir) or {"status": None, "error": f"no {METRICS_FILE} was written"}
+    reproduced = read_record(out_dir)
+    if reproduced is None or not reproduced.keys:  # none, or an empty one
+        reproduced = JobRecord(status=None, error=f"no {METRICS_FILE} was written")
     return Reproduction(out_dir=out_dir, differences=compare_records(record, reproduced, tolerance), filled=filled,
                         versions=version_changes(record, reproduced))

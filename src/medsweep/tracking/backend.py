@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from medsweep import escape
-from medsweep.record.files import LOCK_FILE, SWEEP_FILE
+from medsweep.record.sweep_dir import SweepDir
 
 # What job_ended answers: logged for the first time, logged again with a later result, logged already with
 # these files, not ended yet, nothing logged (tracking off or stopped, or not a job of this sweep), failed.
@@ -81,7 +81,7 @@ class Backend(ABC):
 # -- which sweep this process runs ---------------------------------------------------------------------------
 def _lock_pid(directory: Path) -> Optional[str]:
     try:
-        return (directory / LOCK_FILE).read_text().strip()
+        return SweepDir(directory).lock_file.read_text().strip()
     except OSError:
         return None
 
@@ -90,7 +90,7 @@ def ours(directory: Path) -> bool:
     """Whether ``directory`` is the sweep this process runs: medsweep's sweeper locks its directory with this
     process's id in the lock file (another sweep started in the same second writes to ``<dir>-1``); sweeps
     of other sweepers have no lock file."""
-    if not (directory / SWEEP_FILE).is_file() and not any(p.name.isdigit() for p in directory.glob("[0-9]*")):
+    if not SweepDir(directory).sweep_file.is_file() and not any(p.name.isdigit() for p in directory.glob("[0-9]*")):
         return False
     pid = _lock_pid(directory)
     return pid is None or pid == str(os.getpid())
@@ -100,7 +100,7 @@ def our_sweep_dir(requested: Path) -> Optional[Path]:
     """The directory the sweeper claimed for this process's sweep: ``requested`` or ``requested-<n>``."""
     candidate, n = requested, 0
     while candidate.is_dir():
-        if _lock_pid(candidate) == str(os.getpid()) and (candidate / SWEEP_FILE).is_file():
+        if _lock_pid(candidate) == str(os.getpid()) and SweepDir(candidate).sweep_file.is_file():
             return candidate
         n += 1
         candidate = requested.with_name(f"{requested.name}-{n}")

@@ -20,7 +20,8 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from medsweep.record.files import METRICS_FILE, list_jobs
+from medsweep.record.files import JobPaths
+from medsweep.record.sweep_dir import SweepDir
 from medsweep.tracking.backend import Backend, TrackingError, our_sweep_dir, ours
 
 log = logging.getLogger(__name__)
@@ -65,22 +66,22 @@ class _JobPoller(threading.Thread):
 
     def _look(self, sweep_dir: Path) -> None:
         """One look at the jobs: each one whose metrics.json changed and has settled goes to the backend."""
-        jobs = self._jobs
+        sweep, jobs = SweepDir(sweep_dir), self._jobs
         if not jobs:
-            info, jobs = list_jobs(sweep_dir)
+            info, jobs = sweep.jobs()
             if info.get("command"):  # sweep.json's list: written as the sweep starts, it does not change
                 self._jobs = jobs
         for job in jobs:
             if not self.backend.active:
                 return
-            key, job_dir = str(job["num"]), sweep_dir / job["dir"]
+            key, paths = str(job["num"]), sweep.job(job["dir"])
             try:
-                st = (job_dir / METRICS_FILE).stat()
+                st = paths.metrics.stat()
             except OSError:
                 continue
             if self._mtimes.get(key) == st.st_mtime_ns or time.time() - st.st_mtime < SETTLE_S:
                 continue
-            if self.backend.job_ended(job_dir) not in ("off", "error"):
+            if self.backend.job_ended(paths.folder) not in ("off", "error"):
                 self._mtimes[key] = st.st_mtime_ns
 
     def stop(self) -> None:
@@ -190,7 +191,7 @@ class Track(Callback):
         except TrackingError as exc:
             log.warning("%s tracking is off for this run: %s", self.label, exc)
         run_dir = Path(str(config.hydra.runtime.output_dir))
-        if (run_dir / METRICS_FILE).is_file():
+        if JobPaths(run_dir).metrics.is_file():
             _report(backend.run_ended(run_dir), backend)
 
 

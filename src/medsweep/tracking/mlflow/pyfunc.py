@@ -2,12 +2,14 @@
 
 MLflow "models from code": this file is copied into the logged model and run when the model is loaded, so
 nothing is pickled (neither the pipeline nor this wrapper). The pipeline travels as the job's
-``model.skops``, the job's ``metrics.json`` beside it (classes, features, operating point). Loading checks
-the model's sha256 against metrics.json's ``model_sha256`` and then loads it as ``medsweep predict`` does: in
-a child process under memory and time limits (:class:`medsweep.learn.persistence.ModelProcess`, which checks
-types, archive and trees first). Predicting checks the frame's columns as ``medsweep predict`` does (every
-training feature present; numbers where training had numbers, text where it had text). Loading needs
-medsweep installed:
+``model.skops``, the job's ``metrics.json`` beside it (classes, features, operating point; read as a
+:class:`medsweep.record.job_record.JobRecord`). Loading checks the model's sha256 against metrics.json's
+``model_sha256`` and then loads it as ``medsweep predict`` does: in a child process under memory and time
+limits (:class:`medsweep.learn.persistence.ModelProcess`, which checks types, archive and trees first).
+Predicting checks the frame's columns as ``medsweep predict`` does (every training feature present; numbers
+where training had numbers, text where it had text). A model registered by an older medsweep holds an older
+copy of this file, which hands those checks metrics.json as a dict (they accept both). Loading needs medsweep
+installed:
 
     model = mlflow.pyfunc.load_model("models:/medsweep-parkinsons/1")
     model.predict(frame)   # proba_<class> per class and y_pred at the job's operating point, as predict.py
@@ -29,12 +31,12 @@ METRICS_ARTIFACT = "metrics"
 
 class MedsweepModel(PythonModel):
     def load_context(self, context: Any) -> None:
-        from medsweep.record.files import model_problem
         from medsweep.learn.persistence import ModelProcess, UntrustedModelError
+        from medsweep.record.job_record import JobRecord, model_problem
         from medsweep.tools.predict import check_classes, feature_kinds
 
         with open(context.artifacts[METRICS_ARTIFACT]) as f:
-            self.record = json.load(f)
+            self.record = JobRecord.from_json(json.load(f))
         path = context.artifacts[MODEL_ARTIFACT]
         problem = model_problem(path, self.record)
         if problem:
@@ -54,12 +56,12 @@ class MedsweepModel(PythonModel):
 
         check_columns("the input frame", [str(c) for c in model_input.columns], self.record)
         X = features(model_input.reset_index(drop=True), self.kinds, 0, [])
-        if self.record["task"] != "classification":
+        if self.record.task != "classification":
             return pd.DataFrame({"y_pred": self.pipeline.predict(X)})
-        classes = self.record["classes"]
+        classes = self.record.classes
         proba = self.pipeline.predict_proba(X)
         out = pd.DataFrame({f"proba_{c}": proba[:, i] for i, c in enumerate(classes)})
-        threshold = self.record["operating_point"]["final_threshold"] if len(classes) == 2 else None
+        threshold = self.record.operating_point["final_threshold"] if len(classes) == 2 else None
         out["y_pred"] = predicted_classes(proba, classes, threshold=threshold)
         return out
 

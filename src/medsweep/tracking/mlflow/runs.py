@@ -12,19 +12,14 @@ from collections import Counter
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from medsweep.config.schema import RUN_CONTROL_KEYS, Config
+from medsweep.record.files import FINAL_STATUSES, JobPaths, Status
+from medsweep.record.job_record import JobRecord
+from medsweep.record.sweep_dir import SweepDir
 from medsweep.tracking.backend import one_line
-from medsweep.record.files import (FINAL_STATUSES, HISTORY_FILE, JOB_PLOTS, LOG_FILE, METRICS_FILE, MODEL_CARD_FILE,
-                                   MODEL_FILE, OPTUNA_FILE, PREDICTIONS_FILE, SAVED_CONFIG, SAVED_OVERRIDES,
-                                   SUBGROUPS_FILE, SUMMARY_FILES, SWEEP_CONFIG, SWEEP_FILE, TEST_PREDICTIONS_FILE,
-                                   Status)
 
-JOB_ARTIFACTS = (METRICS_FILE, PREDICTIONS_FILE, TEST_PREDICTIONS_FILE, HISTORY_FILE, SUBGROUPS_FILE, *JOB_PLOTS,
-                 MODEL_CARD_FILE, MODEL_FILE, LOG_FILE)
-CONFIG_ARTIFACTS = (SAVED_CONFIG, SAVED_OVERRIDES)   # uploaded into hydra/
-SWEEP_ARTIFACTS = (*SUMMARY_FILES, SWEEP_FILE, SWEEP_CONFIG, OPTUNA_FILE)
 # A job's config, flattened into params: what it trains, i.e. every key of the schema but the run-control
 # keys (schema.RUN_CONTROL_KEYS), which may change on a resume while params cannot.
 PARAM_KEYS = tuple(f.name for f in fields(Config) if f.name not in RUN_CONTROL_KEYS)
@@ -81,15 +76,29 @@ def _flatten(tree: Any, prefix: str, out: dict[str, str]) -> None:
         out[prefix] = clip(tree, MAX_PARAM)
 
 
+def job_artifacts(job: JobPaths) -> dict[str, tuple[Path, Optional[str]]]:
+    """A job's files uploaded to its run: artifact path in the run -> (file, folder in the run); its saved
+    config in hydra/."""
+    files = (job.metrics, job.predictions, job.test_predictions, job.history, job.subgroups, *job.plots,
+             job.model_card, job.model, job.log)
+    return {**{path.name: (path, None) for path in files},
+            **{f"hydra/{path.name}": (path, "hydra") for path in (job.saved_config, job.saved_overrides)}}
+
+
+def sweep_artifacts(sweep: SweepDir) -> tuple[Path, ...]:
+    """A sweep's files uploaded to its parent run: its summaries, sweep.json, its config and Optuna's results."""
+    return (*sweep.summary_files, sweep.sweep_file, sweep.config_file, sweep.optuna_file)
+
+
 def _override_key(override: str) -> str:
     return str(override).lstrip("+~").split("=", 1)[0]
 
 
-def _history(job_dir: Path) -> list[tuple[str, float, int]]:
+def _history(job: JobPaths) -> list[tuple[str, float, int]]:
     """history.csv as metric steps: ``history/fold_<k>/<column>`` at step = epoch."""
     out = []
     try:
-        with open(job_dir / HISTORY_FILE, newline="") as f:
+        with open(job.history, newline="") as f:
             for row in csv.DictReader(f):
                 fold, epoch = row.pop("fold", None), row.pop("epoch", None)
                 row.pop("repeat", None)  # folds are numbered across repeats already
@@ -105,13 +114,13 @@ def _history(job_dir: Path) -> list[tuple[str, float, int]]:
     return out
 
 
-def _warning_tags(record: dict) -> dict[str, str]:
+def _warning_tags(record: JobRecord) -> dict[str, str]:
     """Tags a reader of the MLflow UI cannot miss: ``warning.synthetic_data`` on a job trained on a synthetic
     cohort, ``warnings`` (how many) and ``warning.<kind>`` (its messages) from metrics.json's ``warnings``."""
     tags: dict[str, str] = {}
-    if (record.get("data") or {}).get("synthetic"):
+    if (record.data or {}).get("synthetic"):
         tags["warning.synthetic_data"] = "SYNTHETIC data, not real patients: for testing the pipeline only"
-    raw = record.get("warnings") or []
+    raw = record.warnings or []
     items = raw if isinstance(raw, list) else [raw]
     if items:
         tags["warnings"] = str(len(items))
@@ -123,26 +132,27 @@ def _warning_tags(record: dict) -> dict[str, str]:
     return tags
 
 
-def job_run(job_dir: Path, record: dict, record_bytes: bytes, overrides: Optional[list] = None,
-            num: Optional[str] = None, git: Optional[dict] = None) -> dict:
-    """What a job's MLflow run holds, from the job's files: name, params, metrics (key, value, step), tags,
-    artifacts, run status, start and end, each artifact's size and time, and signatures of the record and of
-    the files (to log only what changed)."""
-    job_dir = Path(job_dir)
-    cfg = _yaml(job_dir / SAVED_CONFIG) or {}
+def job_run(job_dir: Path, record: JobRecord | Mapping[str, Any], record_bytes: bytes,
+            overrides: Optional[list] = None, num: Optional[str] = None, git: Optional[dict] = None) -> dict:
+    """What a job's MLflow run holds, from the job's files (``record``: its metrics.json, read): name, params,
+    metrics (key, value, step), tags, artifacts, run status, start and end, each artifact's size and time, and
+    signatures of the record and of the files (to log only what changed)."""
+    job = JobPaths(Path(job_dir))
+    record = record if isinstance(record, JobRecord) else JobRecord.from_json(record)
+    cfg = _yaml(job.saved_config) or {}
     params: dict[str, str] = {}
     for key in PARAM_KEYS:
         if key in cfg:
             _flatten(cfg[key], key, params)
     if overrides is None:
-        overrides = record.get("overrides")
+        overrides = record.overrides
     if overrides is None:
-        overrides = _yaml(job_dir / CONFIG_ARTIFACTS[1]) or []
+        overrides = _yaml(job.saved_overrides) or []
     params["overrides"] = clip(" ".join(str(o) for o in overrides
                                          if _override_key(o).split(".")[0] not in RUN_CONTROL_KEYS), MAX_PARAM)
 
     metrics: list[tuple[str, float, int]] = []
-    for name, stats in (record.get("metrics") or {}).items():
+    for name, stats in (record.metrics or {}).items():
         for stat in STATS:
             value = number((stats or {}).get(stat))
             if value is not None:
@@ -150,57 +160,54 @@ def job_run(job_dir: Path, record: dict, record_bytes: bytes, overrides: Optiona
         for i, value in enumerate((stats or {}).get("folds") or []):
             if number(value) is not None:
                 metrics.append((f"{name}.fold", float(value), i))
-    calibration = (record.get("evaluation") or {}).get("calibration") or {}
+    calibration = (record.evaluation or {}).get("calibration") or {}
     metrics += [(f"calibration.{k}", float(v), 0) for k, v in calibration.items() if number(v) is not None]
-    test = record.get("test") or {}
+    test = record.test or {}
     for name, stats in (test.get("metrics") or {}).items():
         for stat in ("value", "lower", "upper"):
             value = number((stats or {}).get(stat))
             if value is not None:
                 metrics.append((f"test.{name}.{stat}", value, 0))
-    if number(record.get("duration_s")) is not None:
-        metrics.append(("duration_s", float(record["duration_s"]), 0))
-    metrics += _history(job_dir)
+    if number(record.duration_s) is not None:
+        metrics.append(("duration_s", float(record.duration_s), 0))
+    metrics += _history(job)
 
-    status = str(record.get("status"))
-    data = record.get("data") or {}
+    status = str(record.status)
+    data = record.data or {}
     data_cfg = cfg.get("data") or {}
     source = data.get("source") or ("file" if data_cfg.get("path") or cfg.get("data_dir") else data_cfg.get("source"))
     tags = {
-        "status": status, "model": record.get("model"), "estimator": record.get("estimator"),
-        "task": record.get("task"), "primary_metric": record.get("primary_metric"),
+        "status": status, "model": record.model, "estimator": record.estimator,
+        "task": record.task, "primary_metric": record.primary_metric,
         "data_source": source, "data_sha256": data.get("sha256"), "data_path": data.get("path") or data_cfg.get("path"),
         "data_synthetic": data.get("synthetic"), "test_source": test.get("source"),
-        "job_dir": str(job_dir.resolve()), "job_num": num, "attempts": record.get("attempts"),
-        "model_sha256": record.get("model_sha256"), "retries": cfg.get("retries"), "timeout_min": cfg.get("timeout_min"),
-        "n_samples": record.get("n_samples"), "n_features": record.get("n_features"), "n_groups": record.get("n_groups"),
-        "error": one_line(record["error"]) if record.get("error") else None, "error_type": record.get("error_type"),
+        "job_dir": str(job.folder.resolve()), "job_num": num, "attempts": record.attempts,
+        "model_sha256": record.model_sha256, "retries": cfg.get("retries"), "timeout_min": cfg.get("timeout_min"),
+        "n_samples": record.n_samples, "n_features": record.n_features, "n_groups": record.n_groups,
+        "error": one_line(record.error) if record.error else None, "error_type": record.error_type,
         "mlflow.source.name": "train.py", "mlflow.source.type": "LOCAL",
         **(git or {}),
         **_warning_tags(record),
     }
     tags = {k: clip(v, MAX_TAG) for k, v in tags.items() if v is not None}
 
-    # artifact path in the run -> (file, folder in the run), and each file's size and time
-    artifacts = {name: (job_dir / name, None) for name in JOB_ARTIFACTS}
-    artifacts.update({f"hydra/{rel.name}": (job_dir / rel, "hydra") for rel in CONFIG_ARTIFACTS})
-    files = {}
+    artifacts = job_artifacts(job)
+    files = {}  # each artifact's size and time
     for name, (path, _) in list(artifacts.items()):
         try:
             st = path.stat()
             files[name] = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             del artifacts[name]
-    label = " ".join(str(x) for x in (record.get("model"), record.get("estimator")) if x)
+    label = " ".join(str(x) for x in (record.model, record.estimator) if x)
     return {
-        "name": f"#{num} {label}" if num is not None else label or job_dir.name,
+        "name": f"#{num} {label}" if num is not None else label or job.folder.name,
         "params": params, "metrics": metrics, "tags": tags, "artifacts": artifacts,
         "status": status, "run_status": RUN_STATUS.get(status, "RUNNING"),
-        "start_ms": ms(record.get("started_at")), "end_ms": ms(record.get("finished_at")),
+        "start_ms": ms(record.started_at), "end_ms": ms(record.finished_at),
         "record_sig": hashlib.sha256(record_bytes).hexdigest()[:16], "files": files,
         "files_sig": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16],
     }
-
 
 
 def git_tags(directory: Path) -> dict[str, str]:
@@ -239,5 +246,5 @@ def sweep_run(sweep_dir: Path, info: dict, statuses: Counter, n_jobs: int) -> di
         "params": {**sweep_params(info), "jobs": str(n_jobs)}, "metrics": metrics,
         "tags": {"status": str(status), "sweep_dir": str(sweep_dir), "resumes": str(len(info.get("resumes") or []))},
         "run_status": SWEEP_STATUS[status], "end_ms": ms(info.get("finished_at")),
-        "artifacts": [(sweep_dir / n, None) for n in SWEEP_ARTIFACTS if (sweep_dir / n).is_file()],
+        "artifacts": [(path, None) for path in sweep_artifacts(SweepDir(sweep_dir)) if path.is_file()],
     }

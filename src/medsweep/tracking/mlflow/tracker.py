@@ -17,8 +17,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
-from medsweep.record.files import FINAL_STATUSES, METRICS_FILE, MODEL_FILE, SWEEP_FILE, TRACKING_FILE, list_jobs
+from medsweep.record.files import JobPaths
+from medsweep.record.job_record import JobRecord
 from medsweep.record.outputs import now, write_json
+from medsweep.record.sweep_dir import SweepDir
 from medsweep.tracking.backend import Backend, TrackingError, one_line, ours
 from medsweep.tracking.mlflow.registry import best_jobs, version_details
 from medsweep.tracking.mlflow.runs import git_tags, job_run, ms, read_json, sweep_params, sweep_run
@@ -44,7 +46,7 @@ class Tracker(Backend):
         self.store: Any = None
         self.off: Optional[str] = None       # why tracking is off (the store could not be used at the start)
         self.broken: Optional[str] = None    # why logging stopped midway
-        self.dir: Optional[Path] = None
+        self.dir: Optional[Path] = None       # the directory logged (a sweep's, or a single run's)
         self.state: dict = {}
         self._previous: list[dict] = []
         self._status, self._message = "logging", ""
@@ -113,6 +115,10 @@ class Tracker(Backend):
             log.warning("MLflow logging stopped: %s; log the rest later with `medsweep track %s`",
                         self.broken, self.dir)
 
+    @property
+    def sweep(self) -> SweepDir:  # the paths of the directory logged (once attached)
+        return SweepDir(self.dir)
+
     # tracking.json
     def attach(self, directory: Path) -> None:
         """Log ``directory`` (a sweep's or a single run's): read the run ids of this store from its tracking.json."""
@@ -121,7 +127,7 @@ class Tracker(Backend):
             if self.dir == directory:
                 return
             self.dir = directory
-            doc = read_json(directory / TRACKING_FILE)
+            doc = read_json(self.sweep.tracking_file)
             doc = doc if isinstance(doc, dict) else {}
             records = [r for r in [doc, *(doc.get("previous") or [])] if isinstance(r, dict) and r.get("uri")]
             mine = next((r for r in records if r.get("uri") == self.uri and r.get("experiment") == self.experiment),
@@ -151,9 +157,9 @@ class Tracker(Backend):
         doc = {"backend": "mlflow", "status": self._status, "message": self._message, **self.state,
                "ui": ui_command(self.uri), "updated_at": now(), "previous": self._previous}
         try:
-            write_json(self.dir / TRACKING_FILE, doc)
+            write_json(self.sweep.tracking_file, doc)
         except OSError as exc:
-            log.warning("Could not write %s: %s", self.dir / TRACKING_FILE, exc.strerror or exc)
+            log.warning("Could not write %s: %s", self.sweep.tracking_file, exc.strerror or exc)
 
     def flush(self) -> None:
         """Write tracking.json if a save was put off."""
@@ -168,7 +174,7 @@ class Tracker(Backend):
         if pid and not self._parent_open and self.store.run_params(pid) is None:
             pid = None
         if pid is None:
-            info = read_json(self.dir / SWEEP_FILE) or {}
+            info = read_json(self.sweep.sweep_file) or {}
             try:
                 name = str(self.dir.relative_to(self.start_dir.resolve()))
             except ValueError:
@@ -214,12 +220,13 @@ class Tracker(Backend):
         with self._lock:
             if self.store is None or self.broken or self.dir is None:
                 return "off"
-            try:
-                record_bytes = (job_dir / METRICS_FILE).read_bytes()
-                record = json.loads(record_bytes)
+            try:  # the bytes too: the run's signature is of the file as written
+                record_bytes = JobPaths(job_dir).metrics.read_bytes()
+                data = json.loads(record_bytes)
             except (OSError, ValueError):
                 return "pending"
-            if not isinstance(record, dict) or record.get("status") not in FINAL_STATUSES:
+            record = JobRecord.from_json(data) if isinstance(data, dict) else None
+            if record is None or not record.final:
                 return "pending"
             job = job_run(job_dir, record, record_bytes, overrides, key if nested else None, self.git())
             done = self.state["logged"].get(key) or {}
@@ -288,14 +295,14 @@ class Tracker(Backend):
             return None
         if not self._jobs:
             try:
-                info, jobs = list_jobs(self.dir)
+                info, jobs = self.sweep.jobs()
             except ValueError:  # sweep.json unusable: the end of the sweep says so; numbered folders meanwhile
                 info, jobs = {}, []
             if info.get("command"):  # sweep.json's list: written as the sweep starts, it does not change
                 self._jobs = jobs
         else:
             jobs = self._jobs
-        found = next((j for j in jobs if (self.dir / j["dir"]).resolve() == job_dir), None)
+        found = next((j for j in jobs if self.sweep.job(j["dir"]).folder.resolve() == job_dir), None)
         if found is None and job_dir.parent == self.dir and job_dir.name.isdigit():
             found = {"num": job_dir.name, "overrides": None}
         return found
@@ -306,14 +313,14 @@ class Tracker(Backend):
         with self._lock:
             if not self._attach_to_log(directory):
                 return None
-            jobs = list_jobs(self.dir)[1]
-            outcomes = Counter(self.log_job(str(j["num"]), self.dir / j["dir"], j["overrides"]) for j in jobs)
+            jobs = self.sweep.jobs()[1]
+            keyed = [(str(j["num"]), self.sweep.job(j["dir"]).folder) for j in jobs]
+            outcomes = Counter(self.log_job(key, job_dir, j["overrides"]) for (key, job_dir), j in zip(keyed, jobs))
             if not self.broken:
                 try:
                     self._end_parent(jobs)
                 except Exception as exc:  # noqa: BLE001
                     self._break(exc)
-            keyed = [(str(j["num"]), self.dir / j["dir"]) for j in jobs]
             return self._conclude(keyed, outcomes)
 
     def run_ended(self, run_dir: Path) -> Optional[dict]:
@@ -356,11 +363,9 @@ class Tracker(Backend):
 
     def _end_parent(self, jobs: list[dict]) -> None:
         pid = self._parent()
-        info = read_json(self.dir / SWEEP_FILE) or {}
-        statuses = Counter()
-        for job in jobs:
-            entry = self.state["logged"].get(str(job["num"]))
-            statuses[entry["status"] if entry else "missing"] += 1
+        info = read_json(self.sweep.sweep_file) or {}
+        logged = self.state["logged"]  # the status each job was logged with
+        statuses = Counter(logged[str(j["num"])]["status"] if logged.get(str(j["num"])) else "missing" for j in jobs)
         run = sweep_run(self.dir, info, statuses, len(jobs))
         known = self.store.run_params(pid) or {}
         params = {k: v for k, v in run["params"].items() if k not in known}
@@ -376,10 +381,11 @@ class Tracker(Backend):
         for model, (value, key, job_dir, record) in sorted(best_jobs(keyed, set(self.state["jobs"])).items()):
             name = registered_name(self.experiment, model)
             requirements, description, tags = version_details(record, value, job_dir)
-            version = self.store.register(name, self.state["jobs"][key], job_dir / MODEL_FILE,
-                                          job_dir / METRICS_FILE, requirements, description, tags)
+            job = JobPaths(job_dir)
+            version = self.store.register(name, self.state["jobs"][key], job.model, job.metrics, requirements,
+                                          description, tags)
             self.state["registered"][model] = {"name": name, "version": str(version), "job": key,
-                                               "run_id": self.state["jobs"][key], record["primary_metric"]: value}
+                                               "run_id": self.state["jobs"][key], record.primary_metric: value}
         self._save()
 
     def _abandoned(self) -> None:

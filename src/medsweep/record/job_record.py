@@ -201,14 +201,22 @@ def _status(value: Any) -> Any:
         return value
 
 
-def _as_record(record: JobRecord | Mapping[str, Any]) -> JobRecord:
+def as_record(record: JobRecord | Mapping[str, Any]) -> JobRecord:
+    """A record; a dict is a metrics.json's content (as an older registered MLflow model's pyfunc file
+    passes it)."""
     return record if isinstance(record, JobRecord) else JobRecord.from_json(record)
+
+
+def status_text(status: Any) -> Any:
+    """A status as its file has it (a known status as its plain word, not the Status member), for messages
+    and files; a value that is not a status as read."""
+    return status.value if isinstance(status, Status) else status
 
 
 def record_warnings(record: JobRecord | Mapping[str, Any]) -> list[dict]:
     """The record's ``warnings`` as [{"kind", "message"}] of text, whatever the file holds (absent: none;
     a bare string or an odd entry: kind "warning" and its text)."""
-    raw = _as_record(record).warnings or []
+    raw = as_record(record).warnings or []
     return [{"kind": str(w.get("kind") or "warning"), "message": str(w.get("message") or "")}
             if isinstance(w, dict) else {"kind": "warning", "message": str(w)}
             for w in (raw if isinstance(raw, list) else [raw])]
@@ -219,7 +227,7 @@ def model_problem(path: Path, record: JobRecord | Mapping[str, Any]) -> str | No
     model the job saved (None when it is): unreadable, or its sha256 is not the job's metrics.json's
     ``model_sha256`` (replaced by another job's, emptied, corrupted), or the record has none to check it
     against (a job of an older medsweep). Every loader of a job's model asks this first."""
-    recorded = _as_record(record).model_sha256
+    recorded = as_record(record).model_sha256
     if not recorded:
         return f"the job's {METRICS_FILE} records no model_sha256, so {path} cannot be checked"
     try:

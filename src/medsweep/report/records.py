@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Union
 
-from medsweep.record.job_record import JobRecord, Status
+from medsweep.record.job_record import JobRecord, status_text
 
 # A job's record as the report's functions take it: a JobRecord, or metrics.json's content as a dict.
 Record = Union[JobRecord, Mapping]
@@ -32,5 +32,4 @@ def greater_is_better(record: JobRecord) -> bool:
 def status_word(record: JobRecord) -> Any:
     """The record's status as metrics.json writes it (the plain word, not the Status member), so that it is
     shown and written exactly as read; a value that is not a status is returned as read."""
-    status = record.status
-    return status.value if isinstance(status, Status) else status
+    return status_text(record.status)

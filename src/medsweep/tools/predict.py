@@ -28,7 +28,7 @@ from medsweep.escape import csv_safe
 from medsweep.evaluate.metrics import predicted_classes
 from medsweep.learn.persistence import MEMORY_MB, TIMEOUT_S, ModelProcess
 from medsweep.record.files import METRICS_FILE, MODEL_FILE, SAVED_CONFIG, JobPaths, sha256_of_file
-from medsweep.record.job_record import JobRecord, Status, load_record
+from medsweep.record.job_record import JobRecord, as_record, load_record, status_text
 from medsweep.record.outputs import atomic_path
 
 OUTPUT_SUFFIX = ".predictions.csv"
@@ -36,16 +36,6 @@ OUTPUT_SUFFIX = ".predictions.csv"
 
 class PredictError(ValueError):
     """The job, its model file or the input file cannot be used to predict (one line)."""
-
-
-def _as_record(record: JobRecord | Mapping[str, Any]) -> JobRecord:
-    """A record; a dict is a metrics.json as an older registered MLflow model's pyfunc file reads it."""
-    return record if isinstance(record, JobRecord) else JobRecord.from_json(record)
-
-
-def _status_word(status: Any) -> Any:
-    """A record's status as its file has it (a known status as its plain word), for messages."""
-    return status.value if isinstance(status, Status) else status
 
 
 def completed_record(job_dir: Path) -> JobRecord:
@@ -59,7 +49,7 @@ def completed_record(job_dir: Path) -> JobRecord:
     if not record.completed:
         error_type = record.error_type if record.has("error_type") else "error"
         why = f": {error_type}: {record.error}" if record.error else ""
-        raise PredictError(f"job {job_dir} did not complete (status {_status_word(record.status)!r}{why}); only a "
+        raise PredictError(f"job {job_dir} did not complete (status {status_text(record.status)!r}{why}); only a "
                            "completed job's model is used to predict")
     return record
 
@@ -94,7 +84,7 @@ def saved_data_config(job_dir: Path) -> Any:
 def feature_kinds(record: JobRecord | Mapping[str, Any], info: dict) -> dict[str, str]:
     """Each training feature, in training order, with its kind: "numeric" or "text" (one-hot encoded).
     ``info``: what the loaded model says of itself (persistence.model_info)."""
-    features = _as_record(record).features
+    features = as_record(record).features
     used = list(features["used"])
     recorded = features.get("kinds")
     if recorded:
@@ -109,7 +99,7 @@ def feature_kinds(record: JobRecord | Mapping[str, Any], info: dict) -> dict[str
 
 def check_classes(record: JobRecord | Mapping[str, Any], info: dict) -> None:
     """Checked, not assumed: proba_<class> columns are named from metrics.json's classes."""
-    record = _as_record(record)
+    record = as_record(record)
     if record.task == "classification" and info.get("classes") != record.classes:
         raise PredictError(f"the model's classes {info.get('classes')} differ from {METRICS_FILE}'s "
                            f"{record.classes}")
@@ -127,7 +117,7 @@ def read_chunks(path: Path, data_cfg: Any, text_columns: list,
 def check_columns(path: Path, columns: list[str], record: JobRecord | Mapping[str, Any]) -> list[str]:
     """Refuse a file lacking any training feature (naming all); the columns it has that the model ignores,
     each with why (its role in training, or that training had no such column)."""
-    features = _as_record(record).features
+    features = as_record(record).features
     used = features["used"]
     missing = [c for c in used if c not in columns]
     if missing:

@@ -33,7 +33,7 @@ from medsweep.data.errors import DataError
 from medsweep.data.sources import load_frame, resolve_path
 from medsweep.estimators import REGISTRY
 from medsweep.record.files import METRICS_FILE, SAVED_CONFIG, JobPaths, sha256_of_file
-from medsweep.record.job_record import JobRecord, Status, load_record, model_problem, read_record
+from medsweep.record.job_record import JobRecord, load_record, model_problem, read_record, status_text
 
 # Descriptive provenance (a citation's wording, where the file lies) is not a result: of the data, the
 # rows, columns and content hash are compared.
@@ -218,11 +218,6 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _status_word(status: Any) -> Any:
-    """A record's status as its file has it (a known status as its plain word), for messages."""
-    return status.value if isinstance(status, Status) else status
-
-
 def _recorded(record: JobRecord, key: str) -> Any:
     """A key of the record as its file has it; "" where it has none."""
     return getattr(record, key) if record.has(key) else ""
@@ -231,7 +226,7 @@ def _recorded(record: JobRecord, key: str) -> Any:
 def compare_records(original: JobRecord, reproduced: JobRecord, tolerance: float = 0.0) -> list[str]:
     """The differences between two completed jobs' results (run-specific fields left out)."""
     if not reproduced.completed:
-        return [f"status: {_status_word(original.status)!r} in the job, {_status_word(reproduced.status)!r} in the "
+        return [f"status: {status_text(original.status)!r} in the job, {status_text(reproduced.status)!r} in the "
                 f"reproduction ({_recorded(reproduced, 'error_type')}: {_recorded(reproduced, 'error')})"]
     if original.has("data") and isinstance(original.data, dict):
         original = original.updated(data={k: v for k, v in original.data.items() if k in DATA_COMPARED})
@@ -258,7 +253,7 @@ def reproduce(job_dir: Path, out: Optional[Path] = None, tolerance: float = 0.0)
     except ValueError as exc:
         raise ReproduceError(f"{job.metrics} is not valid JSON ({exc})") from None
     if not record.completed:
-        raise ReproduceError(f"job {job_dir} did not complete (status {_status_word(record.status)!r}): there are "
+        raise ReproduceError(f"job {job_dir} did not complete (status {status_text(record.status)!r}): there are "
                              "no results to compare with; run it again with train.py")
     problem = model_problem(job.model, record) if record.model_sha256 else None
     if problem:  # the results belong to a model that is no longer there: the job's record is not intact

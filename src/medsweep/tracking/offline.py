@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from medsweep.record.files import METRICS_FILE, SWEEP_FILE, TRACKING_FILE
+from medsweep.record.files import METRICS_FILE, SWEEP_FILE, JobPaths
+from medsweep.record.sweep_dir import SweepDir
 from medsweep.record.lock import holder, try_lock
 from medsweep.tracking.backend import TrackingError
 from medsweep.tracking.mlflow.runs import read_json
@@ -20,12 +21,13 @@ def track(directory: Path, uri: Optional[str] = None, experiment: Optional[str] 
     experiment it was tracked to last, else ./mlflow.db and "medsweep". What was done (the backend's
     result) with the ``uri`` and ``experiment`` used; TrackingError where it cannot be logged."""
     directory = Path(directory).resolve()
-    single = (directory / METRICS_FILE).is_file()
-    if not single and not (directory / SWEEP_FILE).is_file() and not any(
+    job, sweep = JobPaths(directory), SweepDir(directory)
+    single = job.metrics.is_file()
+    if not single and not sweep.sweep_file.is_file() and not any(
             p.is_dir() and p.name.isdigit() for p in directory.iterdir()):
         raise TrackingError(f"{directory} is neither a sweep directory ({SWEEP_FILE} or numbered job folders) nor "
                             f"a run's directory ({METRICS_FILE})")
-    recorded = read_json(directory / TRACKING_FILE)
+    recorded = read_json(sweep.tracking_file)
     recorded = recorded if isinstance(recorded, dict) else {}
     cwd = Path.cwd()
     resolved = resolve_uri(uri if uri is not None else recorded.get("uri"), cwd)

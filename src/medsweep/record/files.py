@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+# Re-exported: this module was medsweep.job_files, whose model_problem an older registered MLflow model's
+# pyfunc file imports (medsweep._renamed), and whose other names scripts may import.
 from medsweep.record.job_record import (FINAL_STATUSES, METRICS_FILE, Status, load_metrics,  # noqa: F401
                                         model_problem, read_metrics, record_warnings)
 from medsweep.record.outputs import sha256_of_file  # noqa: F401 - re-exported: data files' provenance
@@ -108,6 +110,13 @@ class JobPaths:
     @property
     def log(self) -> Path:
         return self.folder / LOG_FILE
+
+    @property
+    def outputs(self) -> tuple[Path, ...]:
+        """The files a job may write (besides Hydra's .hydra/): what tracking uploads to the job's run. A new
+        output file is a name here and the line of job/artifacts.py that writes it."""
+        return (self.metrics, self.predictions, self.test_predictions, self.history, self.subgroups, *self.plots,
+                self.model_card, self.model, self.log)
 
     @property
     def saved_config(self) -> Path:

@@ -79,9 +79,7 @@ def _flatten(tree: Any, prefix: str, out: dict[str, str]) -> None:
 def job_artifacts(job: JobPaths) -> dict[str, tuple[Path, Optional[str]]]:
     """A job's files uploaded to its run: artifact path in the run -> (file, folder in the run); its saved
     config in hydra/."""
-    files = (job.metrics, job.predictions, job.test_predictions, job.history, job.subgroups, *job.plots,
-             job.model_card, job.model, job.log)
-    return {**{path.name: (path, None) for path in files},
+    return {**{path.name: (path, None) for path in job.outputs},
             **{f"hydra/{path.name}": (path, "hydra") for path in (job.saved_config, job.saved_overrides)}}
 
 

@@ -25,5 +25,5 @@ def write_summary(sweep_dir: Path) -> bool:
         return True
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the results are safe; say so and go on
         log.warning("Could not write the sweep summary (%s: %s); rebuild it with "
-                    "`python -m medsweep.report.summarize %s`", type(exc).__name__, exc, sweep_dir)
+                    "`medsweep summarize %s`", type(exc).__name__, exc, sweep_dir)
         return False

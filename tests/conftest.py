@@ -19,3 +19,13 @@ def compose_cfg():
 
     yield _compose
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def plugins_scanned():
+    """Hydra's plugin scan registers every installed plugin's configs (hydra/launcher/ray, ...) in the
+    ConfigStore once per process: done before hydra_restore_singletons saves the state it puts back, or the
+    restore would drop them for every later test."""
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()

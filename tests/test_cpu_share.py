@@ -52,16 +52,6 @@ def _job_threads(cfg) -> tuple:
     return os.environ.get(CPU_SHARE_ENV), cpu_share(), os.environ.get("OMP_NUM_THREADS")
 
 
-@pytest.fixture
-def plugins_scanned():
-    """Hydra's plugin scan registers every installed plugin's configs (hydra/launcher/ray, ...) in the
-    ConfigStore once per process: done before hydra_restore_singletons saves the state it puts back, or the
-    restore would drop them for every later test."""
-    from hydra.core.plugins import Plugins
-
-    Plugins.instance()
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("plugins_scanned", "hydra_restore_singletons")
 def test_medsweeps_launcher_passes_each_job_its_share(hydra_sweep_runner, tmp_path, env):

@@ -3,12 +3,22 @@ them (plugins/hydra_joblib_launcher/tests, the Optuna and Ax sweepers' tests), o
 medsweep's launcher must pass LauncherTestSuite and IntegrationTestSuite, its sweeper BatchedSweeperTestSuite.
 They keep the plugins honest through a Hydra upgrade."""
 
-from pytest import mark
+from pytest import fixture, mark
 
 from hydra.test_utils.launcher_common_tests import (BatchedSweeperTestSuite, IntegrationTestSuite,
                                                      LauncherTestSuite)
 
 LAUNCHER = "medsweep_joblib"
+
+
+@fixture(autouse=True)
+def a_process_as_hydra_tests_it(plugins_scanned, hydra_restore_singletons):
+    """Hydra runs these suites where no app has set a version_base yet (Hydra's defaults then: a job runs
+    in its own directory and logs there); earlier tests of this process composed with version_base="1.3".
+    Hydra's state is put back after each test."""
+    from hydra import version
+
+    version.VersionBase.instance().setbase(version.__compat_version__)  # what Hydra assumes when none was set
 
 
 def test_both_plugins_are_discovered():

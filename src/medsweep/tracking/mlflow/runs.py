@@ -9,20 +9,19 @@ import json
 import re
 import subprocess
 from collections import Counter
-from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from medsweep.config.schema import RUN_CONTROL_KEYS, Config
+from medsweep.config.run_control import TRAINED_KEYS, is_run_control
 from medsweep.record.files import FINAL_STATUSES, JobPaths, Status
 from medsweep.record.job_record import JobRecord
 from medsweep.record.sweep_dir import SweepDir
 from medsweep.tracking.backend import one_line
 
-# A job's config, flattened into params: what it trains, i.e. every key of the schema but the run-control
-# keys (schema.RUN_CONTROL_KEYS), which may change on a resume while params cannot.
-PARAM_KEYS = tuple(f.name for f in fields(Config) if f.name not in RUN_CONTROL_KEYS)
+# A job's config, flattened into params: what it trains (run_control.TRAINED_KEYS), not the run-control
+# keys, which may change on a resume while params cannot.
+PARAM_KEYS = TRAINED_KEYS
 STATS = ("mean", "std", "pooled", "lower", "upper")
 RUN_STATUS = {Status.COMPLETED: "FINISHED", Status.FAILED: "FAILED", Status.TIMEOUT: "KILLED",
               Status.INTERRUPTED: "KILLED"}
@@ -88,10 +87,6 @@ def sweep_artifacts(sweep: SweepDir) -> tuple[Path, ...]:
     return (*sweep.summary_files, sweep.sweep_file, sweep.config_file, sweep.optuna_file)
 
 
-def _override_key(override: str) -> str:
-    return str(override).lstrip("+~").split("=", 1)[0]
-
-
 def _history(job: JobPaths) -> list[tuple[str, float, int]]:
     """history.csv as metric steps: ``history/fold_<k>/<column>`` at step = epoch."""
     out = []
@@ -147,7 +142,7 @@ def job_run(job_dir: Path, record: JobRecord | Mapping[str, Any], record_bytes: 
     if overrides is None:
         overrides = _yaml(job.saved_overrides) or []
     params["overrides"] = clip(" ".join(str(o) for o in overrides
-                                         if _override_key(o).split(".")[0] not in RUN_CONTROL_KEYS), MAX_PARAM)
+                                         if not is_run_control(o)), MAX_PARAM)
 
     metrics: list[tuple[str, float, int]] = []
     for name, stats in (record.metrics or {}).items():

@@ -160,6 +160,12 @@ class JobRecord:
         return self.status in FINAL_STATUSES
 
     @property
+    def higher_is_better(self) -> bool:
+        """Whether a higher primary metric is better: True where the record does not say (records older than
+        the key), else its value as true or false (a recorded null reads as false)."""
+        return bool(self.greater_is_better) if self.has("greater_is_better") else True
+
+    @property
     def completed(self) -> bool:
         return self.status == Status.COMPLETED
 

@@ -19,7 +19,7 @@ from typing import Any, Hashable, Mapping, Optional, Sequence, Union
 
 from medsweep.record.job_record import JobRecord
 from medsweep.report import ranking
-from medsweep.report.records import Record, as_record, greater_is_better, status_word
+from medsweep.report.records import Record, as_record, status_word
 
 ALPHA = 0.05
 FEW_PAIRS = 10      # below this many paired folds the output says the test has little power
@@ -164,7 +164,7 @@ def comparable(record_a: Record, record_b: Record) -> Optional[str]:
     metric_a, metric_b = record_a.primary_metric, record_b.primary_metric
     if metric_a != metric_b:
         return f"different primary metrics: job A is scored by {metric_a}, job B by {metric_b}"
-    if greater_is_better(record_a) != greater_is_better(record_b):
+    if record_a.higher_is_better != record_b.higher_is_better:
         return f"the two jobs disagree on whether a higher {metric_a} is better (greater_is_better)"
     design_a, design_b = fold_design(record_a), fold_design(record_b)
     if design_a != design_b:
@@ -218,7 +218,7 @@ def rank_value(record: Record, by: str = "pooled") -> float:
 def better_first(record: Record, by: str = "pooled") -> float:
     """A sort key of jobs: the best first, in the direction of the job's metric."""
     record = as_record(record)
-    return ranking.better_first(rank_value(record, by), greater_is_better(record))
+    return ranking.better_first(rank_value(record, by), record.higher_is_better)
 
 
 def _ordered(ids) -> list:

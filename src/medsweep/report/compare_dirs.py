@@ -16,7 +16,7 @@ from medsweep.record.job_record import JobRecord, read_record
 from medsweep.record.sweep_dir import SweepDir
 from medsweep.report.compare import (ALPHA, FEW_PAIRS, Record, better_first, comparable, fold_design, paired_test,
                                      primary_scores, ranked_by)
-from medsweep.report.records import as_record, greater_is_better
+from medsweep.report.records import as_record
 
 Say = Callable[[str], None]
 
@@ -48,7 +48,7 @@ def describe(result: Mapping, record_a: Record, record_b: Record, label_a: str =
     """The test's outcome in one plain sentence (and a line on power when the folds are few)."""
     record_a, record_b = as_record(record_a), as_record(record_b)
     metric = record_a.primary_metric
-    higher = greater_is_better(record_a)
+    higher = record_a.higher_is_better
     n, alpha = result["n_pairs"], result["alpha"]
     level = f"{1 - alpha:.0%}" if round((1 - alpha) * 100, 6).is_integer() else f"{1 - alpha:.1%}"
     dec = _decimals(result["mean_difference"], result["lower"], result["upper"])

@@ -43,9 +43,7 @@ def best_jobs(keyed: Iterable[tuple[str, Path]],
         for key, job_dir, record in jobs:  # keyed is in job order: a tie keeps the lower job
             primary = record.primary()
             value, current = ranking.rank_value(primary.get("pooled"), primary.get("mean"), by), best.get(model)
-            # A record without the key is ranked higher-is-better (as before the key was written).
-            greater = record.greater_is_better if record.has("greater_is_better") else True
-            if current is None or (value > current[0] if greater else value < current[0]):
+            if current is None or (value > current[0] if record.higher_is_better else value < current[0]):
                 best[model] = (value, key, job_dir, record)
     return best
 

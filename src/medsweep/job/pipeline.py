@@ -53,7 +53,7 @@ class JobResult:
 
 
 def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
-          sweep_dir: Optional[Path] = None) -> JobResult:
+          sweep_dir: Optional[Path] = None, on_fold: Optional[Callable[[int, dict], None]] = None) -> JobResult:
     """Train as configured: cross-validate, evaluate, fit the final model and score the never-seen patients.
     Writes nothing (train.log gets what a reader must see)."""
     data, test = _development_and_test(cfg, sweep_dir)
@@ -84,7 +84,8 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
                              n_threads=estimator.threads(spec, len(data.y), cpu_share()), on_epoch=on_epoch)
     cv = cross_validate(data, spec, trainer.folds, settings, threshold=rule, repeats=trainer.repeats,
-                        threshold_folds=ev.threshold_folds, extra_metrics=list(ev.get("metrics") or ()))
+                        threshold_folds=ev.threshold_folds, extra_metrics=list(ev.get("metrics") or ()),
+                        on_fold=on_fold)
     log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", trainer.folds,
              f" x {trainer.repeats} repeats" if trainer.repeats > 1 else "", cv.splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)

@@ -34,7 +34,9 @@ from medsweep.record.outputs import now
 from medsweep.config.schema import ConfigError, check_config
 from medsweep.job.artifacts import write_artifacts
 from medsweep.job.log_files import quiet_log_files_when_disk_full
+from medsweep.job.fold_hooks import fold_hook
 from medsweep.job.pipeline import train
+from medsweep.learn.training import FoldsStopped
 
 log = logging.getLogger("medsweep")
 
@@ -168,9 +170,16 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
                 if attempt <= debug.fail_attempts:
                     raise TransientError(f"injected failure of attempt {attempt} "
                                          f"(debug.fail_attempts={debug.fail_attempts})")
-                result = train(cfg, epoch_hook(deadline, debug.epoch_sleep_s), _sweep_dir())
+                sweep_dir = _sweep_dir()
+                result = train(cfg, epoch_hook(deadline, debug.epoch_sleep_s), sweep_dir,
+                               on_fold=fold_hook(cfg, out_dir, sweep_dir))
                 written = write_artifacts(result, JobPaths(out_dir))
             break
+        except FoldsStopped as stop:
+            # Not a failure: a search stopped this job early; nothing reruns it unless asked.
+            log.info("Pruned: %s", stop.reason)
+            write_status(Status.PRUNED, pruned={"reason": stop.reason, **stop.details})
+            return float("nan")
         except KeyboardInterrupt:
             log.error("Job interrupted")
             write_status(Status.INTERRUPTED, error="interrupted by the user (SIGINT/SIGTERM)",

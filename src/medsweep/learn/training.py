@@ -175,16 +175,29 @@ def prediction_frame(data: Dataset, idx: np.ndarray, out: np.ndarray, threshold:
     return pd.DataFrame(pred)
 
 
+class FoldsStopped(Exception):
+    """Raised by an ``on_fold`` callback of :func:`cross_validate` to stop a job's cross-validation early (a
+    search pruned it: racing, an Optuna pruner). ``details`` says why, for the job's record."""
+
+    def __init__(self, reason: str, details: Optional[dict] = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.details = dict(details or {})
+
+
 @_one_blas_thread
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
                    threshold: Optional[ThresholdRule] = None, repeats: int = 1, threshold_folds: int = 3,
-                   extra_metrics: Sequence[str] = ()) -> CVResult:
+                   extra_metrics: Sequence[str] = (),
+                   on_fold: Optional[Callable[[int, dict], None]] = None) -> CVResult:
     """k-fold cross-validation of ``spec`` on ``data``, ``repeats`` rounds: per-fold metrics (all rounds'
     folds), out-of-fold predictions and history (with a ``repeat`` column when there are several rounds).
     With a ``threshold`` rule (binary classification), each fold's threshold is chosen on its training
     side only (a rule: on the out-of-fold predictions of an inner ``threshold_folds``-fold cross-validation
     of those rows, see inner_threshold) and the threshold-dependent metrics and ``y_pred`` are at that
-    operating point. ``extra_metrics``: registry metrics not reported by default to add (metrics.py)."""
+    operating point. ``extra_metrics``: registry metrics not reported by default to add (metrics.py).
+    ``on_fold(fold, metrics)`` is called after each fold (all rounds' folds numbered in order) with that fold's
+    metrics; it may raise :class:`FoldsStopped`, which ends the cross-validation."""
     names = metric_names(task_kind(data.task, data.classes), extra_metrics)
     splits = split(data, folds, settings.seed, repeats)
     X = _fold_features(data.X)
@@ -211,6 +224,8 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
                 t = rule.value if inner is None else inner_threshold(rule, data, spec, X, inner[fold], settings)
             thresholds.append(t)
         per_fold.append(fold_metrics(y_te.to_numpy(), out, data.classes, t, names))
+        if on_fold is not None:
+            on_fold(fold, per_fold[-1])
         where = {"repeat": fold // folds, "fold": fold} if repeats > 1 else {"fold": fold}
         predictions.append(prediction_frame(data, test_idx, out, t, **where))
         histories.append(pd.DataFrame(history).assign(fold=fold, **({"repeat": fold // folds} if repeats > 1 else {})))

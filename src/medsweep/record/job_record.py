@@ -39,6 +39,7 @@ class Status(str, Enum):
     FAILED = "failed"
     TIMEOUT = "timeout"
     INTERRUPTED = "interrupted"
+    PRUNED = "pruned"                        # a search stopped it early (learn.training.FoldsStopped)
 
     def __str__(self) -> str:
         return self.value
@@ -106,6 +107,7 @@ class JobRecord:
     started_at: Optional[str] = ABSENT
     finished_at: Optional[str] = ABSENT
     duration_s: Optional[float] = ABSENT
+    pruned: Optional[dict] = ABSENT          # a pruned job: why ({reason, ...}: the search that stopped it)
     versions: dict = ABSENT                  # python, medsweep and the packages that trained the model
     # Keys this medsweep does not know (a newer or older medsweep's), kept so that nothing is lost.
     extra: dict = field(default_factory=dict)

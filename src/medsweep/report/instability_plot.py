@@ -24,7 +24,7 @@ MAX_POINTS = 200_000
 def plot_instability(original: np.ndarray, risks: np.ndarray, rows: dict, path) -> None:
     """Write the two panels to ``path`` (PNG): ``original`` (rows), ``risks`` (B x rows), ``rows``:
     evaluate.instability's per-row values ("lower", "upper", "curves", "original_curve")."""
-    fig = Figure(figsize=(11, 4.6), dpi=100)
+    fig = Figure(figsize=(11, 4.6), dpi=80)
     FigureCanvasAgg(fig)
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     B, n = risks.shape
@@ -46,6 +46,6 @@ def plot_instability(original: np.ndarray, risks: np.ndarray, rows: dict, path) 
     right.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted risk", ylabel="observed share",
               title="Calibration instability (curves on the original rows)")
     right.legend(fontsize="small", loc="upper left")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.92, wspace=0.2)  # (tight_layout: seconds)
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, format="png")

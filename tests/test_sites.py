@@ -207,3 +207,9 @@ def test_a_job_with_data_site_records_sites_and_writes_the_forest_plot(compose_c
     card = (tmp_path / "job" / "model_card.md").read_text()
     assert "## Validation across sites" in card and "95% prediction interval" in card
     assert "trainer.folds=3 not used" in caplog.text
+    # report.html's block of the job: the forest plot, embedded
+    from medsweep.report.html import _job_block
+
+    block = _job_block({"status": "completed", "dir": "job", "job": 0}, tmp_path, True, {})
+    assert [p["alt"] for p in block["clinical_plots"]] == ["job 0 forest_plot.png"]
+    assert block["clinical_plots"][0]["src"].startswith("data:image/png;base64,")

@@ -90,8 +90,8 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
     cv = cross_validate(data, spec, folds, settings, threshold=rule, repeats=repeats,
                         threshold_folds=ev.threshold_folds, extra_metrics=list(ev.get("metrics") or ()),
                         on_fold=on_fold, splits=splits)
-    log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", trainer.folds,
-             f" x {trainer.repeats} repeats" if trainer.repeats > 1 else "", cv.splitter, data.n_groups,
+    log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", folds,
+             f" x {repeats} repeats" if repeats > 1 else "", cv.splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)
     positions = np.searchsorted(data.rows, cv.predictions["row"].to_numpy())  # data row of each prediction
     evidence = evaluate_predictions(

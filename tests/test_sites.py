@@ -195,13 +195,19 @@ def test_bad_site_and_meta_analysis_values_are_refused_by_name(compose_cfg):
 
 def test_a_job_with_data_site_records_sites_and_writes_the_forest_plot(compose_cfg, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="medsweep")
-    cfg = compose_cfg("model=als", "estimator=logreg", "data.site=hospital", "eval.n_boot=0", "trainer.folds=3",
-                      "eval.dca_thresholds=[0.05,0.15]")
+    # Several visits per patient (grouped), binary (Demented or not), four synthetic sites.
+    cfg = compose_cfg("model=alzheimers", "estimator=logreg", "data.positive=[Demented]", "data.site=hospital",
+                      "eval.n_boot=0", "trainer.folds=3", "eval.dca_thresholds=[0.05,0.15]")
     run_job(cfg, tmp_path / "job")
     m = json.loads((tmp_path / "job" / "metrics.json").read_text())
     assert m["status"] == "completed", m.get("error")
     assert m["splitter"] == "LeaveOneSiteOut" and m["splits"]["folds"] == m["sites"]["k"] == 4
     assert {s["site"] for s in m["sites"]["per_site"]} == {"site_1", "site_2", "site_3", "site_4"}
+    assert sum(s["patients"] for s in m["sites"]["per_site"]) == m["n_groups"]  # each patient in one site
+    predictions = pd.read_csv(tmp_path / "job" / "predictions.csv")
+    assert (predictions.groupby("patient")["fold"].nunique() == 1).all()
+    assert set(m["sites"]["meta_analysis"]) == {"roc_auc", "calibration_slope", "citl", "net_benefit_0.05",
+                                                "net_benefit_0.1"}
     assert "hospital" not in m["features"]["used"]
     assert (tmp_path / "job" / "forest_plot.png").stat().st_size > 10_000
     card = (tmp_path / "job" / "model_card.md").read_text()

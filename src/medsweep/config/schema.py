@@ -29,6 +29,8 @@ EMBEDDED_SOURCES = ("synthetic", "sklearn", "bundled")
 #   times is not transient, and a sweep should end.
 MAX_N_BOOT = 100_000
 MAX_RETRIES = 10
+# eval.instability refits the whole pipeline once per resample: 2,000 refits are hours for a slow estimator.
+MAX_INSTABILITY = 2000
 
 
 @dataclass
@@ -69,6 +71,9 @@ class DataConfig:
     # Seed of the synthetic cohort; separate from the training seed so that `seed=0,1,2` varies the
     # splits and the estimator, not the patients.
     seed: int = 0
+    # The site (hospital) column: internal-external cross-validation, each site held out once (trainer.folds
+    # and trainer.repeats are then not used), per-site metrics and their meta-analysis. null: off.
+    site: Optional[str] = None
 
 
 @dataclass
@@ -96,6 +101,8 @@ class EvalConfig:
     subgroup_min_events: int = MISSING
     interval: str = MISSING
     metrics: List[str] = MISSING
+    meta_analysis: str = MISSING
+    instability: int = MISSING
 
 
 @dataclass
@@ -177,9 +184,9 @@ def config_errors(cfg: Any) -> list[str]:
            "must be null or a non-empty list of target values")
     # An empty value (an unset shell variable: data.path=$FILE) would silently train on the embedded data.
     for key, value in (("data.path", d.path), ("data.test_path", d.test_path), ("data_dir", cfg.data_dir),
-                       ("data.test_group", d.get("test_group"))):
+                       ("data.test_group", d.get("test_group")), ("data.site", d.get("site"))):
         _check(errors, value is None or str(value).strip() != "", key, value,
-               "must be null or name a " + ("folder" if key == "data_dir" else "column" if key == "data.test_group"
+               "must be null or name a " + ("folder" if key == "data_dir" else "column" if key in ("data.test_group", "data.site")
                                             else "file") + ", not be empty")
     _check(errors, d.get("max_expanded_mb", 1) >= 1, "data.max_expanded_mb", d.get("max_expanded_mb"),
            "must be an integer >= 1 (MB, the most one data file may hold once decompressed)")
@@ -221,6 +228,13 @@ def _eval_errors(ev: Any) -> list[str]:
            "must be an integer >= 1")
     _check(errors, ev.interval in ("percentile", "bca"), "eval.interval", ev.interval,
            "must be percentile or bca")
+    from medsweep.evaluate.meta_analysis import METHODS  # numpy only
+
+    _check(errors, ev.get("meta_analysis", METHODS[0]) in METHODS, "eval.meta_analysis", ev.get("meta_analysis"),
+           f"must be one of {', '.join(METHODS)} (tau2 by REML or DerSimonian-Laird; -hk: Hartung-Knapp interval)")
+    _check(errors, ev.get("instability", 0) == 0 or 10 <= ev.get("instability", 0) <= MAX_INSTABILITY,
+           "eval.instability", ev.get("instability"),
+           f"must be 0 (off) or the number of bootstrap refits, 10-{MAX_INSTABILITY} (Riley & Collins: >= 200)")
     from medsweep.evaluate.metrics import available_metrics  # numpy only
 
     for name in ev.get("metrics") or ():

@@ -80,6 +80,12 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict, check_copies: bool =
     if group == target:
         raise DataError(f"data.group={group!r} is also data.target: the patient column must be another "
                         "column")
+    site = data_cfg.get("site")
+    if site and site not in frame.columns:
+        raise not_a_column("data.site", site, columns)
+    if site and site in (target, group):
+        raise DataError(f"data.site={site!r} is also data.{'target' if site == target else 'group'}: the site "
+                        "column must be another column")
     unknown = [c for c in data_cfg.drop if c not in frame.columns]
     if unknown:
         raise DataError(f"data.drop names column(s) {unknown} that the data does not have; "
@@ -122,6 +128,8 @@ def prepare(frame: pd.DataFrame, data_cfg: Any, info: dict, check_copies: bool =
     excluded = {target: "target"}
     if group:
         excluded[group] = "patient id (data.group)"
+    if site:
+        excluded[site] = "site (data.site): each site held out once, not a feature"
     for c in data_cfg.drop:
         excluded.setdefault(c, "dropped by config (data.drop)")
     for c in frame.columns:
@@ -201,6 +209,8 @@ def load_external(data_cfg: Any, data_dir: Optional[str], development: Dataset,
         group, pattern = _external_patients(data_cfg, columns)
         external_cfg = OmegaConf.merge(external_cfg, {"group": group, "group_pattern": pattern,
                                                       "drop": [c for c in data_cfg.drop if c in columns]})
+        if data_cfg.get("site") and data_cfg.site not in columns:   # another site's file needs no site column
+            external_cfg = OmegaConf.merge(external_cfg, {"site": None})
         external = prepare(frame, external_cfg, info, check_copies=False)
     except DataError as exc:
         raise DataError(f"data.test_path (external validation file): {exc}") from None

@@ -113,7 +113,7 @@ def _bundled(data_cfg: Any, data_dir: Optional[str], cache: Optional[Path]) -> t
 def _synthetic(data_cfg: Any, data_dir: Optional[str], cache: Optional[Path]) -> tuple[pd.DataFrame, dict]:
     from medsweep.data.synthetic import make_cohort
 
-    frame = make_cohort(data_cfg.name, seed=data_cfg.seed)
+    frame = make_cohort(data_cfg.name, seed=data_cfg.seed, site=data_cfg.get("site"))  # data.site: a site column
     return frame, {"source": "synthetic", "synthetic": True, "path": None, "cohort_seed": int(data_cfg.seed)}
 
 

@@ -204,6 +204,44 @@ def make_cardiovascular(seed: int = 0) -> pd.DataFrame:
     return df
 
 
+# Sites (data.site): a synthetic cohort gains a site column only when asked (make_cohort(site=...)), drawn from its
+# own random stream, so every other column is the same with or without it. Each site's share of the patients of
+# class c is proportional to exp(u_kc), u_k0 = 0 and u_kc = u_k ~ N(0, SITE_EFFECT^2) for the other classes: a
+# site's log-odds of any class but the first against the first are shifted by about u_k (a known between-site
+# effect on the outcome's prevalence, seen by calibration-in-the-large). effect 0: sites drawn independently.
+N_SITES = 4
+SITE_EFFECT = 1.0
+_SITE_TAG = 7  # keeps the site stream's entropy apart from anything else seeded with [seed, ...]
+# Each cohort's target and the patient of each row (the site is a patient's, never a row's).
+_SITE_UNITS: dict[str, tuple[str, Callable[[pd.DataFrame], np.ndarray]]] = {
+    "als": ("Diagnosis (ALS)", lambda f: np.arange(len(f))),
+    "alzheimers": ("Group", lambda f: f["Subject ID"].to_numpy()),
+    "parkinsons": ("status", lambda f: f["name"].str.rsplit("_", n=1).str[0].to_numpy()),
+    "cardiovascular": ("num", lambda f: np.arange(len(f))),
+}
+
+
+def site_labels(classes, patients, n_sites: int = N_SITES, effect: float = SITE_EFFECT, seed: int = 0) -> np.ndarray:
+    """The site ("site_1", ...) of each row: each patient (``patients``, one per row) is put in one site, by
+    the class of its first row (``classes``, in sorted order: the first is the reference); every site first gets
+    one patient of each class that has at least ``n_sites`` patients, the others go to site k with probability
+    proportional to exp(u_kc) (see SITE_EFFECT). Seeded with [seed, _SITE_TAG]."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _SITE_TAG]))
+    first = pd.DataFrame({"p": patients, "c": classes}).drop_duplicates("p")
+    codes, _ = pd.factorize(first["c"], sort=True)
+    shift = rng.normal(0.0, effect, size=n_sites) if effect > 0 else np.zeros(n_sites)
+    u = np.where(np.arange(codes.max() + 1)[None, :] > 0, shift[:, None], 0.0)  # every class but the first
+    site = np.empty(len(first), dtype=np.int64)
+    for c in range(codes.max() + 1):
+        members = rng.permutation(np.flatnonzero(codes == c))
+        seeded = n_sites if len(members) >= n_sites else 0
+        site[members[:seeded]] = np.arange(seeded)
+        p = np.exp(u[:, c]) / np.exp(u[:, c]).sum()
+        site[members[seeded:]] = rng.choice(n_sites, size=len(members) - seeded, p=p)
+    of_patient = dict(zip(first["p"], site))
+    return np.array([f"site_{of_patient[q] + 1}" for q in patients], dtype=object)
+
+
 COHORTS: dict[str, Callable[[int], pd.DataFrame]] = {
     "als": make_als,
     "alzheimers": make_alzheimers,
@@ -212,8 +250,14 @@ COHORTS: dict[str, Callable[[int], pd.DataFrame]] = {
 }
 
 
-def make_cohort(name: str, seed: int = 0) -> pd.DataFrame:
-    """Return the synthetic cohort ``name`` (a key of ``COHORTS``) drawn with ``seed``."""
+def make_cohort(name: str, seed: int = 0, site: str | None = None, site_effect: float = SITE_EFFECT,
+                n_sites: int = N_SITES) -> pd.DataFrame:
+    """Return the synthetic cohort ``name`` (a key of ``COHORTS``) drawn with ``seed``; with ``site``, a last
+    column of that name holding each patient's site (site_labels; the other columns unchanged)."""
     if name not in COHORTS:
         raise ValueError(f"unknown cohort {name!r}; choose one of {sorted(COHORTS)}")
-    return COHORTS[name](seed)
+    frame = COHORTS[name](seed)
+    if site:
+        target, units = _SITE_UNITS[name]
+        frame[site] = site_labels(frame[target].to_numpy(), units(frame), n_sites, site_effect, seed)
+    return frame

@@ -15,6 +15,8 @@ from medsweep.learn.persistence import save_model
 from medsweep.record.files import JobPaths
 from medsweep.record.outputs import sha256_of_file, write_csv
 from medsweep.report.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
+from medsweep.report.forest_plot import plot_forest
+from medsweep.report.instability_plot import plot_instability
 
 
 @dataclass
@@ -50,6 +52,13 @@ def write_artifacts(result: JobResult, job: JobPaths) -> Written:
     if result.subgroups is not None:
         write_csv(job.subgroups, result.subgroups)
         wrote(job.subgroups)
+    if result.results.sites and result.results.sites.get("meta_analysis"):  # data.site, binary
+        plot_forest(result.results.sites, job.forest_plot)
+        wrote(job.forest_plot)
+    if result.instability is not None:  # eval.instability
+        plot_instability(result.instability.original, result.instability.refits.risks, result.instability.rows,
+                         job.instability_plot)
+        wrote(job.instability_plot)
     save_model(result.model, job.model)
     wrote(job.model)
     written.model_sha256 = sha256_of_file(job.model)  # predict refuses another file

@@ -22,6 +22,8 @@ from medsweep.evaluate.metrics import greater_is_better, primary_metric
 from medsweep.preprocess import column_kinds
 from medsweep.learn.operating_point import ThresholdRule, parse_threshold_rule
 from medsweep.learn.splitting import holdout_split
+from medsweep.job.sites import cv_plan, site_record
+from medsweep.job.instability import instability_analysis
 from medsweep.record.job_record import ABSENT, JobRecord
 from medsweep.learn.training import (CVResult, TrainSettings, binary, cross_validate, fit_final, pooled_threshold,
                                prediction_frame)
@@ -46,6 +48,7 @@ class JobResult:
     model: Any                                # the final pipeline, fitted on all the development data
     test_predictions: Optional[pd.DataFrame]  # the final model on the hold-out or external patients
     results: JobRecord                        # the record's results, but the model's sha256 (known once saved)
+    instability: Any = None                   # eval.instability: the bootstrap models' risks (its plots)
 
     def record(self, model_sha256: str) -> JobRecord:
         """The results with the saved model's sha256, in the order a job's record has them."""
@@ -83,11 +86,12 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
 
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
                              n_threads=estimator.threads(spec, len(data.y), cpu_share()), on_epoch=on_epoch)
-    cv = cross_validate(data, spec, trainer.folds, settings, threshold=rule, repeats=trainer.repeats,
+    folds, repeats, splits = cv_plan(cfg, data)  # trainer.folds x repeats, or one fold per site (data.site)
+    cv = cross_validate(data, spec, folds, settings, threshold=rule, repeats=repeats,
                         threshold_folds=ev.threshold_folds, extra_metrics=list(ev.get("metrics") or ()),
-                        on_fold=on_fold)
-    log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", trainer.folds,
-             f" x {trainer.repeats} repeats" if trainer.repeats > 1 else "", cv.splitter, data.n_groups,
+                        on_fold=on_fold, splits=splits)
+    log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", folds,
+             f" x {repeats} repeats" if repeats > 1 else "", cv.splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)
     positions = np.searchsorted(data.rows, cv.predictions["row"].to_numpy())  # data row of each prediction
     evidence = evaluate_predictions(
@@ -103,11 +107,12 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         log.info("%-17s %.4f ± %.4f  pooled %.4f%s  folds: %s", name, m["mean"], m["std"], m["pooled"], interval,
                  ", ".join(f"{v:.4f}" for v in m["folds"]))
     _log_evidence(evidence.record, evidence.subgroups)
+    sites, site_warnings = site_record(cfg, data, cv.predictions, cv.thresholds)
 
     final = fit_final(data, spec, settings)
     operating_point = {"rule": str(rule) if binary(data) else "most probable class (not binary)"}
     # Reviewer warnings: the evaluation's (kind, message), then this job's own; all in train.log too.
-    warnings = list(evidence.record.pop("warnings", []))
+    warnings = list(evidence.record.pop("warnings", [])) + site_warnings
     if binary(data):
         operating_point.update(_operating_point(rule, cv, metrics, data.classes[-1]))
         if operating_point["target_met"] is False:
@@ -119,6 +124,8 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         warnings += [{**w, "message": f"{where}: {w['message']}"} for w in scored["evaluation"].pop("warnings", [])]
     for w in warnings:
         log.warning("%s", w["message"])
+    instability = instability_analysis(cfg, data, spec, settings, final, operating_point.get("final_threshold"),
+                                       metrics, evidence.record["calibration"])
 
     results = JobRecord(
         greater_is_better=greater_is_better(primary_metric(data.task)),
@@ -138,11 +145,14 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         features={"used": list(data.X.columns), "excluded": data.excluded, "kinds": _feature_kinds(data.X)},
         unused_settings=[f"trainer.{s}" for s in estimator.unused_settings()],
         n_threads=settings.n_threads,
+        sites=sites,
+        instability=instability.record if instability is not None else ABSENT,
     )
     return JobResult(history=cv.history, predictions=cv.predictions,
                      class_names=[str(c) for c in data.classes] if data.task == "classification" else None,
                      calibration=evidence.record["calibration"], decision_curve=evidence.decision_curve,
-                     subgroups=evidence.subgroups, model=final, test_predictions=test_predictions, results=results)
+                     subgroups=evidence.subgroups, model=final, test_predictions=test_predictions, results=results,
+                     instability=instability)
 
 
 def _development_and_test(cfg: DictConfig, sweep_dir: Optional[Path]) -> tuple[Dataset, Optional[Dataset]]:

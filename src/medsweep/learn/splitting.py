@@ -153,3 +153,37 @@ def holdout_split(data: Dataset, fraction: float, seed: int) -> tuple[np.ndarray
         raise DataError(f"trainer.holdout={fraction} sets aside {int(is_held.sum())} of {len(patients)} rows: "
                         "too few patients for a hold-out; use a larger fraction or more data")
     return np.flatnonzero(~is_held), np.flatnonzero(is_held)
+
+
+def site_split(data: Dataset, sites: pd.Series, key: str = "data.site") -> Splits:
+    """Internal-external cross-validation (Royston et al. 2004; Steyerberg & Harrell 2016): one fold per site
+    (in order of first appearance), its rows the test side and every other site's the training side. No
+    patient may be in two sites (it would be on both sides). Classification: every site needs a patient of
+    every class, on its own (a test side) and without it (a training side)."""
+    values = pd.Series(sites).reset_index(drop=True)
+    if values.isna().any():
+        raise DataError(f"{key}={values.name!r} is missing in {int(values.isna().sum())} row(s): every row needs "
+                        "its site; fill them in or drop those rows")
+    codes, names = pd.factorize(values.astype(str))
+    if len(names) < 2:
+        raise DataError(f"{key}={values.name!r} holds a single site ({names[0]!r}): internal-external "
+                        "cross-validation needs at least 2 sites")
+    if data.groups is not None:
+        per_patient = pd.Series(codes).groupby(data.groups.to_numpy()).nunique()
+        shared = per_patient[per_patient > 1]
+        if len(shared):
+            raise DataError(f"{key}={values.name!r}: {len(shared)} patient(s) of data.group are in more than one "
+                            f"site (e.g. {', '.join(map(str, shared.index[:3]))}): a patient would be on both "
+                            "sides of a fold; give each patient one site")
+    if data.task == "classification":
+        y = data.y.to_numpy()
+        for k, name in enumerate(names):
+            absent = [str(c) for c in data.classes if not (y[codes == k] == c).any()]
+            if absent:
+                raise DataError(f"{key}={values.name!r}: site {name!r} has no {what_of(data)} of class(es) "
+                                f"{absent} of {data.target!r}: its ROC-AUC and calibration are undefined; merge "
+                                "it with another site")
+    folds = [(np.flatnonzero(codes != k), np.flatnonzero(codes == k)) for k in range(len(names))]
+    splits = Splits(folds, "LeaveOneSiteOut")
+    splits.sites = [str(n) for n in names]
+    return splits

@@ -189,7 +189,7 @@ class FoldsStopped(Exception):
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
                    threshold: Optional[ThresholdRule] = None, repeats: int = 1, threshold_folds: int = 3,
                    extra_metrics: Sequence[str] = (),
-                   on_fold: Optional[Callable[[int, dict], None]] = None) -> CVResult:
+                   on_fold: Optional[Callable[[int, dict], None]] = None, splits=None) -> CVResult:
     """k-fold cross-validation of ``spec`` on ``data``, ``repeats`` rounds: per-fold metrics (all rounds'
     folds), out-of-fold predictions and history (with a ``repeat`` column when there are several rounds).
     With a ``threshold`` rule (binary classification), each fold's threshold is chosen on its training
@@ -197,9 +197,10 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     of those rows, see inner_threshold) and the threshold-dependent metrics and ``y_pred`` are at that
     operating point. ``extra_metrics``: registry metrics not reported by default to add (metrics.py).
     ``on_fold(fold, metrics)`` is called after each fold (all rounds' folds numbered in order) with that fold's
-    metrics; it may raise :class:`FoldsStopped`, which ends the cross-validation."""
+    metrics; it may raise :class:`FoldsStopped`, which ends the cross-validation. ``splits``: folds made
+    elsewhere (splitting.site_split: one per site; ``folds`` and ``repeats`` must then be theirs)."""
     names = metric_names(task_kind(data.task, data.classes), extra_metrics)
-    splits = split(data, folds, settings.seed, repeats)
+    splits = split(data, folds, settings.seed, repeats) if splits is None else splits
     X = _fold_features(data.X)
     rule = threshold if binary(data) else None
     inner = None

@@ -29,6 +29,8 @@ LEARNING_CURVE_FILE = "learning_curve.png"
 ROC_FILE = "roc.png"
 CALIBRATION_FILE = "calibration.png"
 DECISION_CURVE_FILE = "decision_curve.png"
+FOREST_PLOT_FILE = "forest_plot.png"     # data.site: each measure per site, pooled, prediction interval
+INSTABILITY_PLOT_FILE = "instability.png"  # eval.instability: prediction and calibration instability
 # In the order report.html shows them side by side.
 JOB_PLOTS = (ROC_FILE, CALIBRATION_FILE, DECISION_CURVE_FILE, LEARNING_CURVE_FILE)
 # A job recorded completed without one of these is run again by a resume.
@@ -99,6 +101,14 @@ class JobPaths:
         return self.folder / DECISION_CURVE_FILE
 
     @property
+    def forest_plot(self) -> Path:
+        return self.folder / FOREST_PLOT_FILE
+
+    @property
+    def instability_plot(self) -> Path:
+        return self.folder / INSTABILITY_PLOT_FILE
+
+    @property
     def plots(self) -> tuple[Path, ...]:
         """The job's plots that exist or may exist, in the order report.html shows them (JOB_PLOTS)."""
         return tuple(self.folder / name for name in JOB_PLOTS)
@@ -116,7 +126,7 @@ class JobPaths:
         """The files a job may write (besides Hydra's .hydra/): what tracking uploads to the job's run. A new
         output file is a name here and the line of job/artifacts.py that writes it."""
         return (self.metrics, self.predictions, self.test_predictions, self.history, self.subgroups, *self.plots,
-                self.model_card, self.model, self.log)
+                self.model_card, self.model, self.log, self.forest_plot, self.instability_plot)
 
     @property
     def saved_config(self) -> Path:

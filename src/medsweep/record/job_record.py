@@ -109,6 +109,8 @@ class JobRecord:
     duration_s: Optional[float] = ABSENT
     pruned: Optional[dict] = ABSENT          # a pruned job: why ({reason, ...}: the search that stopped it)
     versions: dict = ABSENT                  # python, medsweep and the packages that trained the model
+    sites: dict = ABSENT                     # data.site: per-site metrics and their meta-analysis
+    instability: dict = ABSENT               # eval.instability: bootstrap refits, MAPE, optimism-corrected
     # Keys this medsweep does not know (a newer or older medsweep's), kept so that nothing is lost.
     extra: dict = field(default_factory=dict)
     # The keys the record has, in the order they are written.

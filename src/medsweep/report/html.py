@@ -61,7 +61,11 @@ def _job_block(row: dict, sweep_dir: Path, embed: bool, metrics: dict) -> dict:
     return {"row": row, "model_card": not damaged and job.model_card.is_file(),
             "plots": [_img(png, embed, f"{link(row['dir'])}/{png.name}", f"job {row['job']} {png.name}")
                       for png in pngs if png.is_file()],
-            "metrics": _metrics(metrics) if metrics else None}
+            "metrics": _metrics(metrics) if metrics else None,
+            # data.site's forest plot and eval.instability's plots, when the job has them
+            "clinical_plots": [_img(png, embed, f"{link(row['dir'])}/{png.name}", f"job {row['job']} {png.name}")
+                               for png in ([] if damaged else (job.forest_plot, job.instability_plot))
+                               if png.is_file()]}
 
 
 def render(summary: dict, boards: list[Board], sweep_dir: Path, sweep_png: Path, job_metrics: dict) -> str:

@@ -43,8 +43,10 @@ def test_the_evaluations_warnings_move_to_the_top_level_and_into_the_log(compose
         run_job(compose_cfg("model=breast_cancer", "estimator=logreg", "trainer.folds=2", "eval.n_boot=0",
                             "trainer.holdout=0.2"), tmp_path / "job")
     m = metrics_of(tmp_path / "job")
-    assert m["warnings"] == [{"kind": "small_test_fold", "message": "test fold 1 holds 2 patients of 0"},
-                             {"kind": "small_test_fold", "message": "Hold-out: test fold 1 holds 2 patients of 0"}]
+    # (and the sample size's: 455 development rows are fewer than Riley et al.'s minimum at the default C)
+    assert [w for w in m["warnings"] if w["kind"] != "sample_size"] == [
+        {"kind": "small_test_fold", "message": "test fold 1 holds 2 patients of 0"},
+        {"kind": "small_test_fold", "message": "Hold-out: test fold 1 holds 2 patients of 0"}]
     assert "warnings" not in m["evaluation"] and "warnings" not in m["test"]["evaluation"]
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert all(w["message"] in logged for w in m["warnings"])

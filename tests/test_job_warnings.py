@@ -43,14 +43,18 @@ def test_the_evaluations_warnings_move_to_the_top_level_and_into_the_log(compose
         run_job(compose_cfg("model=breast_cancer", "estimator=logreg", "trainer.folds=2", "eval.n_boot=0",
                             "trainer.holdout=0.2"), tmp_path / "job")
     m = metrics_of(tmp_path / "job")
-    assert m["warnings"] == [{"kind": "small_test_fold", "message": "test fold 1 holds 2 patients of 0"},
-                             {"kind": "small_test_fold", "message": "Hold-out: test fold 1 holds 2 patients of 0"}]
+    # (and the sample size's: 455 development rows are fewer than Riley et al.'s minimum at the default C)
+    assert [w for w in m["warnings"] if w["kind"] != "sample_size"] == [
+        {"kind": "small_test_fold", "message": "test fold 1 holds 2 patients of 0"},
+        {"kind": "small_test_fold", "message": "Hold-out: test fold 1 holds 2 patients of 0"}]
     assert "warnings" not in m["evaluation"] and "warnings" not in m["test"]["evaluation"]
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert all(w["message"] in logged for w in m["warnings"])
 
 
 def test_a_job_without_warnings_records_an_empty_list(compose_cfg, tmp_path):
-    run_job(compose_cfg("model=breast_cancer", "estimator=logreg", "trainer.folds=2", "eval.n_boot=0"),
-            tmp_path / "job")
+    # An anticipated C statistic of 0.95 (breast cancer's models reach 0.99): 569 rows are then enough for 30
+    # parameters (evaluate/sample_size.py; at the default 0.7 the job warns that they are not).
+    run_job(compose_cfg("model=breast_cancer", "estimator=logreg", "trainer.folds=2", "eval.n_boot=0",
+                        "eval.sample_size.c_statistic=0.95"), tmp_path / "job")
     assert metrics_of(tmp_path / "job")["warnings"] == []

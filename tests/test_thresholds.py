@@ -160,7 +160,8 @@ def test_the_issue_example_now_delivers_its_sensitivity_out_of_fold(compose_cfg,
     sensitivity, op = m["metrics"]["sensitivity"], m["operating_point"]
     assert 0.85 <= sensitivity["pooled"] and sensitivity["lower"] <= 0.9 <= sensitivity["upper"]
     assert min(sensitivity["folds"]) >= 0.8
-    assert op["target_met"] is True and m["warnings"] == []
+    # (303 patients are fewer than Riley et al.'s minimum for its parameters: that warning only.)
+    assert op["target_met"] is True and [w["kind"] for w in m["warnings"]] == ["sample_size"]
     assert op["out_of_fold"] == {"metric": "sensitivity", "target": 0.9, "value": sensitivity["pooled"],
                                  "lower": sensitivity["lower"], "upper": sensitivity["upper"]}
     assert op["threshold_folds"] == 3 and "inner 3-fold cross-validation" in op["chosen_on"]

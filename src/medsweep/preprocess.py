@@ -1,4 +1,9 @@
-"""Preprocessing, always fitted inside a fold: impute and scale numbers, impute and one-hot encode text."""
+"""Preprocessing, always fitted inside a fold: impute and scale numbers, impute and one-hot encode text.
+
+Numbers are imputed as ``preprocess.impute`` says (IMPUTERS): median (the default), iterative (scikit-learn's
+IterativeImputer: each incomplete column regressed on the others with BayesianRidge, starting from the medians)
+or indicator (median, plus a 0/1 column per feature missing in the training fold). Text: its most frequent
+value."""
 
 from __future__ import annotations
 
@@ -18,7 +23,15 @@ from medsweep._sklearn_compat import ColumnsHooks, ImputerHooks
 SAVED_TYPES = ("sklearn.pipeline.Pipeline", "sklearn.compose._column_transformer.ColumnTransformer",
                "sklearn.impute._base.SimpleImputer", "sklearn.preprocessing._data.StandardScaler",
                "sklearn.preprocessing._encoders.OneHotEncoder", "medsweep.preprocess.MedianImputer",
-               "medsweep.preprocess.BlockScaler", "medsweep.preprocess.Columns")
+               "medsweep.preprocess.BlockScaler", "medsweep.preprocess.Columns",
+               # preprocess.impute=iterative (its rounds' regressions) and =indicator (the missingness columns)
+               "sklearn.impute._iterative.IterativeImputer", "sklearn.impute._iterative._ImputerTriplet",
+               "sklearn.linear_model._bayes.BayesianRidge", "sklearn.impute._base.MissingIndicator")
+# preprocess.impute: how numbers are imputed inside each training fold.
+IMPUTERS = ("median", "iterative", "indicator")
+# IterativeImputer's rounds (scikit-learn's default) and its fixed seed (only used if a column's order or
+# neighbours were drawn at random; with these settings the result does not depend on it).
+ITERATIVE_ROUNDS = 10
 # Values a statistic is computed over at a time (8 MB of float64): whole small tables, a few columns of a big one.
 STAT_BLOCK = 1 << 20
 # Rows transformed at a time into a big table's output (~28 MB at 54 output columns).
@@ -31,8 +44,8 @@ class MedianImputer(ImputerHooks):
     gathered copy (over 3 copies of the numeric data at its peak, the largest of a job); a median is each
     column's own, so the statistics are the same numbers."""
 
-    def __init__(self, *, keep_empty_features: bool = False):
-        super().__init__(strategy="median", keep_empty_features=keep_empty_features)
+    def __init__(self, *, keep_empty_features: bool = False, add_indicator: bool = False):
+        super().__init__(strategy="median", keep_empty_features=keep_empty_features, add_indicator=add_indicator)
 
     def validate_input(self, X, in_fit):
         # A table of floats is converted once: with copy=True scikit-learn converts it, then converts it a second
@@ -154,21 +167,53 @@ def column_kinds(X: pd.DataFrame | np.ndarray) -> tuple[list, list]:
     return numeric, [c for c in X.columns if c not in numeric]
 
 
-def _numeric() -> Pipeline:
+def _imputer(impute: str):
     # keep_empty_features: a column empty in one training fold keeps its slot, so folds agree in width.
+    if impute == "median":
+        return MedianImputer(keep_empty_features=True)
+    if impute == "indicator":
+        return MedianImputer(keep_empty_features=True, add_indicator=True)
+    if impute == "iterative":
+        from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (IterativeImputer is experimental)
+        from sklearn.impute import IterativeImputer
+
+        # skip_complete: a column complete in the training fold is not modelled (its rare missing values in
+        # new data get the median); the rounds run on the incomplete ones only. keep_empty_features stays off:
+        # with it scikit-learn (1.9) imputes in place in the array it was given, which pandas' copy-on-write
+        # hands out read-only (and which would be the caller's own); a column empty in a training fold is
+        # dropped by that fold's model instead, which nothing downstream minds.
+        return IterativeImputer(initial_strategy="median", max_iter=ITERATIVE_ROUNDS, skip_complete=True,
+                                random_state=0)
+    raise ValueError(f"preprocess.impute={impute!r} is not allowed: must be one of {', '.join(IMPUTERS)}")
+
+
+def _numeric(impute: str = "median") -> Pipeline:
     # The imputer always returns a new array, so the scaler may scale it in place: one copy of X fewer.
-    return Pipeline([("impute", MedianImputer(keep_empty_features=True)),
-                     ("scale", BlockScaler(copy=False))])
+    return Pipeline([("impute", _imputer(impute)), ("scale", BlockScaler(copy=False))])
 
 
-def make_preprocessor(X: pd.DataFrame | np.ndarray) -> Pipeline | ColumnTransformer:
+def make_preprocessor(X: pd.DataFrame | np.ndarray, impute: str = "median") -> Pipeline | ColumnTransformer:
+    """The unfitted preprocessing of ``X``'s columns, numbers imputed as ``impute`` (IMPUTERS) says."""
     numeric, categorical = column_kinds(X)
     if not categorical:
         # All numbers: the same steps without a ColumnTransformer, which costs twice their time per fold.
-        return _numeric()
-    steps = [("numeric", _numeric(), numeric)] if numeric else []
+        return _numeric(impute)
+    steps = [("numeric", _numeric(impute), numeric)] if numeric else []
     steps.append(("categorical", Pipeline([
         ("impute", SimpleImputer(strategy="most_frequent", keep_empty_features=True)),
         ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
     ]), categorical))
     return Columns(steps, remainder="drop", verbose_feature_names_out=False)
+
+
+def candidate_parameters(X: pd.DataFrame, impute: str = "median") -> int:
+    """The columns the preprocessing of ``X`` gives the model (fitted on all of ``X``), without fitting it: one per
+    numeric feature, one per level of each text feature (one-hot), and with ``impute="indicator"`` one per
+    numeric feature with a missing value. The candidate predictor parameters of a sample size calculation."""
+    numeric, categorical = column_kinds(X)
+    if isinstance(X, np.ndarray):
+        return X.shape[1] + (int(np.isnan(X).any(axis=0).sum()) if impute == "indicator" else 0)
+    width = len(numeric) + sum(max(1, int(X[c].nunique(dropna=True))) for c in categorical)
+    if impute == "indicator":
+        width += int(X[numeric].isna().any(axis=0).sum())
+    return width

@@ -22,10 +22,13 @@ COMMAND_KEYS = ("resume", "dry_run", "verbose", "tracking")
 # Keys that change how a job is run, not what it trains.
 RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking", "data_cache")
 # What a job trains: every other key of its config (schema.Config's fields).
-TRAINED_KEYS = ("model", "data", "trainer", "estimator", "eval", "seed", "data_dir")
+TRAINED_KEYS = ("model", "data", "trainer", "estimator", "eval", "seed", "data_dir", "preprocess")
 # Keys added to what a job trains whose default does what medsweep did before it had them: a config saved
 # without them trains the same as one with that value, so a sweep started before they existed resumes.
-ADDED_WITH_OLD_DEFAULT = {("eval", "metrics"): []}
+ADDED_WITH_OLD_DEFAULT = {("eval", "metrics"): [], ("eval", "sample_size"): {"c_statistic": 0.7, "r2": 0.2},
+                          ("preprocess", "impute"): "median"}
+# Sections added whole (a config saved before them has none): read as empty, then filled as above.
+ADDED_SECTIONS = ("preprocess",)
 
 
 def override_key(override: Any) -> str:
@@ -47,6 +50,8 @@ def trained_config(tree: dict) -> dict:
     """A job's config (a plain tree, as saved in .hydra/config.yaml) without Hydra's node and the run-control
     keys: what the job trains; a key of ADDED_WITH_OLD_DEFAULT that it lacks, with that default."""
     trained = {k: v for k, v in tree.items() if k != "hydra" and k not in RUN_CONTROL_KEYS}
+    for section in ADDED_SECTIONS:
+        trained.setdefault(section, {})
     for (section, key), default in ADDED_WITH_OLD_DEFAULT.items():
         if isinstance(trained.get(section), dict) and key not in trained[section]:
             trained[section] = {**trained[section], key: default}

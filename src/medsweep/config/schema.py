@@ -19,6 +19,7 @@ from medsweep.config import run_control
 from medsweep.estimators import REGISTRY
 
 TASKS = ("classification", "regression")
+IMPUTERS = ("median", "iterative", "indicator")  # preprocess.IMPUTERS (schema.py does not import scikit-learn)
 MAX_SEED = 2**32 - 1
 EMBEDDED_SOURCES = ("synthetic", "sklearn", "bundled")
 # Upper bounds of keys that only cost time above them (eval.n_boot=1e8 or retries=1e9 passed before):
@@ -90,6 +91,13 @@ class DebugConfig:
 
 
 @dataclass
+class SampleSizeConfig:
+    # The minimum sample size (evaluate/sample_size.py) assumes the model will perform this well.
+    c_statistic: float = MISSING
+    r2: float = MISSING
+
+
+@dataclass
 class EvalConfig:
     n_boot: int = MISSING
     threshold: str = MISSING
@@ -103,6 +111,12 @@ class EvalConfig:
     metrics: List[str] = MISSING
     meta_analysis: str = MISSING
     instability: int = MISSING
+    sample_size: SampleSizeConfig = field(default_factory=SampleSizeConfig)
+
+
+@dataclass
+class PreprocessConfig:
+    impute: str = MISSING
 
 
 @dataclass
@@ -131,6 +145,7 @@ class Config:
     eval: EvalConfig = MISSING
     debug: DebugConfig = MISSING
     tracking: Optional[TrackingConfig] = None
+    preprocess: PreprocessConfig = MISSING
 
 
 def register_configs() -> None:
@@ -197,6 +212,7 @@ def config_errors(cfg: Any) -> list[str]:
             errors.append(f"data.group_pattern={d.group_pattern!r} is not allowed: not a regular expression ({exc})")
 
     errors += _eval_errors(cfg.eval)
+    errors += _preprocess_errors(cfg)
 
     name = cfg.estimator.get("name")
     if name not in REGISTRY:
@@ -240,6 +256,21 @@ def _eval_errors(ev: Any) -> list[str]:
     for name in ev.get("metrics") or ():
         _check(errors, name in available_metrics(), "eval.metrics", name,
                f"must be metrics of the registry: {', '.join(available_metrics())}")
+    return errors
+
+
+def _preprocess_errors(cfg: Any) -> list[str]:
+    """preprocess.impute and eval.sample_size (read with .get: a config saved before them has neither)."""
+    errors: list[str] = []
+    impute = (cfg.get("preprocess") or {}).get("impute", "median")
+    _check(errors, impute in IMPUTERS, "preprocess.impute", impute, f"must be one of {', '.join(IMPUTERS)}")
+    size = cfg.eval.get("sample_size") or {}
+    c = size.get("c_statistic", 0.7)
+    _check(errors, isinstance(c, (int, float)) and 0.5 < c < 1, "eval.sample_size.c_statistic", c,
+           "must be > 0.5 and < 1 (the C statistic the model is anticipated to reach)")
+    r2 = size.get("r2", 0.2)
+    _check(errors, isinstance(r2, (int, float)) and 0 < r2 < 1, "eval.sample_size.r2", r2,
+           "must be > 0 and < 1 (the adjusted R2 a regression is anticipated to reach)")
     return errors
 
 

@@ -13,7 +13,8 @@ import pandas as pd
 
 from medsweep.evaluate.bootstrap import check_interval, resample_scorer, resampled_intervals
 from medsweep.evaluate.counts import patients_per_class
-from medsweep.evaluate.metrics import METRICS, primary_metric
+from medsweep.evaluate.fairness import fairness_evidence
+from medsweep.evaluate.metrics import METRICS, predicted_classes, primary_metric
 
 def _number(x: float) -> str:
     return repr(float(f"{x:.4g}"))
@@ -164,5 +165,14 @@ def subgroup_evidence(y_true, out, classes, task: str, patients, subgroup_values
         return None, None
     subgroups = pd.concat(tables, ignore_index=True)
     flagged = subgroups[subgroups.flag]
-    return subgroups, {"columns": list(subgroup_values),
-                       "flagged": [f"{r.column}={r.subgroup}" for r in flagged.itertuples()]}
+    record = {"columns": list(subgroup_values), "flagged": [f"{r.column}={r.subgroup}" for r in flagged.itertuples()]}
+    if task == "classification" and len(classes) == 2:
+        # Fairness at the operating point (fairness.py): the same groups, patients and resamples.
+        y, rows = np.asarray(y_true), len(y_true)
+        who = np.arange(rows) if patients is None else np.asarray(patients, dtype=object)
+        labels = {c: subgroup_labels(v, None if patients is None else pd.Series(who), bins)
+                  for c, v in subgroup_values.items()}
+        predicted = predicted_classes(np.asarray(out, dtype=float), list(classes), threshold) == classes[1]
+        record["fairness"] = fairness_evidence(y == classes[1], predicted, labels, who, n_boot=n_boot, seed=seed,
+                                               min_patients=min_patients, min_events=min_events, method=method)
+    return subgroups, record

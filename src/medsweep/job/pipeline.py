@@ -18,6 +18,8 @@ from medsweep.data.prepare import Dataset, load_dataset, load_external
 from medsweep.data.cache import cache_folder
 from medsweep.estimators import estimator_class
 from medsweep.evaluate.evaluation import evaluate_predictions
+from medsweep.evaluate.fairness import fairness_warnings
+from medsweep.job.data_checks import impute_setting, missing_data_check, sample_size_check, sample_size_warnings
 from medsweep.evaluate.metrics import greater_is_better, primary_metric
 from medsweep.preprocess import column_kinds
 from medsweep.learn.operating_point import ThresholdRule, parse_threshold_rule
@@ -69,6 +71,8 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
     log.info("Features used (%d): %s", data.X.shape[1], ", ".join(data.X.columns))
     for column, reason in data.excluded.items():
         log.info("Not a feature: %r (%s)", column, reason)
+    sample_size = sample_size_check(cfg, data)  # Riley et al.'s minimum: a warning before training, never a refusal
+    missing_data = missing_data_check(cfg, data)
     ev = cfg.eval
     subgroup_columns = {c: data.column(c, "eval.subgroups") for c in ev.subgroups}  # fails before training
     rule = parse_threshold_rule(ev.threshold)
@@ -85,7 +89,8 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         log.info("Epoch for %s: %s", estimator.name, estimator.epoch)
 
     settings = TrainSettings(epochs=trainer.epochs, batch_size=trainer.batch_size, seed=cfg.seed,
-                             n_threads=estimator.threads(spec, len(data.y), cpu_share()), on_epoch=on_epoch)
+                             n_threads=estimator.threads(spec, len(data.y), cpu_share()), on_epoch=on_epoch,
+                             impute=impute_setting(cfg))
     folds, repeats, splits = cv_plan(cfg, data)  # trainer.folds x repeats, or one fold per site (data.site)
     cv = cross_validate(data, spec, folds, settings, threshold=rule, repeats=repeats,
                         threshold_folds=ev.threshold_folds, extra_metrics=list(ev.get("metrics") or ()),
@@ -112,7 +117,8 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
     final = fit_final(data, spec, settings)
     operating_point = {"rule": str(rule) if binary(data) else "most probable class (not binary)"}
     # Reviewer warnings: the evaluation's (kind, message), then this job's own; all in train.log too.
-    warnings = list(evidence.record.pop("warnings", [])) + site_warnings
+    warnings = list(evidence.record.pop("warnings", [])) + site_warnings + fairness_warnings(evidence.record)
+    warnings += sample_size_warnings(sample_size)
     if binary(data):
         operating_point.update(_operating_point(rule, cv, metrics, data.classes[-1]))
         if operating_point["target_met"] is False:
@@ -147,6 +153,8 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         n_threads=settings.n_threads,
         sites=sites,
         instability=instability.record if instability is not None else ABSENT,
+        sample_size=sample_size,
+        missing_data=missing_data,
     )
     return JobResult(history=cv.history, predictions=cv.predictions,
                      class_names=[str(c) for c in data.classes] if data.task == "classification" else None,

@@ -43,7 +43,9 @@ VALUE_TYPES = (
 # PartialNode, MethodNode, OperatorFuncNode.
 LOADERS: dict[str, Optional[frozenset[str]]] = {
     "DictNode": frozenset({"builtins.dict"}), "ListNode": frozenset({"builtins.list"}),
-    "TupleNode": frozenset({"builtins.tuple"}), "SetNode": frozenset({"builtins.set"}),
+    # IterativeImputer's rounds (preprocess.impute=iterative) are namedtuples: built from their fields alone.
+    "TupleNode": frozenset({"builtins.tuple", "sklearn.impute._iterative._ImputerTriplet"}),
+    "SetNode": frozenset({"builtins.set"}),
     "SliceNode": frozenset({"builtins.slice"}),
     "JsonNode": frozenset(t for t in VALUE_TYPES if t.startswith("builtins.")),
     "DefaultDictNode": frozenset({"collections.defaultdict"}),

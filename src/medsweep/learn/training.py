@@ -30,6 +30,7 @@ class TrainSettings:
     n_threads: int = 1
     # Called after every epoch (once per fit for estimators fitted in one go): time limits, fault injection.
     on_epoch: Optional[Callable[[], None]] = None
+    impute: str = "median"  # preprocess.impute: how the preprocessing imputes numbers (preprocess.IMPUTERS)
 
     def epoch_done(self) -> None:
         if self.on_epoch is not None:
@@ -86,7 +87,7 @@ def fit_model(spec: Any, X: pd.DataFrame | np.ndarray | Rows, y: pd.Series, task
     estimator = estimator_class(spec["name"])(spec, task, settings.seed, settings.n_threads, settings.epochs,
                                               min(settings.batch_size, len(y)))
     X_fit = X.take() if isinstance(X, Rows) else X
-    pre = make_preprocessor(X_fit)
+    pre = make_preprocessor(X_fit, settings.impute)
     y_arr = y.to_numpy()
     # What Pipeline.fit does, keeping the transformed training fold for the history. A big table is fitted,
     # let go and transformed block by block: never the rows, their transform and its parts at once.

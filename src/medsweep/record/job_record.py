@@ -97,6 +97,8 @@ class JobRecord:
     features: dict = ABSENT
     unused_settings: list = ABSENT
     n_threads: Optional[int] = ABSENT
+    sample_size: Optional[dict] = ABSENT     # Riley et al.'s minimum sample size: each criterion, met or not
+    missing_data: Optional[dict] = ABSENT    # per feature: share missing overall, by class, by site; imputation
     # How the job ran and ended.
     error: Optional[str] = ABSENT
     error_type: Optional[str] = ABSENT

@@ -17,7 +17,9 @@ from markupsafe import Markup
 
 from medsweep.escape import link
 from medsweep.record.files import METRICS_FILE, MODEL_CARD_FILE, JobPaths
+from medsweep.record.job_record import as_record, read_record
 from medsweep.report import cells
+from medsweep.report.clinical_sections import clinical_parts
 from medsweep.report.table import DAMAGED, FIGURES, Board, clean, not_completed
 
 # Above this many jobs report.html links the per-job PNGs (loaded lazily, as they scroll into view) instead
@@ -65,7 +67,9 @@ def _job_block(row: dict, sweep_dir: Path, embed: bool, metrics: dict) -> dict:
             # data.site's forest plot and eval.instability's plots, when the job has them
             "clinical_plots": [_img(png, embed, f"{link(row['dir'])}/{png.name}", f"job {row['job']} {png.name}")
                                for png in ([] if damaged else (job.forest_plot, job.instability_plot))
-                               if png.is_file()]}
+                               if png.is_file()],
+            # sample size, fairness, missing data (clinical_sections.py), from the job's record
+            "clinical": [] if damaged or not metrics else clinical_parts(read_record(job.folder) or as_record({}))}
 
 
 def render(summary: dict, boards: list[Board], sweep_dir: Path, sweep_png: Path, job_metrics: dict) -> str:

@@ -19,6 +19,7 @@ from medsweep.escape import md_code, md_text
 from medsweep.record.files import METRICS_FILE, SUBGROUPS_FILE, JobPaths
 from medsweep.record.job_record import JobRecord, read_record, record_warnings
 from medsweep.record.outputs import atomic_path
+from medsweep.report.clinical_sections import card_sections
 from medsweep.report.records import Record, as_record
 from medsweep.report.model_card_clinical import instability_section, sites_section
 
@@ -282,8 +283,8 @@ def render_model_card(record: Record, command: str) -> str:
              f"from its `{METRICS_FILE}`."]
     sections = [title, _warnings(record), _intended_use(record), _data(record), _features(record), _validation(record),
                 _performance(record), _calibration(record), _decision_curve(record), _operating_point(record),
-                _subgroups(record), sites_section(record), instability_section(record), _settings(record),
-                _reproduce(record, command)]
+                _subgroups(record), sites_section(record), instability_section(record), card_sections(record),
+                _settings(record), _reproduce(record, command)]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
 
 

@@ -37,6 +37,26 @@ def test_override_values_are_typed_as_hydra_parses_them():
     assert list(api._typed(pd.Series([1, "a"], dtype=object))) == ["1", "a"]
 
 
+def test_run_sweep_passes_the_overrides_and_streams_the_console(tmp_path, monkeypatch):
+    """With a stand-in for `python -m medsweep run` that prints its arguments and fails: the command line, the
+    console as it ran, and the error with its tail (no job written: no results)."""
+    script = "import sys; print(*sys.argv[1:], sep='\\n'); sys.exit(3)"
+    monkeypatch.setattr(api, "sweep_command", lambda: [sys.executable, "-c", script])
+    echoed = __import__("io").StringIO()
+    with pytest.raises(api.SweepFailed) as failed:
+        medsweep.run_sweep("model=als 'seed=0,1'", sweep_dir=tmp_path / "s", n_jobs=2, stream=echoed)
+    assert echoed.getvalue().splitlines() == ["-m", "model=als", "seed=0,1", f"hydra.sweep.dir={tmp_path / 's'}",
+                                              "hydra.launcher.n_jobs=2"]
+    assert failed.value.returncode == 3 and failed.value.results is None
+    assert str(failed.value).endswith("hydra.launcher.n_jobs=2") and "exited with code 3" in str(failed.value)
+    with pytest.raises(ValueError, match="sweep_dir="):
+        medsweep.run_sweep(["hydra.sweep.dir=x"])
+    monkeypatch.chdir(tmp_path)  # the default directory, made for it, is removed when nothing ran
+    with pytest.raises(api.SweepFailed, match="multirun/"):
+        medsweep.run_sweep(["model=als"], echo=False)
+    assert not any(p.is_dir() and any(p.iterdir()) for p in (tmp_path / "multirun").iterdir())
+
+
 @pytest.fixture(scope="module")
 def failed_sweep(tmp_path_factory):
     """A 3-job sweep run by run_sweep (through train.py until `python -m medsweep run` exists here) in which

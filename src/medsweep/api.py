@@ -222,7 +222,8 @@ class SweepFailed(RuntimeError):
 
     def __init__(self, returncode: int, sweep_dir: Path, console: str, results: Optional[pd.DataFrame]):
         self.returncode, self.sweep_dir, self.console, self.results = returncode, sweep_dir, console, results
-        super().__init__(f"the sweep in {sweep_dir} exited with code {returncode}; its last lines:\n{console}")
+        what = f"exited with code {returncode}" if returncode else "ran no job"
+        super().__init__(f"the sweep in {sweep_dir} {what}; its last lines:\n{console}")
 
 
 def sweep_command() -> list[str]:
@@ -286,8 +287,6 @@ def run_sweep(overrides: Sequence[str] | str, sweep_dir: Optional[str | os.PathL
         results = None
         if sweep_dir is None and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()  # the directory made for it, left empty
-    if code != 0 and check:
+    if (code != 0 and check) or results is None:
         raise SweepFailed(code, folder, "\n".join(tail), results)
-    if results is None:
-        raise SweepFailed(code, folder, "\n".join(tail), None)
     return results

@@ -96,22 +96,37 @@ def test_progress_off_a_terminal_prints_a_count_while_jobs_run(tmp_path, monkeyp
     assert "2/2 jobs done (2 completed, 0 failed), 0 running" in stream.getvalue().splitlines()[1]
 
 
-def test_the_sweeps_own_log_lines_are_written_above_the_bar(tmp_path, monkeypatch):
+def test_the_sweeps_own_lines_are_written_above_the_bar(tmp_path, monkeypatch):
+    """Log lines of handlers made before the bar and after it (Hydra configures logging again for each batch of
+    the launcher, onto sys.stdout) and prints, on the terminal the bar is drawn on."""
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    handler = logging.StreamHandler(sys.stderr)
-    logging.getLogger().addHandler(handler)
+    monkeypatch.setattr(sys, "stdout", terminal)
+    before = logging.StreamHandler(sys.stderr)
+    logging.getLogger().addHandler(before)
+    after = None
     try:
         progress = Progress(tmp_path, [0], stream=terminal, interval_s=0.05).start()
         progress._show()
         logging.getLogger("hydra_plugins.medsweep_sweeper").warning("Restarting the workers")
+        after = logging.StreamHandler(sys.stdout)  # what logging.config makes of ext://sys.stdout meanwhile
+        logging.getLogger("hydra.launcher").addHandler(after)
+        logging.getLogger("hydra.launcher").propagate = False
+        logging.getLogger("hydra.launcher").warning("Launching 3 jobs")
+        print("a line printed")
         write_status(tmp_path, 0, "completed")
         progress.stop()
     finally:
-        logging.getLogger().removeHandler(handler)
+        logging.getLogger().removeHandler(before)
+        if after is not None:
+            logging.getLogger("hydra.launcher").removeHandler(after)
+        logging.getLogger("hydra.launcher").propagate = True
     out = terminal.getvalue()
-    at = out.index("Restarting the workers")
-    assert out[at - 1] in "\r\n" and out[at + len("Restarting the workers")] == "\n"
+    assert "[medsweep]" in out and "1/1 jobs" in out
+    for text in ("Restarting the workers", "Launching 3 jobs", "a line printed"):
+        at = out.index(text)
+        line_start = max(out.rfind("\n", 0, at), out.rfind("\r", 0, at))
+        assert out[line_start + 1:at] == "" and out[at + len(text)] == "\n", (text, out[line_start:at + 40])
 
 
 def test_a_jobs_warnings_are_shown_once_per_sweep_naming_the_jobs(tmp_path):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import os
 import sys
 import time
@@ -84,6 +83,38 @@ def job_line(num: int, record: JobRecord | dict, shown: Optional[set[str]] = Non
     return text
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class _AboveBar:
+    """A text stream whose lines are written above the progress bar drawn on ``bar_stream`` (tqdm clears it,
+    the line is written, the bar redrawn), so that nothing printed on the same terminal is glued to it."""
+
+    def __init__(self, wrapped: Any, bar_stream: Any) -> None:
+        self._wrapped, self._bar_stream, self._buffer = wrapped, bar_stream, ""
+
+    def write(self, text: str) -> int:
+        from tqdm import tqdm
+
+        lines, _, self._buffer = (self._buffer + text).rpartition("\n")
+        if lines or _:
+            with tqdm.external_write_mode(file=self._bar_stream):
+                self._wrapped.write(lines + "\n")
+                self._wrapped.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._buffer:
+            self.write("\n")
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, ...: the wrapped stream's
+        return getattr(self._wrapped, name)
+
+
 def _width(stream: TextIO) -> int:
     """0 where the terminal reports its size (the bar follows it), else 100 (and 20 rows: tqdm draws nothing on
     a terminal of 0 rows)."""
@@ -138,8 +169,11 @@ class Progress:
                              "{n_fmt}/{total_fmt} jobs, {elapsed} elapsed, ~{remaining} left{postfix}")
             self._redirect = contextlib.ExitStack()
             self._redirect.enter_context(logging_redirect_tqdm())  # the sweep's log lines above the bar
-            logging.captureWarnings(True)  # and its Python warnings (loky's), through the same redirect
-            self._redirect.callback(logging.captureWarnings, False)
+            # and whatever else this process prints on the terminal meanwhile: the launcher's lines (its logging
+            # is configured again for each batch, onto sys.stdout), Python's warnings
+            if _is_terminal(sys.stdout):
+                self._redirect.enter_context(contextlib.redirect_stdout(_AboveBar(sys.stdout, self.stream)))
+            self._redirect.enter_context(contextlib.redirect_stderr(_AboveBar(sys.stderr, self.stream)))
         self.watch.start()
         return self
 

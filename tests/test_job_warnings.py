@@ -58,3 +58,65 @@ def test_a_job_without_warnings_records_an_empty_list(compose_cfg, tmp_path):
     run_job(compose_cfg("model=breast_cancer", "estimator=logreg", "trainer.folds=2", "eval.n_boot=0",
                         "eval.sample_size.c_statistic=0.95"), tmp_path / "job")
     assert metrics_of(tmp_path / "job")["warnings"] == []
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.fixture
+def hydra_runtime():
+    """Set Hydra's runtime config as a job launched with ``overrides`` has it (its overrides.task)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    from helpers import ROOT
+
+    before = HydraConfig.instance().cfg
+
+    def _set(*overrides):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)
+        return cfg
+
+    yield _set
+    HydraConfig.instance().cfg = before
+    GlobalHydra.instance().clear()
+
+
+@pytest.mark.parametrize("overrides, warned", [
+    ((), []),                                                   # defaults nobody set: train.log only
+    (("trainer.epochs=50",), ["trainer.epochs=50"]),            # set by the user
+    (("trainer.batch_size=16", "seed=1"), ["trainer.batch_size=16"]),
+    (("trainer=fast",), ["trainer.epochs=5", "trainer.batch_size=64"]),  # a trainer other than the default
+    (("trainer=default",), []),
+])
+def test_an_unused_setting_is_warned_about_only_where_the_user_set_it(hydra_runtime, monkeypatch, caplog, tmp_path,
+                                                                     overrides, warned):
+    from omegaconf import open_dict
+
+    cfg = hydra_runtime("model=breast_cancer", "estimator=logreg", *overrides)
+    with open_dict(cfg):
+        del cfg["hydra"]
+
+    def stop(*args, **kwargs):
+        raise _Stop
+
+    monkeypatch.setattr(task, "cross_validate", stop)  # right after the settings are checked
+    with caplog.at_level(logging.INFO, logger="medsweep"), pytest.raises(_Stop):
+        task.train(cfg)
+    said = {r.getMessage(): r.levelno for r in caplog.records if "is not used by estimator" in r.getMessage()}
+    assert len(said) == 2  # train.log says it for both unused settings, whoever set them
+    assert sorted(m.split(" is")[0] for m, level in said.items() if level == logging.WARNING) == sorted(warned)
+
+
+def test_outside_hydra_an_unused_setting_is_a_log_line(monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+
+    from medsweep.job.user_set import set_by_user
+
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)
+    assert set_by_user("trainer.epochs") is False

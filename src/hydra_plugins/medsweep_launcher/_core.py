@@ -116,14 +116,43 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     sweep_dir.mkdir(parents=True, exist_ok=True)
     joblib_cfg = {**launcher.joblib, "n_jobs": workers, "backend": "loky"}  # loky, as Hydra's launcher has it
     process_joblib_cfg(joblib_cfg)
-    log.info("Joblib.Parallel({}) is launching {} jobs".format(
-        ",".join(f"{k}={v}" for k, v in joblib_cfg.items()), len(job_overrides)))
-    log.info("Launching jobs, sweep output dir : {}".format(sweep_dir))
-    for idx, overrides in enumerate(job_overrides):
-        log.info("\t#{} : {}".format(idx, " ".join(filter_overrides(overrides))))
+    # Hydra's two lines in one (every joblib setting: at debug level)
+    log.debug("Joblib.Parallel({})".format(",".join(f"{k}={v}" for k, v in joblib_cfg.items())))
+    log.info("Joblib.Parallel(n_jobs={},backend={},...) is launching {} jobs, sweep output dir : {}".format(
+        joblib_cfg["n_jobs"], joblib_cfg["backend"], len(job_overrides), sweep_dir))
+    for line in job_listing(job_overrides, initial_job_idx):
+        log.info(line)
     singleton_state = Singleton.get_state()
     with _worker_deaths.recorded() as take_deaths:
         return _run_pools(launcher, joblib_cfg, job_overrides, initial_job_idx, singleton_state, take_deaths)
+
+
+# A batch of more jobs than this is listed by its first LISTED jobs and one line for the rest.
+LISTED = 2
+
+
+def job_listing(job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[str]:
+    """Hydra's listing of a batch (`#3 : model=als seed=1`), each job numbered as its directory (the sweep's
+    ``hydra.sweep.subdir``: a resume's jobs keep theirs); beyond LISTED + 2 jobs, the first LISTED and one line
+    naming the overrides that vary (every job's are in its .hydra/overrides.yaml)."""
+    jobs = [filter_overrides(o) for o in job_overrides]
+    nums = []
+    for idx, overrides in enumerate(job_overrides):
+        subdir = [o.partition("=")[2] for o in overrides if o.startswith("hydra.sweep.subdir=")]
+        nums.append(subdir[-1] if subdir else str(initial_job_idx + idx))
+    listed = jobs if len(jobs) <= LISTED + 2 else jobs[:LISTED]
+    lines = ["\t#{} : {}".format(n, " ".join(o)) for n, o in zip(nums, listed)]
+    if len(listed) < len(jobs):
+        values: dict[str, set] = {}
+        present: dict[str, int] = {}
+        for job in jobs:
+            for key, value in dict(o.partition("=")[::2] for o in job).items():
+                values.setdefault(key, set()).add(value)
+                present[key] = present.get(key, 0) + 1
+        vary = [k for k, v in values.items() if len(v) > 1 or present[k] < len(jobs)]  # or some jobs lack it
+        lines.append("\t... {} more (#{} to #{}){}; each job's overrides in <job>/.hydra/overrides.yaml".format(
+            len(jobs) - LISTED, nums[LISTED], nums[-1], f", varying {' '.join(vary)}" if vary else ""))
+    return lines
 
 
 def _run_pools(launcher: Any, joblib_cfg: dict, job_overrides: Sequence[Sequence[str]], initial_job_idx: int,

@@ -72,6 +72,29 @@ def _failure(result: JobReturn) -> str:
     return f"{type(exc).__name__}: {exc}" if exc is not None else "failed"
 
 
+def _exit(message: str, code: int = 1) -> None:
+    """End the sweep with exit ``code`` and ``message`` on stderr, without Hydra's hint to set HYDRA_FULL_ERROR
+    (there is no traceback to see: the jobs' are in their train.log)."""
+    sys.stdout.flush()
+    if message:
+        sys.stderr.write(message + "\n")
+    sys.exit(code)
+
+
+def _numbers(nums: list[int]) -> str:
+    from ._job_warnings import job_numbers
+
+    return job_numbers(nums)
+
+
+def _report(sweep_dir: Path) -> Optional[Path]:
+    """The sweep's report.html, where the summary wrote one."""
+    from medsweep.record.sweep_dir import SweepDir
+
+    html = next((p for p in SweepDir(sweep_dir).summary_files if p.suffix == ".html"), None)
+    return html if html is not None and html.is_file() else None
+
+
 def _plain_description(num: int, overrides: list[str], values: Any) -> str:
     """A job's line in the dry run of an app that does not describe its jobs."""
     return f"#{num:<4} {' '.join(overrides) or '(defaults)'}"
@@ -143,7 +166,8 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
         # The one watcher of finished jobs: the progress line, and each app callback with on_job_recorded
         # (tracking) as a job's record is final.
         subscribers = job_subscribers(app_callbacks(self.hydra_context.callbacks))
-        progress = Progress(sweep_dir, todo, subscribers=subscribers).start()
+        progress = Progress(sweep_dir, todo, subscribers=subscribers, overrides=jobs,
+                            verbose=bool(self.config.get("verbose"))).start()
         try:
             with signals_interrupt_sweep():
                 for batch in self._batches(todo):
@@ -169,22 +193,31 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
             finish_sweep_file(sweep_dir, info, status)
         except OSError as exc:  # a full disk: what the jobs recorded stays, the summary says what it can
             log.error("Could not record the sweep's end in %s: %s", SWEEP_FILE, os.strerror(exc.errno or 0))
-        self._summarize(sweep_dir)
+        summarized = self._summarize(sweep_dir)
         if stopped or failed:
             # Hydra calls on_multirun_end only when the sweep returns normally: call it here, so users'
             # end-of-sweep callbacks run after failures and interrupts too.
             self.hydra_context.callbacks.on_multirun_end(config=self.config,
                                                          config_name=self.config.hydra.job.config_name)
+        # Every job that did not complete, with its error: said once, here at the end (the leaderboard leaves
+        # them out; the line printed while the sweep ran gave the status and error type).
+        ended_badly = progress.not_completed_lines() + [f"  #{n} failed  {' '.join(jobs[n])}  {_failure(r)}"
+                                                         for n, r in failed if n not in progress.not_completed]
+        html = _report(sweep_dir) if summarized else None
+        report = f"; report: {html}" if html else ""
         if isinstance(stopped, SweepInterrupted):
-            sys.exit(stopped.exit_code)
+            _exit("\n".join(ended_badly), stopped.exit_code)
         if stopped:
-            raise CompactHydraException(f"Sweep stopped: {stopped.reason}. To run what is left: the same command "
-                                        f"with hydra.sweep.dir={sweep_dir} resume=true")
+            _exit("\n".join([f"Sweep stopped: {stopped.reason}. To run what is left: the same command with "
+                             f"hydra.sweep.dir={sweep_dir} resume=true{report}", *ended_badly]))
         if failed:
-            lines = "\n".join(f"  #{n} [{' '.join(jobs[n])}] {_failure(r)}"
-                              for n, r in failed)
-            raise CompactHydraException(f"{len(failed)} of {len(todo)} jobs failed (details in each job's "
-                                        f"train.log and metrics.json):\n{lines}")
+            _exit("\n".join([f"{len(failed)} of {len(todo)} jobs failed: {_numbers([n for n, _ in failed])} "
+                             f"(details in each job's train.log and metrics.json){report}", *ended_badly]))
+        if ended_badly:
+            sys.stdout.flush()
+            sys.stderr.write("\n".join(["Not completed:", *ended_badly]) + "\n")
+        if html:
+            print(f"Report: {html}")
         return returns  # each batch's results, as Hydra's basic sweeper returns them
 
     def _launch(self, sweep_dir: Path, jobs: list[list[str]], batch: list[int]) -> Sequence[JobReturn]:
@@ -253,10 +286,11 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
         return [self.hydra_context.config_loader.load_sweep_config(self.config, job) for job in jobs]
 
     @staticmethod
-    def _summarize(sweep_dir: Path) -> None:
-        """Write the sweep's summary from what the jobs wrote; a summary problem never fails the sweep."""
+    def _summarize(sweep_dir: Path) -> bool:
+        """Write the sweep's summary from what the jobs wrote and print its leaderboard; a summary problem
+        never fails the sweep (False: no summary)."""
         try:
             from medsweep.job.sweep_end import write_summary  # pandas, matplotlib: imported when needed
         except ImportError:
-            return
-        write_summary(sweep_dir)
+            return False
+        return bool(write_summary(sweep_dir, not_completed_jobs=False))  # _run lists those, with their errors

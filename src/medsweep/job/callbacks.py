@@ -9,7 +9,9 @@ sweeper checks only what an app's callbacks offer: a plain Hydra app, without Ch
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,14 @@ class CheckConfig(Callback):
 
         return describe(num, overrides, values)
 
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """A job of a sweep by medsweep's sweeper prints nothing on the console (unless ``verbose=true``): the
+        sweep draws its progress there and shows the job's warnings from its train.log, once per sweep
+        (hydra_plugins/medsweep_sweeper/_job_warnings.py); the log file keeps every line."""
+        if _relayed_by_sweeper(config):
+            quiet_job_console()
+            logging.captureWarnings(True)  # Python's warnings (scikit-learn's) too: into the log, not the console
+
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         run_dir = Path(str(config.hydra.run.dir))
         # Never the user's own folder: new, empty or an earlier run's (it holds .hydra/).
@@ -50,6 +60,41 @@ class CheckConfig(Callback):
             sys.stderr.write("Invalid configuration, nothing was run: " + "; ".join(errors) + "\n")
             # SystemExit, not an exception: Hydra turns callback exceptions into warnings.
             raise SystemExit(1)
+
+
+def _relayed_by_sweeper(config: DictConfig) -> bool:
+    """A job of a multirun by medsweep's sweeper, without ``verbose=true``."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN or config.get("verbose"):
+        return False
+    return str(HydraConfig.get().sweeper.get("_target_", "")).startswith("hydra_plugins.medsweep_sweeper.")
+
+
+class _WhileJobRuns(logging.Filter):
+    """Drops the console's records of the job running now in this thread: from ``on_job_start`` until Hydra
+    puts back the runtime config it replaced for the job (its run_job does, however the job ends). A sweep
+    running its job in its own process (one worker) keeps its own lines between and after jobs."""
+
+    def __init__(self) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        super().__init__()
+        self.thread = threading.get_ident()
+        self.job_config = HydraConfig.instance().cfg
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from hydra.core.hydra_config import HydraConfig
+
+        return not (threading.get_ident() == self.thread and HydraConfig.instance().cfg is self.job_config)
+
+
+def quiet_job_console() -> None:
+    """The console handlers (not the log files) drop this job's lines while it runs."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.addFilter(_WhileJobRuns())
 
 
 class SummarizeSweep(Callback):

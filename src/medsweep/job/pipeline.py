@@ -26,6 +26,7 @@ from medsweep.learn.operating_point import ThresholdRule, parse_threshold_rule
 from medsweep.learn.splitting import holdout_split
 from medsweep.job.sites import cv_plan, site_record
 from medsweep.job.instability import instability_analysis
+from medsweep.job.user_set import set_by_user
 from medsweep.record.job_record import ABSENT, JobRecord
 from medsweep.learn.training import (CVResult, TrainSettings, binary, cross_validate, fit_final, pooled_threshold,
                                prediction_frame)
@@ -83,8 +84,9 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
     spec = OmegaConf.to_container(cfg.estimator, resolve=True)
     estimator = estimator_class(spec["name"])
     trainer = cfg.trainer
-    for setting in estimator.unused_settings():
-        log.warning("trainer.%s=%s is not used by estimator %r", setting, trainer[setting], estimator.name)
+    for setting in estimator.unused_settings():  # a warning where the user set it, else a line of train.log
+        log.log(logging.WARNING if set_by_user(f"trainer.{setting}") else logging.INFO,
+                "trainer.%s=%s is not used by estimator %r", setting, trainer[setting], estimator.name)
     if estimator.epoch:
         log.info("Epoch for %s: %s", estimator.name, estimator.epoch)
 

@@ -15,13 +15,14 @@ from medsweep.report.summarize import format_leaderboard, summarize_sweep
 log = logging.getLogger(__name__)
 
 
-def write_summary(sweep_dir: Path) -> bool:
-    """Write ``sweep_dir``'s summary files and print its leaderboard. A summary problem never fails the
+def write_summary(sweep_dir: Path, not_completed_jobs: bool = True) -> bool:
+    """Write ``sweep_dir``'s summary files and print its leaderboard (``not_completed_jobs=False``: without the
+    jobs that did not complete, which medsweep's sweeper lists itself). A summary problem never fails the
     sweep: the jobs' results are on disk already, so it is logged, with the command that rebuilds the
     summary, and False returned."""
     try:
         summary = summarize_sweep(sweep_dir)
-        print(format_leaderboard(summary))
+        print(format_leaderboard(summary, not_completed_jobs=not_completed_jobs))
         return True
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the results are safe; say so and go on
         log.warning("Could not write the sweep summary (%s: %s); rebuild it with "

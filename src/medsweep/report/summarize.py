@@ -70,8 +70,9 @@ def _write(summary: dict, boards: list, metric_cols: list[str], sweep: SweepDir,
         tmp.write_text(html.render(summary, boards, sweep.path, png_file, job_metrics))
 
 
-def summarize_sweep(sweep_dir) -> dict:
-    """Read every job of ``sweep_dir`` and write summary.csv/.json/.md/.png and report.html into it.
+def summarize_sweep(sweep_dir, write: bool = True) -> dict:
+    """Read every job of ``sweep_dir`` and write summary.csv/.json/.md/.png and report.html into it (``write=False``:
+    read only, nothing written: medsweep.api.summarize_sweep).
 
     Returns the summary (what summary.json holds): {"sweep": {dir, command, started_at, finished_at,
     launcher, n_jobs, counts}, "optimization": {name, best_params, best_value} or absent, "jobs": [row...]}.
@@ -117,7 +118,8 @@ def summarize_sweep(sweep_dir) -> dict:
     summary["selection"] = selection
     summary["figures"] = FIGURES
     summary["jobs"] = rows
-    _write(summary, boards, metric_cols, sweep, job_metrics)
+    if write:
+        _write(summary, boards, metric_cols, sweep, job_metrics)
     return summary
 
 

@@ -12,9 +12,11 @@ from medsweep.report.table import Board, leaderboard, not_completed
 TERMINAL_TOP = 15
 
 
-def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP, boards: Optional[list[Board]] = None) -> str:
+def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP, boards: Optional[list[Board]] = None,
+                       not_completed_jobs: bool = True) -> str:
     """The leaderboard as plain text for the terminal: per model, the best ``top`` jobs (None: all),
-    then every job that did not complete with its one-line error. ``boards``: the summary's leaderboard
+    then every job that did not complete with its one-line error (``not_completed_jobs=False``: not those, where
+    the caller lists them: the sweep's console says each error once). ``boards``: the summary's leaderboard
     (table.leaderboard of its jobs), where the caller has it already."""
     rows = summary["jobs"]
     boards = leaderboard(rows) if boards is None else boards
@@ -54,7 +56,7 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP, boards:
         lines += [f"  #{job:<4} {kind}: {message}" for job, kind, message in shown]
         if len(warned) > len(shown):
             lines.append(f"  ... {len(warned) - len(shown)} more in summary.md")
-    bad = not_completed(rows)
+    bad = not_completed(rows) if not_completed_jobs else []
     if bad:
         lines += ["", "Not completed"]
         shown = bad if top is None else bad[: max(top, 20)]

@@ -152,8 +152,9 @@ def _dispatch(argv: list[str]) -> int:
         args = _parse(argv, command)
     except SystemExit as exc:
         return int(exc.code or 0)
-    if args.command == "run":  # `medsweep --some-option run ...`: run takes no option of medsweep's
-        return fail("options go after the command: medsweep run ...")
+    if args.command in (None, "run"):  # nothing to do (run is handled above, when it comes first)
+        build_parser().print_help()
+        return EXIT_OK
     return importlib.import_module(COMMANDS[args.command][0]).run(args)
 
 

@@ -60,3 +60,7 @@ def main(argv: Optional[list[str]] = None, prog: str = PROG) -> int:
     finally:
         sys.argv = saved
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

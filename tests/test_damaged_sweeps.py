@@ -232,7 +232,7 @@ def test_compare_of_a_sweep_with_a_damaged_sweep_json_ends_in_one_line(sweep, ca
     _sweep_json(_set("jobs", "x"))(sweep)
     assert compare_main([str(sweep), str(sweep)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "sweep.json" in err and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith("medsweep compare: error: ") and "sweep.json" in err and "Traceback" not in err and err.count("\n") == 1
 
 
 def test_report_html_reads_nothing_from_a_damaged_jobs_folder_outside_the_sweep(sweep):

@@ -133,7 +133,7 @@ def test_missing_columns_are_all_named(cleveland, tmp_path, capsys):
     out = tmp_path / "never.csv"
     assert main([str(job), str(lacking), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert err.count("\n") == 1 and err.startswith("medsweep predict: error: ")
     assert "'ca', 'thal'" in err and str(lacking) in err
     assert not out.exists()
 
@@ -157,7 +157,7 @@ def test_text_in_a_numeric_feature_is_refused_naming_it(cleveland, tmp_path, cap
     frame.loc[5, "chol"] = "high"
     frame.to_csv(typed, index=False)
     assert main([str(job), str(typed), "-o", str(tmp_path / "t.csv"), "--chunk-rows", "4"]) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("medsweep predict: error:")]
     assert len(errors) == 1
     err = errors[0]
     assert "column 'chol' holds text ('high' in data row 6)" in err and "numbers" in err
@@ -184,7 +184,7 @@ def test_a_changed_model_file_is_refused_before_loading(cleveland, oasis, tmp_pa
     for tampered in (corrupted, swapped):
         result = _predict(tampered, test, "-o", tmp_path / "x.csv")
         assert result.returncode == 2
-        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+        assert result.stderr.startswith("medsweep predict: error: ") and result.stderr.count("\n") == 1
         assert f"{tampered / MODEL_FILE} is not the model this job saved" in result.stderr
         assert "replaced or corrupted" in result.stderr
     assert not (tmp_path / "x.csv").exists()
@@ -297,7 +297,7 @@ def test_a_malformed_model_of_trusted_types_ends_in_one_line_and_exit_2(clevelan
     result = _predict(crafted, test, "-o", tmp_path / "x.csv")
     assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
     *notes, last = result.stderr.splitlines()
-    assert last.startswith("error: ") and all(n.startswith("note: ") for n in notes), result.stderr
+    assert last.startswith("medsweep predict: error: ") and all(n.startswith("note: ") for n in notes), result.stderr
     assert message in last and str(crafted / MODEL_FILE) in last
     assert not (tmp_path / "x.csv").exists()
 
@@ -306,6 +306,6 @@ def test_the_model_process_limits_are_options(cleveland, tmp_path):
     job, _, test = cleveland
     result = _predict(job, test, "-o", tmp_path / "x.csv", "--model-timeout-s", "0.01")
     assert result.returncode == 2 and "took longer than 0.01 s" in result.stderr
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("medsweep predict: error: ") and result.stderr.count("\n") == 1
     result = _predict(job, test, "-o", tmp_path / "x.csv", "--model-memory-mb", "10")
     assert result.returncode == 2 and "--model-memory-mb=10 is not allowed" in result.stderr

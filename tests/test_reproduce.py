@@ -67,11 +67,12 @@ def test_a_job_on_a_real_file_reproduces_identically(file_job, tmp_path):
     assert _files(job) == before
 
 
-def test_an_embedded_cohort_reproduces_identically(tmp_path, capsys):
+def test_an_embedded_cohort_reproduces_identically(tmp_path, capsys, monkeypatch):
     job = _train(tmp_path / "als", "model=als", "trainer=fast", "data.source=synthetic")
     assert _metrics(job)["data"]["synthetic"] is True
+    monkeypatch.chdir(tmp_path)
     assert main([str(job)]) == 0
-    (out,) = tmp_path.glob("als-reproduced-*")  # the default: beside the job, never in it
+    (out,) = (tmp_path / "reproduced").glob("als-*")  # the default: ./reproduced/<run>-<time>, never in the job
     assert capsys.readouterr().out.strip() == f"Reproduced {job} in {out}: identical results"
     _assert_same_metrics(_metrics(job), _metrics(out))
 
@@ -88,7 +89,7 @@ def test_a_changed_data_file_is_refused_before_anything_runs(file_job, tmp_path,
         data.write_bytes(original)
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err.startswith(f"error: data file {data.resolve()} has changed since the job ran: sha256 ")
+    assert err.startswith(f"medsweep reproduce: error: data file {data.resolve()} has changed since the job ran: sha256 ")
     assert _metrics(job)["data"]["sha256"] in err
     assert not out.exists()
     assert not list(job.parent.glob(f"{job.name}-reproduced-*"))
@@ -133,7 +134,7 @@ def test_refusals(file_job, tmp_path, capsys):
     record = {**_metrics(failed), "status": Status.FAILED.value, "error": "boom", "error_type": "RuntimeError"}
     (failed / METRICS_FILE).write_text(json.dumps(record))
     assert main([str(failed)]) == 2
-    assert f"error: job {failed} did not complete (status {Status.FAILED.value!r})" in capsys.readouterr().err
+    assert f"medsweep reproduce: error: job {failed} did not complete (status {Status.FAILED.value!r})" in capsys.readouterr().err
     assert main([str(tmp_path / "nothing")]) == 2
     assert "is not a job directory" in capsys.readouterr().err
     assert _files(job) == before

@@ -190,11 +190,11 @@ def test_command_line(sweep):
 
 def test_command_line_without_a_sweep(tmp_path, capsys):
     assert main([str(tmp_path / "nowhere")]) == 2
-    assert capsys.readouterr().err == f"error: no such sweep directory: {tmp_path / 'nowhere'}\n"
+    assert capsys.readouterr().err == f"medsweep summarize: error: no such sweep directory: {tmp_path / 'nowhere'}\n"
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: no job in") and err.count("\n") == 1
+    assert err.startswith("medsweep summarize: error: no job in") and err.count("\n") == 1
     assert summarize_cli(tmp_path / "nowhere").returncode == 2  # the exit code a shell sees
 
 

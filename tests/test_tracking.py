@@ -293,8 +293,9 @@ def test_submitit_jobs_are_tracked_by_the_parent_through_a_server(tmp_path):
 
 
 # -- without subprocesses --------------------------------------------------------------------------------
-def test_store_uri_is_made_absolute_and_the_file_store_refused(tmp_path):
-    assert resolve_uri(None, tmp_path) == f"sqlite:///{tmp_path}/mlflow.db"
+def test_store_uri_is_made_absolute_and_the_file_store_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_uri(None, tmp_path) == f"sqlite:///{tmp_path}/multirun/mlflow.db"
     assert resolve_uri("sqlite:///runs/x.db", tmp_path) == f"sqlite:///{tmp_path}/runs/x.db"
     assert resolve_uri("sqlite:////abs/x.db", tmp_path) == "sqlite:////abs/x.db"
     assert resolve_uri("store.db", tmp_path) == f"sqlite:///{tmp_path}/store.db"

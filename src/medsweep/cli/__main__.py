@@ -1,5 +1,8 @@
+"""``python -m medsweep.cli <command> ...`` = ``medsweep <command> ...``."""
+
 import sys
 
 from medsweep.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

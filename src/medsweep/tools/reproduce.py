@@ -14,6 +14,7 @@ difference, 2 when it cannot be reproduced (not completed, data changed, config 
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import math
 import shutil
@@ -77,7 +78,13 @@ def _current_defaults(job_dir: Path, overrides: list[str]) -> DictConfig:
     saved_hydra = JobPaths(job_dir).saved_hydra
     hydra_cfg = yaml.safe_load(saved_hydra.read_text()) if saved_hydra.is_file() else {}
     sources = ((hydra_cfg or {}).get("hydra", {}).get("runtime", {}).get("config_sources") or [])
-    conf = next((s["path"] for s in sources if s.get("provider") == "main" and s.get("schema") == "file"), None)
+    main = next((s for s in sources if s.get("provider") == "main" and s.get("schema") in ("file", "pkg")), {})
+    conf = main.get("path")
+    if conf and main.get("schema") == "pkg":  # pkg://medsweep.conf (medsweep run, train.py): the package's folder
+        try:
+            conf = str(importlib.resources.files(conf))
+        except (ModuleNotFoundError, TypeError, ValueError):
+            conf = None
     if not conf or not Path(conf).is_dir():
         raise ReproduceError(f"{saved_hydra} names no config folder that exists ({conf}), so keys the "
                              "saved config lacks cannot be filled")

@@ -28,7 +28,9 @@ RISK_POINTS = 100
 # (fewer parameters for small cohorts).
 KNOT_PERCENTILES = {3: (10.0, 50.0, 90.0), 4: (5.0, 35.0, 65.0, 95.0)}
 FOUR_KNOTS_MIN_EVENTS = 50
-NEWTON_ITERATIONS = 50
+NEWTON_ITERATIONS = 12
+# A coefficient beyond this: the fit runs off to infinity (outcomes separated in the resample); no curve.
+DIVERGED = 1e3
 
 
 def _check(y_bool, score) -> tuple[np.ndarray, np.ndarray]:
@@ -136,29 +138,28 @@ def weighted_logistic(X: np.ndarray, y, W: np.ndarray, start: Optional[np.ndarra
     beta = np.tile(np.asarray(start, dtype=float), (len(W), 1))
     products = (X[:, :, None] * X[:, None, :]).reshape(len(X), k * k)  # x_i x_j of each row: H = A @ products
     done = np.zeros(len(W), dtype=bool)
+    # A multiple of the identity added to the Hessian keeps every resample's system solvable (a Hessian
+    # vanishes where a resample separates the outcomes); it changes the steps, not where they stop (the
+    # gradient is zero at the maximum).
+    jitter = 1e-9 * np.eye(k)
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(iterations):
-            mu = expit(beta @ X.T)
-            gradient = (W * (y - mu)) @ X
-            hessian = ((W * mu * (1.0 - mu)) @ products).reshape(len(W), k, k)
-            try:
-                step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
-            except np.linalg.LinAlgError:  # a singular resample: solve one by one, the singular ones fail
-                step = np.stack([_solve(h, g) for h, g in zip(hessian, gradient)])
-            step[done | ~np.isfinite(step).all(axis=1)] = 0.0
-            beta += step
-            done |= np.abs(step).max(axis=1) < 1e-9 * (1.0 + np.abs(beta).max(axis=1))
-            if done.all():
+            todo = np.flatnonzero(~done)  # only the resamples still moving
+            if not len(todo):
                 break
-    beta[~done | ~np.isfinite(beta).all(axis=1)] = np.nan
+            b, w = beta[todo], W[todo]
+            mu = expit(b @ X.T)
+            gradient = (w * (y - mu)) @ X
+            hessian = ((w * mu * (1.0 - mu)) @ products).reshape(len(todo), k, k) + jitter
+            step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
+            b = b + step
+            diverged = ~np.isfinite(b).all(axis=1) | (np.abs(b).max(axis=1) > DIVERGED)
+            b[diverged] = np.nan
+            beta[todo] = b
+            done[todo] = diverged | (np.abs(step).max(axis=1) < 1e-10 * (1.0 + np.abs(b).max(axis=1)))
+        converged = done & np.isfinite(beta).all(axis=1)
+    beta[~converged] = np.nan
     return beta
-
-
-def _solve(h: np.ndarray, g: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.solve(h, g)
-    except np.linalg.LinAlgError:
-        return np.full_like(g, np.nan)
 
 
 def calibration_band(y_bool, p, groups=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
@@ -222,3 +223,40 @@ def net_benefit_band(y_bool, p, thresholds, groups=None, n_boot: int = 1000, see
     lower, upper, n_valid = _percentiles(values, level)
     return {"threshold": t, "net_benefit": _net_benefit(y, positive, t, np.ones((1, len(y))))[0],
             "lower": lower, "upper": upper, "n_valid": n_valid}
+
+
+# --- A job's curves -----------------------------------------------------------------------------------------
+
+def prediction_curves(predictions, classes, *, n_boot: int, seed: int,
+                      thresholds: Optional[Sequence[float]] = None) -> dict:
+    """The curves of a classification job's out-of-fold ``predictions`` (predictions.csv: y_true,
+    proba_<class>, patient or row): {"roc": roc_band (binary, with ``n_boot``) or None, "calibration":
+    {class: calibration_band} (binary: the positive class, with its band; multiclass: each class one-vs-rest,
+    without), "decision_curve": net_benefit_band at ``thresholds`` (binary, with ``n_boot``) or None, "risks":
+    the positive class's probabilities (binary) or None}. Patients are resampled as the metrics' intervals
+    resample them (counts.prediction_patients, the same ``seed``); a calibration curve whose fit does not
+    converge is left out."""
+    from medsweep.evaluate.counts import prediction_patients
+
+    classes = [str(c) for c in classes]
+    y = predictions["y_true"].astype(str).to_numpy()
+    proba = predictions[[f"proba_{c}" for c in classes]].to_numpy(dtype=float)
+    patients = prediction_patients(predictions)
+    out: dict = {"roc": None, "calibration": {}, "decision_curve": None, "risks": None}
+    binary = len(classes) == 2
+    shown = [1] if binary else range(len(classes))
+    for k in shown:
+        y_k = y == classes[k]
+        if y_k.all() or not y_k.any():
+            continue
+        curve = calibration_band(y_k, proba[:, k], patients, n_boot=n_boot if binary else 0, seed=seed)
+        if np.isfinite(curve["observed"]).all():
+            out["calibration"][classes[k]] = curve
+    if binary:
+        y_pos, p = y == classes[1], proba[:, 1]
+        out["risks"] = p
+        if n_boot and y_pos.any() and not y_pos.all():
+            out["roc"] = roc_band(y_pos, p, patients, n_boot=n_boot, seed=seed)
+        if n_boot and thresholds is not None and len(thresholds):
+            out["decision_curve"] = net_benefit_band(y_pos, p, thresholds, patients, n_boot=n_boot, seed=seed)
+    return out

@@ -29,8 +29,9 @@ LEARNING_CURVE_FILE = "learning_curve.png"
 ROC_FILE = "roc.png"
 CALIBRATION_FILE = "calibration.png"
 DECISION_CURVE_FILE = "decision_curve.png"
+SUBGROUPS_PLOT_FILE = "subgroups.png"    # forest plot of subgroups.csv
 # In the order report.html shows them side by side.
-JOB_PLOTS = (ROC_FILE, CALIBRATION_FILE, DECISION_CURVE_FILE, LEARNING_CURVE_FILE)
+JOB_PLOTS = (ROC_FILE, CALIBRATION_FILE, DECISION_CURVE_FILE, LEARNING_CURVE_FILE, SUBGROUPS_PLOT_FILE)
 # A job recorded completed without one of these is run again by a resume.
 REQUIRED_FILES = (METRICS_FILE, HISTORY_FILE, PREDICTIONS_FILE, MODEL_FILE)
 MODEL_CARD_FILE = "model_card.md"        # what the model is, how it was validated, how to reproduce it
@@ -97,6 +98,10 @@ class JobPaths:
     @property
     def decision_curve(self) -> Path:
         return self.folder / DECISION_CURVE_FILE
+
+    @property
+    def subgroups_plot(self) -> Path:
+        return self.folder / SUBGROUPS_PLOT_FILE
 
     @property
     def plots(self) -> tuple[Path, ...]:

@@ -125,7 +125,7 @@ def test_pngs_are_valid_and_report_mentions_every_job(sweep):
     summarize_sweep(sweep)
     height, width = mpimg.imread(sweep / "summary.png").shape[:2]
     assert width == 900 and 300 < height < 500  # two panels, 5 labelled jobs: sized to them
-    assert mpimg.imread(sweep / "0" / "learning_curve.png").shape[:2] == (440, 640)
+    assert mpimg.imread(sweep / "0" / "learning_curve.png").shape[:2] == (560, 800)
     assert sorted(p.name for p in sweep.rglob("*.png")) == ["learning_curve.png", "summary.png"]  # nothing re-rendered
     page = Page()
     page.feed((sweep / "report.html").read_text())

@@ -25,6 +25,8 @@ from medsweep.report.plots import DPI, FONT, display_names  # noqa: E402
 from medsweep.report.sweep_plot import short_overrides  # noqa: E402
 
 TOP_JOBS = 3
+# The settings figure shows the best this many jobs of a leaderboard (summary.csv keeps every job).
+MAX_JOBS = 300
 # Override keys that are not settings a reader compares (the model is the board; hydra.* run the sweep).
 NOT_SETTINGS = ("model", "seed")
 
@@ -169,6 +171,19 @@ def _ordered(values: list[str]) -> list[str]:
     return distinct
 
 
+# Above this many distinct numbers a setting gets a numeric axis (an Optuna search draws a new value per job).
+CONTINUOUS = 8
+
+
+def _continuous(order: list[str]) -> bool:
+    return len(order) > CONTINUOUS and all(_number(v) is not None for v in order)
+
+
+def _log(order: list[str]) -> bool:
+    numbers = [_number(v) for v in order]
+    return min(numbers) > 0 and max(numbers) / min(numbers) >= 30
+
+
 def _figure(row: Mapping, by: str) -> tuple[float, Optional[float], Optional[float]]:
     if by == "pooled" and row.get("primary_pooled") is not None:
         return float(row["primary_pooled"]), row.get("primary_lower"), row.get("primary_upper")
@@ -178,9 +193,11 @@ def _figure(row: Mapping, by: str) -> tuple[float, Optional[float], Optional[flo
 def settings_figure(rows: list[Mapping], by: str) -> Optional[bytes]:
     """The ranked figure of each job (pooled value with its 95% interval, ``by`` "pooled"; else the mean over
     folds) against the value of each swept setting, one panel per setting (jobs that share a value side by side,
-    the best of each value joined by a line); below, where three or more settings vary, a parallel-coordinates
+    the best of each value joined by a line; a numeric axis where a setting takes many numbers); at most
+    MAX_JOBS (the first, i.e. best, rows); below, where three or more settings vary, a parallel-coordinates
     view (one line per job through its settings to its figure, coloured by the figure). None where no setting
     varies."""
+    rows = rows[:MAX_JOBS]
     settings = swept_settings(rows)
     if not settings:
         return None
@@ -201,20 +218,31 @@ def settings_figure(rows: list[Mapping], by: str) -> Optional[bytes]:
             bottom = 1 - 0.8 / height - (r + 1) * panel_h + 0.9 / height
             ax = fig.add_axes((0.07 + c / per_row * 0.93, bottom, 0.93 / per_row - 0.07, panel_h - 1.25 / height))
             order = _ordered(values)
-            best = {}
-            for x, value in enumerate(order):
-                jobs = [i for i, v in enumerate(values) if v == value]
-                offsets = np.linspace(-0.2, 0.2, len(jobs)) if len(jobs) > 1 else [0.0]
-                for dx, i in zip(offsets, jobs):
-                    y, lo, hi = figures[i]
-                    err = None if lo is None or hi is None else [[y - lo], [hi - y]]
-                    ax.errorbar([x + dx], [y], yerr=err, fmt="o", color="tab:blue", ecolor="tab:gray",
-                                markersize=4, capsize=2)
-                best[x] = (max if higher else min)(figures[i][0] for i in jobs)
-            ax.plot(list(best), list(best.values()), color="tab:orange", linewidth=1.2, zorder=0)
-            ax.set_xticks(range(len(order)), [v if v else "(unset)" for v in order], rotation=30 if
-                          max(len(v) for v in order) > 6 else 0, fontsize=9)
-            ax.set_xlim(-0.6, len(order) - 0.4)
+            xs, ys, lows, highs = [], [], [], []
+            if _continuous(order):  # many numbers (a search's draws): a numeric axis, log where they span decades
+                for i, v in enumerate(values):
+                    if _number(v) is not None:
+                        xs.append(_number(v))
+                        ys.append(figures[i])
+                if _log(order):
+                    ax.set_xscale("log")
+            else:
+                best = {}
+                for x, value in enumerate(order):
+                    jobs = [i for i, v in enumerate(values) if v == value]
+                    offsets = np.linspace(-0.2, 0.2, len(jobs)) if len(jobs) > 1 else [0.0]
+                    xs += [x + dx for dx in offsets]
+                    ys += [figures[i] for i in jobs]
+                    best[x] = (max if higher else min)(figures[i][0] for i in jobs)
+                ax.plot(list(best), list(best.values()), color="tab:orange", linewidth=1.2, zorder=0)
+                ax.set_xticks(range(len(order)), [v if v else "(unset)" for v in order], rotation=30 if
+                              max(len(v) for v in order) > 6 else 0, fontsize=9)
+                ax.set_xlim(-0.6, len(order) - 0.4)
+            y = np.array([f[0] for f in ys])
+            lo = np.array([f[0] if f[1] is None else f[1] for f in ys])
+            hi = np.array([f[0] if f[2] is None else f[2] for f in ys])
+            ax.errorbar(xs, y, yerr=[y - lo, hi - y], fmt="o", color="tab:blue", ecolor="tab:gray", markersize=4,
+                        capsize=2, elinewidth=1)
             ax.set_title(key, fontsize=11)
             ax.set_ylabel(metric if c == 0 else "")
             ax.grid(axis="y", alpha=0.3)
@@ -238,10 +266,18 @@ def _parallel(ax, settings: dict[str, list[str]], figures: list, metric: str, hi
     columns = []
     for key in keys:
         order = _ordered(settings[key])
-        columns.append([order.index(v) / max(len(order) - 1, 1) for v in settings[key]])
-        for j, v in enumerate(order):
-            ax.text(len(columns) - 1 - 0.03, j / max(len(order) - 1, 1), v or "(unset)", ha="right", va="center",
-                    fontsize=8)
+        if _continuous(order):  # positions on the value's own scale (log where it spans decades)
+            x = np.array([_number(v) for v in settings[key]], dtype=float)
+            x = np.log10(x) if _log(order) else x
+            span = np.nanmax(x) - np.nanmin(x)
+            columns.append(list((x - np.nanmin(x)) / span if span else np.full(len(x), 0.5)))
+            shown = [order[0], order[-1]]
+            places = [0.0, 1.0]
+        else:
+            columns.append([order.index(v) / max(len(order) - 1, 1) for v in settings[key]])
+            shown, places = order, [j / max(len(order) - 1, 1) for j in range(len(order))]
+        for v, place in zip(shown, places):
+            ax.text(len(columns) - 1 - 0.03, place, v or "(unset)", ha="right", va="center", fontsize=8)
     points = np.column_stack(columns + [scaled])
     best = int(np.argmax(values) if higher else np.argmin(values))
     colours = cm.viridis(scaled if higher else 1 - scaled)

@@ -133,8 +133,9 @@ def test_pngs_are_valid_and_report_mentions_every_job(sweep):
         assert f"job-{num}" in page.ids and f"{num}/" in page.hrefs
     for num in range(5):
         assert f"{num}/metrics.json" in page.hrefs
-    # self-contained: the sweep plot and job 0's learning curve are embedded, nothing fetched
-    assert len(page.imgs) == 2 and all(src.startswith("data:image/png;base64,") for src in page.imgs)
+    # self-contained: the sweep plot, job 0's learning curve and, under each of the two leaderboards, its figure
+    # against the estimator (the setting that differs) are embedded, nothing fetched
+    assert len(page.imgs) == 4 and all(src.startswith("data:image/png;base64,") for src in page.imgs)
     assert "http" not in (sweep / "report.html").read_text()
 
 

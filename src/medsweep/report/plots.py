@@ -293,7 +293,8 @@ def _calibration_label(name: str, c: Mapping) -> str:
     def num(key):
         v = c.get(key)
         return f"{v:.2f}" if _finite(v) else "n/a"
-    return f"{name} (slope {num('slope')}, CITL {num('citl')})"
+    gap = "\n" if len(name) > 10 else " "  # a long class name: the figures on a line of their own
+    return f"{name}{gap}(slope {num('slope')}, CITL {num('citl')})"
 
 
 def plot_calibration(calib: Mapping, path, *, curves: Optional[Mapping[str, Mapping]] = None,

@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from medsweep.record.files import JobPaths  # noqa: E402
+from medsweep.record.outputs import read_csv  # noqa: E402
 from medsweep.report.plots import DPI, FONT, display_names  # noqa: E402
 from medsweep.report.sweep_plot import short_overrides  # noqa: E402
 
@@ -89,7 +90,7 @@ def top_jobs_figure(rows: list[Mapping], sweep_dir: Path, records: Mapping[int, 
         if len(classes) != 2 or not path.is_file():
             continue
         try:
-            predictions = pd.read_csv(path)
+            predictions = read_csv(path)
             dca = ((getattr(record, "evaluation", None) or {}).get("decision_curve") or {}).get("thresholds") or [0.01, 0.99]
             thresholds = np.round(np.arange(dca[0], dca[1] + 1e-9, 0.01), 4)
             curves = _binary_curves(predictions, classes, thresholds)

@@ -136,7 +136,8 @@ def weighted_logistic(X: np.ndarray, y, W: np.ndarray, start: Optional[np.ndarra
         start = np.zeros(k)
         start[1] = 1.0
     beta = np.tile(np.asarray(start, dtype=float), (len(W), 1))
-    products = (X[:, :, None] * X[:, None, :]).reshape(len(X), k * k)  # x_i x_j of each row: H = A @ products
+    upper = np.triu_indices(k)  # the Hessian is symmetric: its upper triangle from x_i x_j (i <= j) of each row
+    products = X[:, upper[0]] * X[:, upper[1]]
     done = np.zeros(len(W), dtype=bool)
     # A multiple of the identity added to the Hessian keeps every resample's system solvable (a Hessian
     # vanishes where a resample separates the outcomes); it changes the steps, not where they stop (the
@@ -150,13 +151,17 @@ def weighted_logistic(X: np.ndarray, y, W: np.ndarray, start: Optional[np.ndarra
             b, w = beta[todo], W[todo]
             mu = expit(b @ X.T)
             gradient = (w * (y - mu)) @ X
-            hessian = ((w * mu * (1.0 - mu)) @ products).reshape(len(todo), k, k) + jitter
+            hessian = np.empty((len(todo), k, k))
+            hessian[:, upper[0], upper[1]] = (w * mu * (1.0 - mu)) @ products
+            hessian[:, upper[1], upper[0]] = hessian[:, upper[0], upper[1]]
+            hessian += jitter
             step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
             b = b + step
             diverged = ~np.isfinite(b).all(axis=1) | (np.abs(b).max(axis=1) > DIVERGED)
             b[diverged] = np.nan
             beta[todo] = b
-            done[todo] = diverged | (np.abs(step).max(axis=1) < 1e-10 * (1.0 + np.abs(b).max(axis=1)))
+            # Newton converges quadratically: after a step this small the error is of the order of its square
+            done[todo] = diverged | (np.abs(step).max(axis=1) < 1e-7 * (1.0 + np.abs(b).max(axis=1)))
         converged = done & np.isfinite(beta).all(axis=1)
     beta[~converged] = np.nan
     return beta
@@ -200,14 +205,26 @@ def weighted_net_benefit(y_bool, p, W: np.ndarray, thresholds) -> np.ndarray:
     """Net benefit TP/n - FP/n * t/(1 - t) (predicted positive iff p >= t) at each threshold for every row of
     weights ``W`` (resamples x rows): resamples x thresholds."""
     y, p = _check(y_bool, p)
-    t = np.asarray(thresholds, dtype=float)
-    return _net_benefit(y, (p[:, None] >= t[None, :]).astype(float), t, W)
+    return _NetBenefit(y, p, thresholds)(W)
 
 
-def _net_benefit(y: np.ndarray, positive: np.ndarray, t: np.ndarray, W) -> np.ndarray:
-    W = np.atleast_2d(np.asarray(W, dtype=float))
-    n = W.sum(axis=1, keepdims=True)
-    return (W * y) @ positive / n - (W * ~y) @ positive / n * (t / (1.0 - t))
+class _NetBenefit:
+    """Net benefit at ``thresholds`` on weighted rows: the weights of events and non-events summed from the
+    highest risk down (one cumulative sum per resample), read where each threshold cuts."""
+
+    def __init__(self, y: np.ndarray, p: np.ndarray, thresholds):
+        self.t = np.asarray(thresholds, dtype=float)
+        self.order = np.argsort(-p, kind="stable")
+        self.y = y[self.order]
+        # rows with p >= t: the first `cut` rows in descending order of p
+        self.cut = np.searchsorted(-p[self.order], -self.t, side="right")
+
+    def __call__(self, W) -> np.ndarray:
+        W = np.atleast_2d(np.asarray(W, dtype=float))[:, self.order]
+        n = W.sum(axis=1, keepdims=True)
+        tp = np.concatenate([np.zeros((len(W), 1)), np.cumsum(W * self.y, axis=1)], axis=1)[:, self.cut]
+        fp = np.concatenate([np.zeros((len(W), 1)), np.cumsum(W * ~self.y, axis=1)], axis=1)[:, self.cut]
+        return tp / n - fp / n * (self.t / (1.0 - self.t))
 
 
 def net_benefit_band(y_bool, p, thresholds, groups=None, n_boot: int = 1000, seed: int = 0,
@@ -218,10 +235,10 @@ def net_benefit_band(y_bool, p, thresholds, groups=None, n_boot: int = 1000, see
     t = np.asarray(thresholds, dtype=float)
     if t.ndim != 1 or not ((t >= 0) & (t < 1)).all():
         raise ValueError("decision curve thresholds must be numbers in [0, 1)")
-    positive = (p[:, None] >= t[None, :]).astype(float)  # rows x thresholds, once for every resample
-    values = np.concatenate([_net_benefit(y, positive, t, W) for W in _weights(len(y), groups, n_boot, seed)])
+    evaluate = _NetBenefit(y, p, t)
+    values = np.concatenate([evaluate(W) for W in _weights(len(y), groups, n_boot, seed)])
     lower, upper, n_valid = _percentiles(values, level)
-    return {"threshold": t, "net_benefit": _net_benefit(y, positive, t, np.ones((1, len(y))))[0],
+    return {"threshold": t, "net_benefit": evaluate(np.ones((1, len(y))))[0],
             "lower": lower, "upper": upper, "n_valid": n_valid}
 
 

@@ -44,6 +44,8 @@ _WIDE = (70, 60, 450, 430)
 _ABOVE_HISTOGRAM = (70, 140, 380, 380)
 _HISTOGRAM = (70, 50, 380, 70)
 BAND = dict(color="tab:blue", alpha=0.18, linewidth=0)
+# Above this many folds (or rounds) their lines are grey, under one legend entry: the legend stays beside the axes.
+MAX_LEGEND_LINES = 10
 BAND_LABEL = "95% pointwise band\n(bootstrap, patients resampled)"
 
 
@@ -166,9 +168,16 @@ def plot_learning_curve(history: pd.DataFrame, path) -> None:
     # Repeated cross-validation: a line per round (the mean of its folds), not one per fold of every round.
     line = "repeat" if "repeat" in history.columns and history["repeat"].nunique() > 1 else "fold"
     per_line = history.groupby([line, "epoch"], sort=True)[val].mean().reset_index()
-    lines = [(rows["epoch"], rows[val], dict(marker="o", markersize=3 if epochs > 1 else 8, linewidth=1.2,
-                                             label=f"{line} {key}" + (" (mean of its folds)" if line == "repeat" else "")))
-             for key, rows in per_line.groupby(line, sort=True)]
+    groups = list(per_line.groupby(line, sort=True))
+    if len(groups) > MAX_LEGEND_LINES:  # many folds: grey lines, one legend entry for all
+        lines = [(rows["epoch"], rows[val], dict(marker="o", markersize=2, linewidth=0.7, alpha=0.5, color="tab:gray",
+                                                 label="_line")) for _, rows in groups]
+        lines.append(([], [], dict(linewidth=0.7, color="tab:gray", label=f"each of {len(groups)} {line}s")))
+    else:
+        lines = [(rows["epoch"], rows[val], dict(marker="o", markersize=3 if epochs > 1 else 8, linewidth=1.2,
+                                                 label=f"{line} {key}" + (" (mean of its folds)" if line == "repeat"
+                                                                          else "")))
+                 for key, rows in groups]
     if history["fold"].nunique() > 1 and epochs > 1:
         mean = history.groupby("epoch")[val].mean()
         lines.append((mean.index, mean.values, dict(color="black", linestyle="--", linewidth=2,
@@ -256,13 +265,22 @@ def plot_roc(predictions: pd.DataFrame, classes: list[str], path, *, band: Optio
     aucs = {}
     # Repeated cross-validation: the first round's folds (every round's would be unreadable), all pooled.
     first = predictions["repeat"].to_numpy() == 0 if "repeat" in predictions.columns else np.ones(len(folds), bool)
-    for fold in sorted(np.unique(folds[first])):
+    fold_ids = sorted(np.unique(folds[first]))
+    for fold in fold_ids:
         c = curve(folds == fold)
         aucs[f"fold {fold}"] = c[2] if c else float("nan")
+        if len(fold_ids) > MAX_LEGEND_LINES:  # many folds: grey lines, one legend entry for all (below)
+            if c is not None:
+                lines.append((c[0], c[1], dict(linewidth=0.7, alpha=0.5, color="tab:gray", label="_fold")))
+            continue
         if c is None:
             lines.append(([], [], dict(linestyle="none", label=f"fold {fold}: AUC undefined (one class)")))
             continue
         lines.append((c[0], c[1], dict(linewidth=0.9, alpha=0.55, label=f"fold {fold} (AUC {c[2]:.3f})")))
+    if len(fold_ids) > MAX_LEGEND_LINES:
+        defined = [a for a in aucs.values() if math.isfinite(a)]
+        span = f", AUC {min(defined):.3f}-{max(defined):.3f}" if defined else ""
+        lines.append(([], [], dict(linewidth=0.7, color="tab:gray", label=f"each of {len(fold_ids)} folds{span}")))
     pooled = curve(np.ones(len(folds), dtype=bool))
     aucs["pooled"] = pooled[2] if pooled else float("nan")
     if pooled is not None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medsweep.evaluate.curves import prediction_curves
+from medsweep.report.forest import plot_subgroups
+from medsweep.report.plots import display_names
 from medsweep.job.pipeline import JobResult
 from medsweep.learn.persistence import save_model
 from medsweep.record.files import JobPaths
 from medsweep.record.outputs import sha256_of_file, write_csv
-from medsweep.evaluate.curves import prediction_curves
-from medsweep.report.forest import plot_subgroups
-from medsweep.report.plots import (display_names, plot_calibration, plot_decision_curve, plot_learning_curve,
-                                   plot_roc)
+from medsweep.report.plots import plot_calibration, plot_decision_curve, plot_learning_curve, plot_roc
 
 
 @dataclass
@@ -45,10 +45,6 @@ def write_artifacts(result: JobResult, job: JobPaths) -> Written:
     if result.subgroups is not None:
         write_csv(job.subgroups, result.subgroups)
         wrote(job.subgroups)
-        metrics = result.results.metrics or {}
-        plot_subgroups(result.subgroups, job.subgroups_plot,
-                       {name: m.get("pooled") for name, m in metrics.items() if isinstance(m, dict)})
-        wrote(job.subgroups_plot)
     save_model(result.model, job.model)
     wrote(job.model)
     written.model_sha256 = sha256_of_file(job.model)  # predict refuses another file
@@ -87,6 +83,11 @@ def _write_plots(result: JobResult, job: JobPaths) -> list[Path]:
         plot_decision_curve(result.decision_curve, job.decision_curve, band=curves.get("decision_curve"),
                             positive=names[result.class_names[1]])
         written.append(job.decision_curve)
+    if result.subgroups is not None:  # eval.subgroups: subgroups.csv as a forest plot
+        metrics = record.metrics or {}
+        plot_subgroups(result.subgroups, job.subgroups_plot,
+                       {name: m.get("pooled") for name, m in metrics.items() if isinstance(m, dict)})
+        written.append(job.subgroups_plot)
     return written
 
 

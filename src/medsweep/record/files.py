@@ -25,11 +25,11 @@ PREDICTIONS_FILE = "predictions.csv"     # out-of-fold predictions
 TEST_PREDICTIONS_FILE = "test_predictions.csv"  # the final model on the hold-out or external patients
 MODEL_FILE = "model.skops"               # the final pipeline
 SUBGROUPS_FILE = "subgroups.csv"         # per subgroup: counts, primary metric and intervals
+SUBGROUPS_PLOT_FILE = "subgroups.png"    # forest plot of subgroups.csv
 LEARNING_CURVE_FILE = "learning_curve.png"
 ROC_FILE = "roc.png"
 CALIBRATION_FILE = "calibration.png"
 DECISION_CURVE_FILE = "decision_curve.png"
-SUBGROUPS_PLOT_FILE = "subgroups.png"    # forest plot of subgroups.csv
 # In the order report.html shows them side by side.
 JOB_PLOTS = (ROC_FILE, CALIBRATION_FILE, DECISION_CURVE_FILE, LEARNING_CURVE_FILE, SUBGROUPS_PLOT_FILE)
 # A job recorded completed without one of these is run again by a resume.
@@ -84,6 +84,10 @@ class JobPaths:
         return self.folder / SUBGROUPS_FILE
 
     @property
+    def subgroups_plot(self) -> Path:
+        return self.folder / SUBGROUPS_PLOT_FILE
+
+    @property
     def learning_curve(self) -> Path:
         return self.folder / LEARNING_CURVE_FILE
 
@@ -98,10 +102,6 @@ class JobPaths:
     @property
     def decision_curve(self) -> Path:
         return self.folder / DECISION_CURVE_FILE
-
-    @property
-    def subgroups_plot(self) -> Path:
-        return self.folder / SUBGROUPS_PLOT_FILE
 
     @property
     def plots(self) -> tuple[Path, ...]:

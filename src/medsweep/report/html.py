@@ -17,9 +17,9 @@ from markupsafe import Markup
 
 from medsweep.escape import link
 from medsweep.record.files import METRICS_FILE, MODEL_CARD_FILE, JobPaths
-from medsweep.record.job_record import JobRecord, read_metrics
-from medsweep.report import cells, sweep_figures
+from medsweep.report import cells
 from medsweep.report.table import DAMAGED, FIGURES, Board, clean, not_completed
+from medsweep.report import sweep_figures
 
 # Above this many jobs report.html links the per-job PNGs (loaded lazily, as they scroll into view) instead
 # of embedding them: with four plots per job, 100 embedded jobs made a 19 MB page that is slow to open.
@@ -61,6 +61,8 @@ def _png_img(png: bytes, alt: str) -> dict:
 
 def _records(rows: list[dict], sweep_dir: Path) -> dict:
     """The JobRecord of each row's job that has a readable one (the figures read its classes and ranges)."""
+    from medsweep.record.job_record import JobRecord, read_metrics
+
     records = {}
     for row in rows:
         try:

@@ -53,7 +53,8 @@ def job(tmp_path_factory):
         record = JobRecord(metrics={"roc_auc": {"pooled": 0.8, "lower": 0.7, "upper": 0.9}}, positive=["malignant"],
                            operating_point={"rule": "0.5"}, evaluation=evaluation)
         result = SimpleNamespace(history=history, predictions=frame, class_names=["0", "1"],
-                                 calibration=calibration(y, p), decision_curve=decision_curve(y, p), results=record)
+                                 calibration=calibration(y, p), decision_curve=decision_curve(y, p), subgroups=None,
+                                 results=record)
         dirs[n_boot] = tmp_path_factory.mktemp(f"job{n_boot}")
         dirs[n_boot, "written"] = [f.name for f in _write_plots(result, JobPaths(dirs[n_boot]))]
     return dirs

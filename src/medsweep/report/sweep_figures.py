@@ -217,7 +217,7 @@ def settings_figure(rows: list[Mapping], by: str) -> Optional[bytes]:
         for k, (key, values) in enumerate(settings.items()):
             r, c = divmod(k, per_row)
             bottom = 1 - 0.8 / height - (r + 1) * panel_h + 0.9 / height
-            ax = fig.add_axes((0.07 + c / per_row * 0.93, bottom, 0.93 / per_row - 0.07, panel_h - 1.25 / height))
+            ax = fig.add_axes((0.1 + c / per_row * 0.89, bottom, 0.89 / per_row - 0.07, panel_h - 1.25 / height))
             order = _ordered(values)
             xs, ys, lows, highs = [], [], [], []
             if _continuous(order):  # many numbers (a search's draws): a numeric axis, log where they span decades

@@ -23,7 +23,7 @@ from medsweep.evaluate.metrics import (CLASSIFICATION_METRICS, MULTICLASS_METRIC
                               regression_metrics)
 from medsweep.report.plots import plot_calibration, plot_decision_curve
 
-JOB_SIZE = (440, 640)
+JOB_SIZE = (560, 800)
 
 
 def binary_cohort(n=300, seed=0, ties=True):

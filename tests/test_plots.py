@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 from medsweep.report.plots import plot_learning_curve, plot_roc
 from medsweep.report.sweep_plot import MAX_JOBS_PER_MODEL, plot_sweep, short_overrides
 
-JOB_SIZE = (440, 640)  # (height, width) in pixels: 6.4 x 4.4 inches at 100 dpi
+JOB_SIZE = (560, 800)  # (height, width) in pixels: 8.0 x 5.6 inches at 100 dpi
 
 
 def png_shape(path):

@@ -125,7 +125,7 @@ def test_pngs_are_valid_and_report_mentions_every_job(sweep):
     summarize_sweep(sweep)
     height, width = mpimg.imread(sweep / "summary.png").shape[:2]
     assert width == 900 and 300 < height < 500  # two panels, 5 labelled jobs: sized to them
-    assert mpimg.imread(sweep / "0" / "learning_curve.png").shape[:2] == (440, 640)
+    assert mpimg.imread(sweep / "0" / "learning_curve.png").shape[:2] == (560, 800)
     assert sorted(p.name for p in sweep.rglob("*.png")) == ["learning_curve.png", "summary.png"]  # nothing re-rendered
     page = Page()
     page.feed((sweep / "report.html").read_text())
@@ -133,8 +133,9 @@ def test_pngs_are_valid_and_report_mentions_every_job(sweep):
         assert f"job-{num}" in page.ids and f"{num}/" in page.hrefs
     for num in range(5):
         assert f"{num}/metrics.json" in page.hrefs
-    # self-contained: the sweep plot and job 0's learning curve are embedded, nothing fetched
-    assert len(page.imgs) == 2 and all(src.startswith("data:image/png;base64,") for src in page.imgs)
+    # self-contained: the sweep plot, job 0's learning curve and, under each of the two leaderboards, its figure
+    # against the estimator (the setting that differs) are embedded, nothing fetched
+    assert len(page.imgs) == 4 and all(src.startswith("data:image/png;base64,") for src in page.imgs)
     assert "http" not in (sweep / "report.html").read_text()
 
 

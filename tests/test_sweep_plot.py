@@ -39,3 +39,14 @@ def test_a_panel_without_pooled_values_draws_means_without_intervals(tmp_path):
     (panel,) = plot_sweep(rows, tmp_path / "s.png")
     assert panel["by"] == "mean" and panel["jobs"] == [(0, 0.9, None, None), (1, 0.8, None, None)]
     assert panel["xlim"][1] <= 1.0 and panel["xlim"][0] == pytest.approx(0.8 - 0.005)
+
+
+def test_a_model_without_a_completed_job_gets_no_empty_panel(tmp_path):
+    failed = {"job": 2, "overrides": "model=als", "model": "als", "status": "failed", "primary_mean": None}
+    panels = plot_sweep([row(0, "parkinsons", 0.7, 0.6, 0.8, 0.7), failed], tmp_path / "s.png")
+    assert [p["model"] for p in panels] == ["parkinsons"]
+    alone = plot_sweep([row(0, "parkinsons", 0.7, 0.6, 0.8, 0.7)], tmp_path / "alone.png")
+    assert [p["model"] for p in alone] == ["parkinsons"]
+    # the failed model is one line of text beneath, not a panel of its own
+    assert 0 < mpimg.imread(tmp_path / "s.png").shape[0] - mpimg.imread(tmp_path / "alone.png").shape[0] < 60
+    assert plot_sweep([failed], tmp_path / "none.png") == [] and mpimg.imread(tmp_path / "none.png").shape[1] == 900

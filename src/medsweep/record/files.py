@@ -25,6 +25,7 @@ PREDICTIONS_FILE = "predictions.csv"     # out-of-fold predictions
 TEST_PREDICTIONS_FILE = "test_predictions.csv"  # the final model on the hold-out or external patients
 MODEL_FILE = "model.skops"               # the final pipeline
 SUBGROUPS_FILE = "subgroups.csv"         # per subgroup: counts, primary metric and intervals
+SUBGROUPS_PLOT_FILE = "subgroups.png"    # forest plot of subgroups.csv
 LEARNING_CURVE_FILE = "learning_curve.png"
 ROC_FILE = "roc.png"
 CALIBRATION_FILE = "calibration.png"
@@ -32,7 +33,7 @@ DECISION_CURVE_FILE = "decision_curve.png"
 FOREST_PLOT_FILE = "forest_plot.png"     # data.site: each measure per site, pooled, prediction interval
 INSTABILITY_PLOT_FILE = "instability.png"  # eval.instability: prediction and calibration instability
 # In the order report.html shows them side by side.
-JOB_PLOTS = (ROC_FILE, CALIBRATION_FILE, DECISION_CURVE_FILE, LEARNING_CURVE_FILE)
+JOB_PLOTS = (ROC_FILE, CALIBRATION_FILE, DECISION_CURVE_FILE, LEARNING_CURVE_FILE, SUBGROUPS_PLOT_FILE)
 # A job recorded completed without one of these is run again by a resume.
 REQUIRED_FILES = (METRICS_FILE, HISTORY_FILE, PREDICTIONS_FILE, MODEL_FILE)
 MODEL_CARD_FILE = "model_card.md"        # what the model is, how it was validated, how to reproduce it
@@ -83,6 +84,10 @@ class JobPaths:
     @property
     def subgroups(self) -> Path:
         return self.folder / SUBGROUPS_FILE
+
+    @property
+    def subgroups_plot(self) -> Path:
+        return self.folder / SUBGROUPS_PLOT_FILE
 
     @property
     def learning_curve(self) -> Path:

@@ -21,6 +21,7 @@ from medsweep.record.job_record import as_record, read_record
 from medsweep.report import cells
 from medsweep.report.clinical_sections import clinical_parts
 from medsweep.report.table import DAMAGED, FIGURES, Board, clean, not_completed
+from medsweep.report import sweep_figures
 
 # Above this many jobs report.html links the per-job PNGs (loaded lazily, as they scroll into view) instead
 # of embedding them: with four plots per job, 100 embedded jobs made a 19 MB page that is slow to open.
@@ -56,6 +57,39 @@ def _metrics(metrics: dict) -> list[tuple[str, str, str]]:
             for name, m in metrics.items() if isinstance(m, dict) and clean(m.get("mean")) is not None]
 
 
+def _png_img(png: bytes, alt: str) -> dict:
+    return {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "alt": alt, "lazy": False}
+
+
+def _records(rows: list[dict], sweep_dir: Path) -> dict:
+    """The JobRecord of each row's job that has a readable one (the figures read its classes and ranges)."""
+    from medsweep.record.job_record import JobRecord, read_metrics
+
+    records = {}
+    for row in rows:
+        try:
+            data = read_metrics(sweep_dir / str(row["dir"]))
+            if isinstance(data, dict):
+                records[row["job"]] = JobRecord.from_json(data)
+        except (OSError, ValueError, TypeError):
+            continue
+    return records
+
+
+def _board_figures(board: Board, sweep_dir: Path) -> list[dict]:
+    """Beside a leaderboard: its best jobs overlaid, and its figure against each swept setting (where any)."""
+    figures = []
+    top = board.rows[:sweep_figures.TOP_JOBS]
+    overlay = sweep_figures.top_jobs_figure(top, sweep_dir, _records(top, sweep_dir),
+                                            labels=sweep_figures.setting_labels(board.rows))
+    if overlay:
+        figures.append(_png_img(overlay, "the best jobs' ROC, calibration and decision curves overlaid"))
+    settings = sweep_figures.settings_figure(board.rows, board.by)
+    if settings:
+        figures.append(_png_img(settings, "the primary metric against each swept setting"))
+    return figures
+
+
 def _job_block(row: dict, sweep_dir: Path, embed: bool, metrics: dict) -> dict:
     damaged = row["status"] == DAMAGED  # its dir may lie outside the sweep: nothing is read from it
     job = JobPaths(sweep_dir / row["dir"])
@@ -80,9 +114,10 @@ def render(summary: dict, boards: list[Board], sweep_dir: Path, sweep_png: Path,
     embed = len(rows) <= EMBED_LIMIT
     opt = summary.get("optimization")
     return _template().render(
-        sweep=s, jobs=rows, opt=opt, boards=boards, figures=FIGURES, link=link, metrics_file=METRICS_FILE,
+        sweep=s, sweep_name=Path(str(s["dir"])).name or str(s["dir"]), jobs=rows,
+        board_figures=[_board_figures(board, sweep_dir) for board in boards], opt=opt, boards=boards, figures=FIGURES, link=link, metrics_file=METRICS_FILE,
         model_card_file=MODEL_CARD_FILE,
-        facts=[(key, s[key]) for key in ("command", "started_at", "finished_at", "launcher", "n_jobs")
+        facts=[("directory", s["dir"])] + [(key, s[key]) for key in ("command", "started_at", "finished_at", "launcher", "n_jobs")
                if s.get(key) is not None],
         counts=", ".join(f"{n} {k}" for k, n in s["counts"].items()),
         best_params=json.dumps(opt.get("best_params"), sort_keys=True) if opt else None,

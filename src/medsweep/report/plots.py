@@ -32,9 +32,21 @@ from PIL import Image  # noqa: E402
 from medsweep.record.outputs import atomic_path  # noqa: E402
 
 DPI = 100
-# Job plots have a fixed size so that they line up in report.html.
-JOB_FIGSIZE = (6.4, 4.4)
-JOB_MARGINS = dict(left=0.12, right=0.97, bottom=0.12, top=0.91)
+# Job plots have a fixed size so that they line up in report.html (two side by side on a wide screen); their
+# text is sized to be read at that size.
+JOB_FIGSIZE = (8.0, 5.6)
+FONT = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10,
+        "legend.fontsize": 10}
+# Axes rectangles in pixels (left, bottom, width, height) of the 800 x 560 figure; the legend stands to the
+# right of the axes, off the curves.
+_SQUARE = (70, 60, 430, 430)
+_WIDE = (70, 60, 450, 430)
+_ABOVE_HISTOGRAM = (70, 140, 380, 380)
+_HISTOGRAM = (70, 50, 380, 70)
+BAND = dict(color="tab:blue", alpha=0.18, linewidth=0)
+# Above this many folds (or rounds) their lines are grey, under one legend entry: the legend stays beside the axes.
+MAX_LEGEND_LINES = 10
+BAND_LABEL = "95% pointwise band\n(bootstrap, patients resampled)"
 
 
 @dataclass(frozen=True)
@@ -48,42 +60,69 @@ class _Frame:
     square: bool = False  # equal scales on both axes (ROC, calibration)
     xticks: Optional[tuple[float, ...]] = None
     integer_x: bool = False
+    histogram: Optional[str] = None  # the label of an axes beneath, sharing x (predicted risks)
 
 
-# A frame holds two 640x440 RGBA buffers (~2.3 MB): a handful covers a worker's jobs of a few models.
+def _rect(pixels: tuple[int, int, int, int]) -> tuple[float, float, float, float]:
+    w, h = JOB_FIGSIZE[0] * DPI, JOB_FIGSIZE[1] * DPI
+    left, bottom, width, height = pixels
+    return (left / w, bottom / h, width / w, height / h)
+
+
+# A frame holds two 800x560 RGBA buffers (~3.6 MB): a handful covers a worker's jobs of a few models.
 @functools.lru_cache(maxsize=8)
 def _drawn_frame(frame: _Frame):
-    fig = Figure(figsize=JOB_FIGSIZE, dpi=DPI)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.set_title(frame.title)
-    ax.set_xlabel(frame.xlabel)
-    ax.set_ylabel(frame.ylabel)
-    ax.set_xlim(*frame.xlim)
-    ax.set_ylim(*frame.ylim)
-    if frame.square:
-        ax.set_aspect("equal", adjustable="box")
-    if frame.xticks is not None:
-        ax.set_xticks(frame.xticks)
-    elif frame.integer_x:
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    fig.subplots_adjust(**JOB_MARGINS)  # fixed size: no tight_layout redraw
-    canvas.draw()
-    return ax, canvas, canvas.copy_from_bbox(fig.bbox)
+    with matplotlib.rc_context(FONT):
+        fig = Figure(figsize=JOB_FIGSIZE, dpi=DPI)
+        canvas = FigureCanvasAgg(fig)
+        if frame.histogram:
+            ax = fig.add_axes(_rect(_ABOVE_HISTOGRAM))
+            below = fig.add_axes(_rect(_HISTOGRAM), sharex=ax)
+            below.set_ylim(0, 1.08)
+            below.set_yticks([])
+            below.set_xlabel(frame.xlabel)
+            below.set_ylabel(frame.histogram, fontsize=9)
+            ax.tick_params(labelbottom=False)
+        else:
+            ax, below = fig.add_axes(_rect(_SQUARE if frame.square else _WIDE)), None
+            ax.set_xlabel(frame.xlabel)
+        ax.set_title(frame.title, loc="left")
+        ax.set_ylabel(frame.ylabel)
+        ax.set_xlim(*frame.xlim)
+        ax.set_ylim(*frame.ylim)
+        if frame.xticks is not None:
+            ax.set_xticks(frame.xticks)
+        elif frame.integer_x:
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        canvas.draw()
+    return ax, below, canvas, canvas.copy_from_bbox(fig.bbox)
 
 
-def _draw(frame: _Frame, lines: list[tuple], legend_loc: str, path) -> None:
-    """Draw ``lines`` ((x, y, Line2D keywords) each; colours cycle afresh per plot) and their legend on the
-    frame's pixels and write the PNG."""
-    ax, canvas, background = _drawn_frame(frame)
+def _draw(frame: _Frame, lines: list[tuple], path, bands: tuple = (), marks: tuple = (),
+          histogram: Optional[tuple] = None) -> None:
+    """Draw ``bands`` ((x, lower, upper, label) each, shaded), ``lines`` ((x, y, Line2D keywords) each; colours
+    cycle afresh per plot), ``marks`` (as lines, drawn on top), the ``histogram`` (values, bins, label) in the
+    axes beneath, and the legend (right of the axes) on the frame's pixels, and write the PNG."""
+    ax, below, canvas, background = _drawn_frame(frame)
     canvas.restore_region(background)
     ax.set_prop_cycle(None)
-    artists = [ax.plot(x, y, **style)[0] for x, y, style in lines]
-    legend = ax.legend(fontsize="small", loc=legend_loc)
+    with matplotlib.rc_context(FONT):
+        shaded = [ax.fill_between(x, lo, hi, label=label, **BAND) for x, lo, hi, label in bands]
+        artists = [ax.plot(x, y, **style)[0] for x, y, style in lines]
+        artists += shaded  # drawn first (beneath the lines), listed after them in the legend
+        artists += [ax.plot(x, y, **{"linestyle": "none", "zorder": 5, **style})[0] for x, y, style in marks]
+        if histogram is not None and below is not None:
+            values, bins, label = histogram
+            counts, edges = np.histogram(values, bins=bins)
+            artists.append(below.stairs(counts / max(counts.max(), 1), edges, fill=True, color="tab:gray",
+                                        alpha=0.6, label=label))
+        handles = [a for a in artists if not str(a.get_label()).startswith("_")]
+        legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1.0), borderaxespad=0.0,
+                           frameon=False)
     try:
-        for artist in artists + [legend]:
-            ax.draw_artist(artist)
+        for artist in shaded + [a for a in artists if a not in shaded] + [legend]:
+            (artist.axes or ax).draw_artist(artist)
         # The figure is opaque: RGB is a fifth faster to encode than RGBA; light compression is a third faster
         # than the default, files barely larger.
         image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
@@ -105,11 +144,21 @@ def _round_limits(lo: float, hi: float, pad: float = 0.5) -> tuple[float, float]
     return (round(math.floor(lo / step - pad) * step, 12), round(math.ceil(hi / step + pad) * step, 12))
 
 
+def display_names(classes, positive=None) -> dict[str, str]:
+    """The name a reader sees for each class: with ``positive`` (data.positive: the values that made class 1
+    of a binarised target) "1" -> "malignant" and "0" -> "not malignant"; otherwise the classes as they are."""
+    classes = [str(c) for c in classes]
+    if positive and classes == ["0", "1"]:
+        what = " or ".join(str(v) for v in positive)
+        return {"0": f"not {what}", "1": what}
+    return {c: c for c in classes}
+
+
 def plot_learning_curve(history: pd.DataFrame, path) -> None:
     """Validation metric per epoch, one line per fold (from history.csv: fold, epoch, train_loss, val_<metric>).
 
-    Estimators fitted in one go have one epoch per fold: markers keep those points visible.
-    """
+    Estimators fitted in one go have one epoch per fold: markers keep those points visible (a job of such an
+    estimator writes no learning curve: job/artifacts.py)."""
     val_cols = [c for c in history.columns if str(c).startswith("val_")]
     if not val_cols:
         raise ValueError(f"history has no val_<metric> column: {list(history.columns)}")
@@ -119,9 +168,16 @@ def plot_learning_curve(history: pd.DataFrame, path) -> None:
     # Repeated cross-validation: a line per round (the mean of its folds), not one per fold of every round.
     line = "repeat" if "repeat" in history.columns and history["repeat"].nunique() > 1 else "fold"
     per_line = history.groupby([line, "epoch"], sort=True)[val].mean().reset_index()
-    lines = [(rows["epoch"], rows[val], dict(marker="o", markersize=4 if epochs > 1 else 8, linewidth=1.2,
-                                             label=f"{line} {key}" + (" (mean of its folds)" if line == "repeat" else "")))
-             for key, rows in per_line.groupby(line, sort=True)]
+    groups = list(per_line.groupby(line, sort=True))
+    if len(groups) > MAX_LEGEND_LINES:  # many folds: grey lines, one legend entry for all
+        lines = [(rows["epoch"], rows[val], dict(marker="o", markersize=2, linewidth=0.7, alpha=0.5, color="tab:gray",
+                                                 label="_line")) for _, rows in groups]
+        lines.append(([], [], dict(linewidth=0.7, color="tab:gray", label=f"each of {len(groups)} {line}s")))
+    else:
+        lines = [(rows["epoch"], rows[val], dict(marker="o", markersize=3 if epochs > 1 else 8, linewidth=1.2,
+                                                 label=f"{line} {key}" + (" (mean of its folds)" if line == "repeat"
+                                                                          else "")))
+                 for key, rows in groups]
     if history["fold"].nunique() > 1 and epochs > 1:
         mean = history.groupby("epoch")[val].mean()
         lines.append((mean.index, mean.values, dict(color="black", linestyle="--", linewidth=2,
@@ -130,16 +186,15 @@ def plot_learning_curve(history: pd.DataFrame, path) -> None:
     values = per_line[val].to_numpy(dtype=float)
     values = values[np.isfinite(values)]
     if epochs == 1:
-        # One point per fold: say why there is no curve.
         frame = _Frame(f"Validation {metric} (fitted in one go: one epoch)", "epoch", f"validation {metric}",
                        (first - 0.5, first + 0.5), (0.0, 1.0), xticks=(first,))
     else:
         margin = 0.05 * (last - first)
-        frame = _Frame(f"Validation {metric} per epoch", "epoch", f"validation {metric}",
-                       (first - margin, last + margin), (0.0, 1.0), integer_x=True)
+        frame = _Frame(f"Validation {metric} per epoch (each fold's held-out rows)", "epoch",
+                       f"validation {metric}", (first - margin, last + margin), (0.0, 1.0), integer_x=True)
     if len(values):
         frame = replace(frame, ylim=_round_limits(float(values.min()), float(values.max())))
-    _draw(frame, lines, "best", path)
+    _draw(frame, lines, path)
 
 
 def _binary_roc(y: np.ndarray, score: np.ndarray):
@@ -171,16 +226,26 @@ def _macro_roc(y_true: np.ndarray, proba: np.ndarray, classes: list[str]):
     return grid, tpr, float(np.mean(aucs))
 
 
-def plot_roc(predictions: pd.DataFrame, classes: list[str], path) -> dict[str, float]:
-    """Out-of-fold ROC curve of each fold, its AUC in the legend, plus all folds pooled.
+def _interval(ci) -> str:
+    return f", 95% CI {ci[0]:.3f}-{ci[1]:.3f}" if ci and all(_finite(v) for v in ci) else ""
+
+
+def plot_roc(predictions: pd.DataFrame, classes: list[str], path, *, band: Optional[Mapping] = None,
+             names: Optional[Mapping[str, str]] = None, auc_interval: Optional[tuple] = None,
+             operating_point: Optional[str] = None) -> dict[str, float]:
+    """Out-of-fold ROC curve of each fold (thin), all folds pooled (thick) with its AUC, and, binary: the
+    pooled curve's pointwise bootstrap ``band`` (evaluate.curves.roc_band) and the operating point (the pooled
+    sensitivity and 1 - specificity of y_pred, each row classified at its fold's threshold; ``operating_point``
+    names the rule).
 
     predictions.csv columns: row, patient, fold, y_true, y_pred, proba_<class>... Binary: the positive
-    class is classes[1]. Multiclass: one macro-averaged one-vs-rest curve per fold (one line per fold
-    stays readable; per-class lines times folds would not). Classification only: raises ValueError
-    when a proba_<class> column is missing (regression jobs have none).
+    class is classes[1]. Multiclass: one macro-averaged one-vs-rest curve per fold. Classification only:
+    raises ValueError when a proba_<class> column is missing (regression jobs have none). ``names``: the
+    classes as a reader knows them (display_names); ``auc_interval``: the pooled AUC's interval (metrics.json).
     Returns the AUCs shown in the legend: {"fold 0": ..., "pooled": ...} (NaN where undefined).
     """
     classes = [str(c) for c in classes]
+    names = {c: str((names or {}).get(c, c)) for c in classes}
     cols = [f"proba_{c}" for c in classes]
     missing = [c for c in cols if c not in predictions.columns]
     if missing or len(classes) < 2:
@@ -200,22 +265,41 @@ def plot_roc(predictions: pd.DataFrame, classes: list[str], path) -> dict[str, f
     aucs = {}
     # Repeated cross-validation: the first round's folds (every round's would be unreadable), all pooled.
     first = predictions["repeat"].to_numpy() == 0 if "repeat" in predictions.columns else np.ones(len(folds), bool)
-    for fold in sorted(np.unique(folds[first])):
+    fold_ids = sorted(np.unique(folds[first]))
+    for fold in fold_ids:
         c = curve(folds == fold)
         aucs[f"fold {fold}"] = c[2] if c else float("nan")
+        if len(fold_ids) > MAX_LEGEND_LINES:  # many folds: grey lines, one legend entry for all (below)
+            if c is not None:
+                lines.append((c[0], c[1], dict(linewidth=0.7, alpha=0.5, color="tab:gray", label="_fold")))
+            continue
         if c is None:
             lines.append(([], [], dict(linestyle="none", label=f"fold {fold}: AUC undefined (one class)")))
             continue
-        lines.append((c[0], c[1], dict(linewidth=1.2, label=f"fold {fold} (AUC = {c[2]:.3f})")))
+        lines.append((c[0], c[1], dict(linewidth=0.9, alpha=0.55, label=f"fold {fold} (AUC {c[2]:.3f})")))
+    if len(fold_ids) > MAX_LEGEND_LINES:
+        defined = [a for a in aucs.values() if math.isfinite(a)]
+        span = f", AUC {min(defined):.3f}-{max(defined):.3f}" if defined else ""
+        lines.append(([], [], dict(linewidth=0.7, color="tab:gray", label=f"each of {len(fold_ids)} folds{span}")))
     pooled = curve(np.ones(len(folds), dtype=bool))
     aucs["pooled"] = pooled[2] if pooled else float("nan")
     if pooled is not None:
         lines.append((pooled[0], pooled[1], dict(color="black", linewidth=2.2,
-                                                 label=f"all folds pooled (AUC = {pooled[2]:.3f})")))
-    what = f"positive class: {classes[1]}" if binary else f"{len(classes)} classes, macro one-vs-rest"
+                                                 label=f"all folds pooled\n(AUC {pooled[2]:.3f}{_interval(auc_interval)})")))
+    bands = [(band["fpr"], band["lower"], band["upper"], BAND_LABEL)] if binary and band and band.get("n_valid") else []
+    marks = []
+    if binary and "y_pred" in predictions.columns:
+        y_bool, called = y_all == classes[1], predictions["y_pred"].astype(str).to_numpy() == classes[1]
+        if y_bool.any() and (~y_bool).any():
+            sens, spec = called[y_bool].mean(), 1.0 - called[~y_bool].mean()
+            rule = f" ({operating_point})" if operating_point else ""
+            marks.append(([1.0 - spec], [sens], dict(marker="o", markersize=9, color="tab:red", markeredgecolor="white",
+                                                     label=f"operating point{rule}:\nsensitivity {sens:.2f}, "
+                                                           f"specificity {spec:.2f}")))
+    what = f"positive class: {names[classes[1]]}" if binary else f"{len(classes)} classes, macro one-vs-rest"
     frame = _Frame(f"Out-of-fold ROC ({what})", "false positive rate (1 - specificity)",
                    "true positive rate (sensitivity)", (0.0, 1.0), (0.0, 1.01), square=True)
-    _draw(frame, lines, "lower right", path)
+    _draw(frame, lines, path, bands=bands, marks=marks)
     return {k: float(v) for k, v in aucs.items()}
 
 
@@ -227,33 +311,58 @@ def _calibration_label(name: str, c: Mapping) -> str:
     def num(key):
         v = c.get(key)
         return f"{v:.2f}" if _finite(v) else "n/a"
-    return f"{name} (slope {num('slope')}, CITL {num('citl')})"
+    gap = "\n" if len(name) > 10 else " "  # a long class name: the figures on a line of their own
+    return f"{name}{gap}(slope {num('slope')}, CITL {num('citl')})"
 
 
-def plot_calibration(calib: Mapping, path) -> None:
-    """Calibration plot from medsweep.evaluate.evaluation's calibration dicts: observed against predicted per
-    quantile bin, with the diagonal (perfect calibration); slope and calibration-in-the-large in the legend.
+def plot_calibration(calib: Mapping, path, *, curves: Optional[Mapping[str, Mapping]] = None,
+                     risks=None, names: Optional[Mapping[str, str]] = None) -> None:
+    """Calibration plot, with the diagonal (perfect calibration); slope and calibration-in-the-large (from
+    medsweep.evaluate.evaluation's calibration dicts, ``calib``) in the legend.
 
-    calib["kind"]: "binary" (one curve, the positive class's probability), "multiclass" (one curve per
-    class, one-vs-rest: calib["classes"][name]) or "regression" (mean observed against mean predicted per
-    bin of the predictions, with the identity line; CITL = mean of observed - predicted).
+    ``curves`` ({class: evaluate.curves.calibration_band's dict}; binary: the positive class only): the
+    flexible (spline) curve of each, with its band where it has one, and ``risks`` (the predicted risks of the
+    positive class, binary) as a histogram beneath. Without ``curves`` (regression, or an older caller):
+    observed against predicted per quantile bin of calib["curve"]. calib["kind"]: "binary", "multiclass" (one
+    curve per class, one-vs-rest: calib["classes"][name]) or "regression" (mean observed against mean
+    predicted per bin, with the identity line; CITL = mean of observed - predicted).
     """
     kind = calib.get("kind")
     if kind == "multiclass":
-        curves = list(calib["classes"].items())
+        stats = list(calib["classes"].items())
     elif kind in ("binary", "regression"):
-        curves = [("model", calib)]
+        stats = [("model", calib)]
     else:
         raise ValueError(f"calibration kind must be binary, multiclass or regression; got {kind!r}")
-    points = [v for _, c in curves for key in ("predicted", "observed") for v in c["curve"][key]]
+    names = names or {}
+    flexible = bool(curves) and kind != "regression"
+    if flexible:
+        lines, bands = [([0.0, 1.0], [0.0, 1.0], dict(color="grey", linestyle=":", linewidth=1,
+                                                      label="perfect calibration"))], []
+        for (name, c), (label, fc) in zip(stats, curves.items()):
+            shown = names.get(str(label), str(label)) if kind == "multiclass" else "model"
+            if fc.get("lower") is not None and fc.get("n_valid"):
+                bands.append((fc["risk"], fc["lower"], fc["upper"], BAND_LABEL))
+            lines.append((fc["risk"], fc["observed"], dict(linewidth=2, label=_calibration_label(shown, c))))
+        what = "positive class" if kind == "binary" else "one-vs-rest per class"
+        frame = _Frame(f"Calibration ({what}): flexible curve", "predicted risk", "observed risk (spline fit)",
+                       (0.0, 1.0), (0.0, 1.0), square=True,
+                       histogram="count" if risks is not None else None)
+        histogram = None
+        if risks is not None:
+            histogram = (np.asarray(risks, dtype=float), np.linspace(0, 1, 51),
+                         f"predicted risks ({len(risks)} predictions)")
+        _draw(frame, lines, path, bands=tuple(bands), histogram=histogram)
+        return
+    points = [v for _, c in stats for key in ("predicted", "observed") for v in c["curve"][key]]
     if kind == "regression":
         lo, hi = _round_limits(min(points), max(points), pad=0.25) if points else (0.0, 1.0)
     else:
         lo, hi = 0.0, 1.0
     lines = [([lo, hi], [lo, hi], dict(color="grey", linestyle=":", linewidth=1, label="perfect calibration"))]
     lines += [(c["curve"]["predicted"], c["curve"]["observed"],
-               dict(marker="o", markersize=4, linewidth=1.4, label=_calibration_label(name, c))) for name, c in curves]
-    n_bins = curves[0][1].get("n_bins", "")
+               dict(marker="o", markersize=4, linewidth=1.4, label=_calibration_label(name, c))) for name, c in stats]
+    n_bins = stats[0][1].get("n_bins", "")
     if kind == "regression":
         frame = _Frame(f"Calibration: observed vs predicted ({n_bins} quantile bins)", "mean predicted value",
                        "mean observed value", (lo, hi), (lo, hi), square=True)
@@ -261,23 +370,28 @@ def plot_calibration(calib: Mapping, path) -> None:
         what = "positive class" if kind == "binary" else "one-vs-rest per class"
         frame = _Frame(f"Calibration ({what}, {n_bins} quantile bins)", "mean predicted probability",
                        "observed fraction of events", (lo, hi), (lo, hi), square=True)
-    _draw(frame, lines, "upper left", path)  # a fixed place: "best" searches every position
+    _draw(frame, lines, path)
 
 
-def plot_decision_curve(dca_frame: pd.DataFrame, path) -> None:
+def plot_decision_curve(dca_frame: pd.DataFrame, path, *, band: Optional[Mapping] = None,
+                        positive: Optional[str] = None) -> None:
     """Decision curve (from medsweep.evaluate.evaluation.decision_curve: threshold, net_benefit, treat_all,
     treat_none): net benefit of the model, of treating everyone and of treating no one, per threshold
-    probability. The y-axis runs from a little below 0 (treat-all falls steeply towards high thresholds)
-    to a little above the largest net benefit."""
+    probability, with the model's pointwise bootstrap ``band`` (evaluate.curves.net_benefit_band). The y-axis
+    runs from a little below 0 (treat-all falls steeply towards high thresholds) to a little above the largest
+    net benefit. ``positive``: the name of the positive class (who is treated)."""
     t = dca_frame["threshold"].to_numpy(dtype=float)
     model, treat_all = dca_frame["net_benefit"].to_numpy(dtype=float), dca_frame["treat_all"].to_numpy(dtype=float)
+    who = f" as {positive}" if positive else ""
     lines = [(t, model, dict(color="tab:blue", linewidth=2, label="model")),
-             (t, treat_all, dict(color="tab:gray", linewidth=1.2, label="treat all")),
+             (t, treat_all, dict(color="tab:gray", linewidth=1.2, label=f"treat all{who}")),
              (t, dca_frame["treat_none"].to_numpy(dtype=float), dict(color="black", linestyle="--", linewidth=1.2,
                                                                      label="treat none"))]
-    finite = np.concatenate([model[np.isfinite(model)], treat_all[np.isfinite(treat_all)], [0.0]])
+    bands = [(band["threshold"], band["lower"], band["upper"], BAND_LABEL)] if band and band.get("n_valid") else []
+    finite = np.concatenate([model[np.isfinite(model)], treat_all[np.isfinite(treat_all)], [0.0]]
+                            + ([band["upper"][np.isfinite(band["upper"])]] if bands else []))
     top = max(float(finite.max()), 0.01)
-    frame = _Frame("Decision curve (net benefit per threshold probability)", "threshold probability",
+    frame = _Frame("Decision curve: net benefit per threshold probability", "threshold probability",
                    "net benefit", (float(t.min()), float(t.max())) if len(t) else (0.0, 1.0),
                    _round_limits(-0.15 * top, 1.1 * top, pad=0))
-    _draw(frame, lines, "upper right", path)
+    _draw(frame, lines, path, bands=tuple(bands))

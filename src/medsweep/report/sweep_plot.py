@@ -122,8 +122,18 @@ def plot_sweep(rows: list[Mapping], path) -> list[dict]:
     for p in panels:
         p["xlim"] = _axis_limits(p["metric"], points[p["metric"]])
 
+    # A model none of whose jobs has a metric gets no (empty) panel: it is named beneath the figure.
+    without = [f"{p['model']} ({p['n_other']} job(s): failed, timeout, interrupted or missing)"
+               for p in panels if not p["n_done"]]
+    panels = [p for p in panels if p["n_done"]]
+    if not panels:
+        fig = plt.figure(figsize=(9, 1.2))
+        fig.text(0.02, 0.5, "No completed job to plot: " + "; ".join(without), fontsize=10, va="center", wrap=True)
+        _save(fig, path)
+        return []
     heights = [0.26 * max(len(p["rows"]), 1) + 0.9 for p in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights) + 0.4), squeeze=False,
+    foot = 0.35 if without else 0.0
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights) + 0.4 + foot), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for ax, p in zip(axes[:, 0], panels):
         shown = p["rows"]
@@ -152,6 +162,8 @@ def plot_sweep(rows: list[Mapping], path) -> list[dict]:
             title += f"\n{p['n_other']} job(s) without a metric (failed, timeout, interrupted or missing)"
         ax.set_title(title, fontsize=9, loc="left")
         ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    if without:
+        fig.text(0.01, 0.01, "No completed job: " + "; ".join(without), fontsize=9, color="#b00")
+    fig.tight_layout(rect=(0, foot / (sum(heights) + 0.4 + foot), 1, 1))
     _save(fig, path)
     return [{k: p[k] for k in ("model", "metric", "by", "xlim", "jobs", "bbc")} for p in panels]

@@ -254,10 +254,15 @@ def test_two_objectives_give_a_pareto_front(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_search_space_reaching_an_invalid_value_stops_before_launch(tmp_path):
+def test_invalid_space_stops_before_launch_and_dry_run_lists_the_first_batch(tmp_path):
     proc = run_train("-m", *SEARCH, "estimator.C=interval(-1, 10)", f"hydra.sweep.dir={tmp_path / 's'}")
     assert proc.returncode == 1
     assert "estimator.C=-1.0 is not allowed" in proc.stderr and not (tmp_path / "s").exists()
+    # The dry run lists the space and the first batch the sampler proposes, and creates nothing.
+    proc = run_train("-m", *SEARCH, "dry_run=true", f"hydra.sweep.dir={tmp_path / 's'}")
+    assert proc.returncode == 0, proc.stderr
+    assert "estimator.C: FloatDistribution(high=100.0, log=True, low=0.001, step=None)" in proc.stdout
+    assert proc.stdout.count("estimator.C=") == 3 and "would run" in proc.stdout and not (tmp_path / "s").exists()
 
 
 def test_optuna_preset_has_a_search_space_for_every_estimator():

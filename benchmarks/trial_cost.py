@@ -185,7 +185,7 @@ def main() -> int:
                                 "--storage", str(journal)] for k in range(j)])
     runs["plain-processes"] = {"wall_s": wall, "trials": n}
 
-    print(f"\n| run | wall s | trials/s | overhead ms/trial |\n|---|---:|---:|---:|")
+    print("\n| run | wall s | trials/s | overhead ms/trial |\n|---|---:|---:|---:|")
     for name, r in runs.items():
         if name == "loop":
             continue

@@ -284,3 +284,35 @@ def test_optuna_preset_has_a_search_space_for_every_estimator():
     for name, table in s.search_space.items():  # every dimension parses, and names a key of its estimator
         space, fixed = _optuna.search_space(parsed(*(f"{k}={v}" for k, v in table.items())))
         assert not fixed and all(k.split(".", 1)[1] in REGISTRY[name].Params.__dataclass_fields__ for k in space)
+
+
+def test_resume_tells_finished_trials_and_reruns_those_cut_short(tmp_path):
+    from hydra_plugins.medsweep_sweeper.optuna_sweeper import MedsweepOptunaSweeper
+    from medsweep.record.job_record import write_record
+
+    objectives = parse_objectives([], "classification")
+    study = _optuna.create_study(tmp_path, "s", objectives, _optuna.sampler("tpe", 0))
+    space = {"estimator.C": optuna.distributions.FloatDistribution(0.01, 10, log=True)}
+    trials = [study.ask(space) for _ in range(4)]
+    for t in trials:
+        t.set_user_attr(_optuna.OVERRIDES_ATTR, [f"estimator.C={t.params['estimator.C']!r}"])
+    study.tell(trials[0], 0.7)
+    # 1: its job completed, but the sweep died before telling it; 2: interrupted; 3: never started.
+    for num, record in ((0, JobRecord(status="completed", metrics={"roc_auc": {"mean": 0.7}})),
+                        (1, JobRecord(status="completed", metrics={"roc_auc": {"mean": 0.9}})),
+                        (2, JobRecord(status="interrupted"))):
+        (tmp_path / str(num)).mkdir()
+        write_record(tmp_path / str(num), record)
+    sweeper = MedsweepOptunaSweeper(n_trials=6, n_jobs=2, objectives=[], study_name="s",
+                                    sampler=OmegaConf.create({"name": "tpe", "seed": 0}),
+                                    pruner=OmegaConf.create({"name": "auto", "p_threshold": 0.1, "n_startup_steps": 2}),
+                                    params=None, search_space={})
+    sweeper.objectives, sweeper.study_name = objectives, "s"
+    todo = sweeper._open_study(tmp_path, resume=True)
+    assert todo == [2, 3, 4, 5]
+    states = [t.state for t in optuna.load_study(study_name="s", storage=journal(tmp_path / _optuna.STORAGE_FILE)).trials]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.RUNNING, TrialState.RUNNING]
+    assert sweeper._study.best_trial.number == 1 and sweeper._jobs[2] == trials[2].user_attrs[_optuna.OVERRIDES_ATTR]
+    sweeper.objectives = parse_objectives(["roc_auc", "brier"], "classification")
+    with pytest.raises(Exception, match="the study optimises roc_auc:maximize, this command roc_auc:maximize, brier"):
+        sweeper._open_study(tmp_path, resume=True)

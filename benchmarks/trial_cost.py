@@ -141,7 +141,8 @@ def main() -> int:
 
     n, j = args.trials, args.jobs
     cores = os.cpu_count() or 1
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  {cores} cores  Python {platform.python_version()}  commit {commit}  "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     print(f"# {n} trials of `{' '.join(JOB)}` with their own estimator.C, {j} at a time", flush=True)

@@ -122,7 +122,8 @@ def test_settings_are_checked_before_anything_runs():
 def test_trials_are_told_from_their_jobs_records():
     objectives = parse_objectives(["roc_auc", "calibration_slope_distance"], "classification")
     study = optuna.create_study(directions=["maximize", "minimize"])
-    records = [JobRecord(status="completed", metrics={"roc_auc": {"mean": 0.8}}, evaluation={"calibration": {"slope": 1.1}}),
+    records = [JobRecord(status="completed", metrics={"roc_auc": {"mean": 0.8}},
+                         evaluation={"calibration": {"slope": 1.1}}),
                JobRecord(status="pruned"), JobRecord(status="failed"), None,
                JobRecord(status="completed", metrics={"roc_auc": {"mean": 0.8}})]  # no calibration slope
     for record in records:
@@ -310,7 +311,8 @@ def test_resume_tells_finished_trials_and_reruns_those_cut_short(tmp_path):
     sweeper.objectives, sweeper.study_name = objectives, "s"
     todo = sweeper._open_study(tmp_path, resume=True)
     assert todo == [2, 3, 4, 5]
-    states = [t.state for t in optuna.load_study(study_name="s", storage=journal(tmp_path / _optuna.STORAGE_FILE)).trials]
+    stored = optuna.load_study(study_name="s", storage=journal(tmp_path / _optuna.STORAGE_FILE))
+    states = [t.state for t in stored.trials]
     assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.RUNNING, TrialState.RUNNING]
     assert sweeper._study.best_trial.number == 1 and sweeper._jobs[2] == trials[2].user_attrs[_optuna.OVERRIDES_ATTR]
     sweeper.objectives = parse_objectives(["roc_auc", "brier"], "classification")

@@ -101,7 +101,8 @@ class MedsweepOptunaSweeper(MedsweepSweeper):
             lock.release()
 
     def _dry_run(self) -> list:
-        study = _optuna.in_memory_study(self.objectives, _optuna.sampler(self.conf.sampler.name, self.conf.sampler.seed))
+        sampler = _optuna.sampler(self.conf.sampler.name, self.conf.sampler.seed)
+        study = _optuna.in_memory_study(self.objectives, sampler)
         first = [_optuna.trial_overrides(study.ask(self.space).params, self.fixed)
                  for _ in range(min(self.conf.n_jobs, self.conf.n_trials))]
         values = self._check(first)

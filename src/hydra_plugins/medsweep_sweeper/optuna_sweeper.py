@@ -81,6 +81,9 @@ class MedsweepOptunaSweeper(MedsweepSweeper):
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         resume = bool(self.config.get("resume"))
+        at_once = None
+        if not (resume or self.config.get("dry_run")):  # workers start while the search is checked
+            at_once = self._prepare_launcher(max(1, min(int(self.conf.n_jobs), int(self.conf.n_trials))))
         self._search(arguments)
         if self.config.get("dry_run"):
             return self._dry_run()
@@ -92,7 +95,8 @@ class MedsweepOptunaSweeper(MedsweepSweeper):
             with read_write(self.config.hydra.sweep):
                 self.config.hydra.sweep.dir = str(sweep_dir)
             todo = self._open_study(sweep_dir, resume)
-            at_once = self._prepare_launcher(min(self.conf.n_jobs, len(todo)) or 1)
+            if resume:
+                at_once = self._prepare_launcher(min(self.conf.n_jobs, len(todo)) or 1)
             log.info("Optuna study %r in %s: %d trial(s) to run, %d at a time (%s)", self.study_name,
                      sweep_dir / _optuna.STORAGE_FILE, len(todo), self.conf.n_jobs,
                      ", ".join(str(o) for o in self.objectives))

@@ -1,4 +1,4 @@
-"""Beyond one machine: submitit (local, SLURM) and Ray launchers, and the Optuna search.
+"""Beyond one machine: submitit (local, SLURM) and Ray launchers (the Optuna search: test_optuna.py).
 
 Real sweeps in subprocesses, each compared with a joblib run of the same jobs. A launcher whose plugin is
 not installed is skipped with the reason; `pip install -e ".[dev]"` installs all of them.
@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
@@ -143,29 +142,6 @@ def test_submitit_local_failed_jobs_do_not_stop_others_and_sigint_stops_the_swee
     assert "Traceback (most recent call last)" in (tmp_path / "2" / "train.log").read_text()
 
 
-def test_optuna_search_records_the_best_trial(tmp_path):
-    needs("hydra_plugins.hydra_optuna_sweeper", "optuna")
-    proc = run_train("-m", "hparams_search=optuna", "model=parkinsons", "estimator=logreg", "trainer=fast",
-                     "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=4", f"hydra.sweep.dir={tmp_path}")
-    assert proc.returncode == 0, proc.stderr
-    trials = [metrics_of(tmp_path / str(n)) for n in range(4)]
-    assert [t["status"] for t in trials] == ["completed"] * 4
-    tried = [next(o for o in t["overrides"] if o.startswith("estimator.C=")) for t in trials]
-    assert len(set(tried)) == 4  # four different proposals, from the space declared in hparams_search/optuna
-    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
-    aucs = [t["metrics"]["roc_auc"]["mean"] for t in trials]
-    assert best["best_value"] == pytest.approx(max(aucs))  # classification: roc_auc, maximised
-    assert f"estimator.C={best['best_params']['estimator.C']}" == tried[aucs.index(max(aucs))]
-    assert "Best value" in proc.stderr + proc.stdout
-    # The sweep summary shows the search's result.
-    summary = subprocess.run([sys.executable, "-m", "medsweep.cli.summarize", str(tmp_path)], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
-    assert summary.returncode == 0, summary.stderr
-    written = json.loads((tmp_path / "summary.json").read_text())
-    assert written["optimization"]["best_value"] == pytest.approx(max(aucs))
-    assert written["optimization"]["best_params"] == best["best_params"]
-
-
 @pytest.fixture
 def compose_with_hydra():
     def _compose(*overrides: str):
@@ -175,23 +151,6 @@ def compose_with_hydra():
 
     yield _compose
     GlobalHydra.instance().clear()
-
-
-@pytest.mark.parametrize("model, estimator, direction, key", [
-    ("parkinsons", "mlp", "maximize", "estimator.hidden_layer_sizes"),
-    ("diabetes", "hist_gbdt", "minimize", "estimator.max_depth"),
-    ("cardiovascular", "random_forest", "maximize", "estimator.max_features"),
-    ("diabetes", "logreg", "minimize", "estimator.C"),
-])
-def test_optuna_direction_follows_the_task_and_space_the_estimator(compose_with_hydra, model, estimator,
-                                                                     direction, key):
-    needs("hydra_plugins.hydra_optuna_sweeper", "optuna")
-    cfg = compose_with_hydra("hparams_search=optuna", f"model={model}", f"estimator={estimator}")
-    sweeper = cfg.hydra.sweeper
-    assert sweeper._target_.endswith("OptunaSweeper")
-    assert sweeper.direction == direction
-    assert key in sweeper.params and all(k.startswith("estimator.") for k in sweeper.params)
-    assert sweeper.sampler.seed is not None and sweeper.storage is None
 
 
 def test_slurm_preset_gives_each_job_its_resources(compose_with_hydra, tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ job's config before any job starts, and a single run runs before its output dire
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -129,6 +130,16 @@ class TrackingConfig:
 
 
 @dataclass
+class OptunaTrialConfig:
+    # Set by hparams_search=optuna's sweeper on each trial of a pruned search (null otherwise): the job reports
+    # each fold to trial ``number`` of ``study`` in the journal file ``storage`` (relative: in the sweep
+    # directory), which says what to report and how to prune (job/optuna_pruning.py).
+    storage: str = MISSING
+    study: str = MISSING
+    number: int = MISSING
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     data: DataConfig = MISSING
@@ -146,6 +157,8 @@ class Config:
     debug: DebugConfig = MISSING
     tracking: Optional[TrackingConfig] = None
     preprocess: PreprocessConfig = MISSING
+    # An OptunaTrialConfig's fields, or null. Typed Any: Hydra cannot set a dict on a null structured node.
+    optuna_trial: Any = None
 
 
 def register_configs() -> None:
@@ -213,6 +226,11 @@ def config_errors(cfg: Any) -> list[str]:
 
     errors += _eval_errors(cfg.eval)
     errors += _preprocess_errors(cfg)
+    trial = cfg.get("optuna_trial")
+    wanted = sorted(f.name for f in dataclasses.fields(OptunaTrialConfig))
+    _check(errors, trial is None or (hasattr(trial, "keys") and sorted(trial.keys()) == wanted
+                                     and isinstance(trial.get("number"), int) and trial.get("number") >= 0),
+           "optuna_trial", trial, "is set by hparams_search=optuna: null, or {storage, study, number (>= 0)}")
 
     name = cfg.estimator.get("name")
     if name not in REGISTRY:

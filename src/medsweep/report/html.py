@@ -18,7 +18,7 @@ from markupsafe import Markup
 from medsweep.escape import link
 from medsweep.record.files import METRICS_FILE, MODEL_CARD_FILE, JobPaths
 from medsweep.record.job_record import as_record, read_record
-from medsweep.report import cells
+from medsweep.report import cells, pareto
 from medsweep.report.clinical_sections import clinical_parts
 from medsweep.report.table import DAMAGED, FIGURES, Board, clean, not_completed
 from medsweep.report import sweep_figures
@@ -121,6 +121,7 @@ def render(summary: dict, boards: list[Board], sweep_dir: Path, sweep_png: Path,
                if s.get(key) is not None],
         counts=", ".join(f"{n} {k}" for k, n in s["counts"].items()),
         best_params=json.dumps(opt.get("best_params"), sort_keys=True) if opt else None,
+        pareto=pareto.table(opt), pareto_title=pareto.TITLE, pareto_note=pareto.NOTE,
         sweep_png=_img(sweep_png, True, sweep_png.name, "primary metric of every job") if sweep_png.is_file() else None,
         seeds=cells.seed_lines(summary.get("across_seeds") or []), seeds_title=cells.SEEDS_TITLE,
         seeds_note=cells.SEEDS_NOTE, bbc_notes=[(r["job"], r["bbc_note"]) for r in rows if r.get("bbc_note")],

@@ -8,7 +8,7 @@ import json
 
 from medsweep.escape import link, md_code, md_text
 from medsweep.record.files import METRICS_FILE
-from medsweep.report import cells
+from medsweep.report import cells, pareto
 from medsweep.report.table import FIGURES, Board, not_completed
 
 
@@ -26,7 +26,8 @@ def render(summary: dict, boards: list[Board]) -> str:
     if opt:
         out += [f"- best value ({md_text(opt.get('name'))}): {md_text(opt.get('best_value'))}",
                 f"- best params: {md_code(json.dumps(opt.get('best_params'), sort_keys=True))}",
-                f"- {md_text(opt['note'])}"]
+                ][:0 if pareto.front(opt) else 2] + [f"- {md_text(opt['note'])}"]
+        out += pareto.markdown(opt)
     if boards:
         out += ["", f"Figures: {md_text(FIGURES)}"]
     for board in boards:

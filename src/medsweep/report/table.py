@@ -271,6 +271,8 @@ def optimization(opt: dict, rows: list[dict]) -> dict:
     elif selected is not None:
         note += " Set trainer.holdout or data.test_path for an unbiased score of the selected trial."
     out.update(note=note, selected_job=selected["job"] if selected else None)
+    if opt.get("pareto_front") is not None:  # several objectives: the trials no other beats on all (pareto.py)
+        out.update(objectives=opt.get("objectives"), pareto_front=opt["pareto_front"])
     return out
 
 

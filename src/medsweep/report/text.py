@@ -27,7 +27,10 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP, boards:
         lines.append(str(s["tracking"]))
     opt = summary.get("optimization")
     if opt:
-        lines.append(f"Best ({opt.get('name')}): {opt.get('best_value')} with {opt.get('best_params')}")
+        lines.append(f"Best ({opt.get('name')}): {opt.get('best_value')} with {opt.get('best_params')}"
+                     if not opt.get("pareto_front") else
+                     f"Pareto front ({', '.join(opt.get('objectives') or [])}): trials "
+                     + ", ".join(f"#{r.get('job')}" for r in opt["pareto_front"] if isinstance(r, dict)))
         lines.append(f"  {opt['note']}")
     for board in boards:
         lines += ["", board.title]

@@ -97,6 +97,7 @@ class JobRecord:
     features: dict = ABSENT
     unused_settings: list = ABSENT
     n_threads: Optional[int] = ABSENT
+    devices: Optional[list] = ABSENT         # GPU ids the job saw (CUDA_VISIBLE_DEVICES) where its launcher gave some
     # How the job ran and ended.
     error: Optional[str] = ABSENT
     error_type: Optional[str] = ABSENT
@@ -198,7 +199,7 @@ _KEY_SET = frozenset(_KEYS)
 # Keys that differ between any two runs of the same job, not results. (Models are saved with zip time stamps,
 # so model_sha256 differs from run to run even when the model is the same.)
 RUN_SPECIFIC = frozenset({"status", "job_dir", "job_num", "overrides", "model_sha256", "started_at", "finished_at",
-                          "duration_s", "attempts", "pid", "versions", "n_threads"})
+                          "duration_s", "attempts", "pid", "versions", "n_threads", "devices"})
 
 
 def _status(value: Any) -> Any:

@@ -16,10 +16,18 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence
+
+from hydra.errors import CompactHydraException
+
+
+class DeviceError(CompactHydraException, ValueError):
+    """A launcher option that cannot work, said in one line before any job starts."""
+
 
 VISIBLE = "CUDA_VISIBLE_DEVICES"
 
@@ -28,8 +36,8 @@ def check_gpus_per_job(value: object) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"hydra.launcher.gpus_per_job={value!r}: must be a whole number >= 0 "
-                         "(GPUs each job sees; 0: none)")
+        raise DeviceError(f"hydra.launcher.gpus_per_job={value!r}: must be a whole number >= 0 "
+                          "(GPUs each job sees; 0: none)")
     return value
 
 
@@ -53,12 +61,12 @@ def device_slots(devices: Sequence[str], gpus_per_job: int) -> List[List[str]]:
     """``devices`` cut into disjoint groups of ``gpus_per_job`` (a remainder is left unused); a one-line
     error where not even one group can be made."""
     if len(set(devices)) != len(devices):
-        raise ValueError(f"hydra.launcher.devices={list(devices)}: a device is listed twice")
+        raise DeviceError(f"hydra.launcher.devices={list(devices)}: a device is listed twice")
     slots = [list(devices[i:i + gpus_per_job]) for i in range(0, len(devices) - gpus_per_job + 1, gpus_per_job)]
     if not slots:
-        raise ValueError(f"hydra.launcher.gpus_per_job={gpus_per_job} but the sweep sees {len(devices)} GPU(s) "
-                         f"({','.join(devices) or 'none'}): set CUDA_VISIBLE_DEVICES or hydra.launcher.devices="
-                         "[0,1,...], or gpus_per_job=0")
+        raise DeviceError(f"hydra.launcher.gpus_per_job={gpus_per_job} but the sweep sees {len(devices)} GPU(s) "
+                          f"({','.join(devices) or 'none'}): set CUDA_VISIBLE_DEVICES or hydra.launcher.devices="
+                          "[0,1,...], or gpus_per_job=0")
     return slots
 
 
@@ -97,8 +105,6 @@ def claim(pool: DevicePool) -> tuple:
             _held.append(handle)
             _claimed[pool.folder] = slot
             return slot
-        import time
-
         time.sleep(0.05)
 
 

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
+from hydra.errors import CompactHydraException
+
+
+class PackingError(CompactHydraException, ValueError):
+    """A launcher option that cannot work, said in one line before any job starts."""
+
 
 def check_jobs_per_task(value: object) -> int:
     """``hydra.launcher.jobs_per_task`` as an int >= 1, else a one-line error naming the key and value."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"hydra.launcher.jobs_per_task={value!r}: must be a whole number >= 1 (jobs run in one "
-                         "SLURM array task; 1: one task per job)")
+        raise PackingError(f"hydra.launcher.jobs_per_task={value!r}: must be a whole number >= 1 (jobs run in "
+                           "one SLURM array task; 1: one task per job)")
     return value
 
 

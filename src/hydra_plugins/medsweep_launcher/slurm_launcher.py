@@ -122,7 +122,7 @@ if SlurmLauncher is not None:
             job_dir = _job_dir(self.config, overrides)
             record = read_record(job_dir) if job_dir else None
             if record is not None and record.status in (Status.COMPLETED, Status.PRUNED):
-                return JobReturn(overrides=overrides, status=JobStatus.COMPLETED, _return_value=None,
+                return JobReturn(overrides=overrides, status=JobStatus.COMPLETED,
                                  working_dir=str(job_dir))
             if record is not None and record.status in (Status.FAILED, Status.TIMEOUT) and record.error:
                 return failed_job(overrides, SlurmTaskEnded(record.error), working_dir=str(job_dir))

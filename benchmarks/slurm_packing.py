@@ -38,7 +38,7 @@ def sweep(name: str, n: int, extra: list[str], folder: Path) -> dict:
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
     done = sum(1 for p in out.glob("*/metrics.json") if '"status": "completed"' in p.read_text())
-    tasks = len({p.name for p in (out / ".submitit").glob("[0-9]*_*")}) if (out / ".submitit").is_dir() else 0
+    tasks = len(list(out.glob(".submitit/**/*_result.pkl")))  # one per array task (or single job) that ended
     if proc.returncode != 0:
         print(proc.stderr[-2000:], file=sys.stderr)
     return {"mode": name, "jobs": n, "wall_s": round(wall, 2), "completed": done, "array_tasks": tasks,

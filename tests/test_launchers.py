@@ -241,6 +241,21 @@ def test_packing_1000_jobs_submits_a_few_dozen_array_tasks():
         check_jobs_per_task(0)
 
 
+def test_why_slurm_ended_a_task_is_read_from_its_error_stream():
+    from hydra_plugins.medsweep_launcher._slurm_watch import slurm_ending
+
+    err = ("submitit WARNING (2026-12-02 06:12:53) - Bypassing signal SIGTERM\n"
+           "slurmstepd: error: *** STEP 5.0 ON vm CANCELLED AT 2026-12-02T06:12:55 DUE TO TIME LIMIT ***\n"
+           "slurmstepd: error: *** JOB 5 ON vm CANCELLED AT 2026-12-02T06:12:55 DUE TO TIME LIMIT ***\n")
+    ending = slurm_ending(err)
+    assert ending.timeout and ending.line == "JOB 5 ON vm CANCELLED AT 2026-12-02T06:12:55 DUE TO TIME LIMIT"
+    cancelled = slurm_ending("slurmstepd: error: *** JOB 7 ON vm CANCELLED AT 2026-12-02T06:14:01 ***")
+    assert not cancelled.timeout and "CANCELLED AT" in cancelled.line
+    assert not slurm_ending("*** JOB 8 ON vm CANCELLED AT 2026-12-02T06:14:01 DUE TO NODE FAILURE ***").timeout
+    assert slurm_ending("", "TIMEOUT").timeout and slurm_ending("", "COMPLETED") is None
+    assert slurm_ending("a traceback", None) is None
+
+
 @pytest.mark.parametrize("overrides", [
     # the issue's commands, with the plugins' own presets
     ("hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=120"),

@@ -102,8 +102,8 @@ if SlurmLauncher is not None:
             """The results of one array task; for a task that ended without them, each job's own record."""
             from . import _slurm_watch
 
-            if not job.paths.result_pickle.exists():
-                time.sleep(2)  # a shared filesystem may show the file late
+            if not job.paths.result_pickle.exists() and last_state in (None, "COMPLETED"):
+                time.sleep(2)  # ended well: a shared filesystem may show its result file late
             if job.paths.result_pickle.exists():
                 try:
                     return list(job.results()[0])
@@ -128,10 +128,10 @@ if SlurmLauncher is not None:
                 return failed_job(overrides, SlurmTaskEnded(record.error), working_dir=str(job_dir))
             timeout = bool(ending and ending.timeout)
             error = (f"SLURM time limit ({self.params.get('timeout_min')} min): {why}" if timeout
-                     else f"SLURM ended the job's array task: {why}")
+                     else f"SLURM ended the job's array task: {why}" if ending else why)
+            kind = "SlurmTimeLimit" if timeout else "SlurmCancelled" if ending else "SlurmTaskLost"
             if record is not None:  # running, or "interrupted" by SLURM's SIGTERM
-                write_record(job_dir, record.ended(Status.TIMEOUT if timeout else Status.FAILED, error,
-                                                   "SlurmTimeLimit" if timeout else "SlurmCancelled"))
+                write_record(job_dir, record.ended(Status.TIMEOUT if timeout else Status.FAILED, error, kind))
                 log.error("Job %s (%s): %s; recorded as %s", job_dir.name, " ".join(filter_overrides(overrides)),
                           error, "timeout" if timeout else "failed")
             return failed_job(overrides, SlurmTaskEnded(error), working_dir=str(job_dir) if job_dir else None)

@@ -86,10 +86,10 @@ start() {
     mkdir -p /run/munge /var/log/munge /var/lib/munge
     chown -R munge:munge /etc/munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null
     chmod 0700 /etc/munge /var/log/munge /var/lib/munge; chmod 0400 /etc/munge/munge.key; chmod 0755 /run/munge
-    if ! pgrep -u munge munged >/dev/null; then
+    if ! pgrep -u munge -x munged >/dev/null; then
         if command -v runuser >/dev/null; then runuser -u munge -- munged --force; else munged --force; fi \
             || { say "munged did not start: the SLURM tests skip"; return 0; }
-        echo munged >"$STATE/started"
+        pgrep -u munge -x munged >"$STATE/munged.pid"   # ours to stop
     fi
     slurmctld || { say "slurmctld did not start ($STATE/log/slurmctld.log): the SLURM tests skip"; return 0; }
     slurmd || { say "slurmd did not start ($STATE/log/slurmd.log): the SLURM tests skip"; return 0; }
@@ -114,9 +114,9 @@ stop() {
         fi
         rm -f "$STATE/$name.pid"
     done
-    if [ -f "$STATE/started" ] && [ -s /run/munge/munged.pid ]; then
-        kill "$(cat /run/munge/munged.pid)" 2>/dev/null
-        rm -f "$STATE/started"
+    if [ -s "$STATE/munged.pid" ]; then   # only the munged this script started
+        for pid in $(cat "$STATE/munged.pid"); do kill "$pid" 2>/dev/null; done
+        rm -f "$STATE/munged.pid"
     fi
     [ "${1:-}" = quiet ] || say "stopped"
 }

@@ -8,7 +8,7 @@ allocation (medsweep's joblib launcher: a worker's death fails only its own job)
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List
 
 from hydra.errors import CompactHydraException
 

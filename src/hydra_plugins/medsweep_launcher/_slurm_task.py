@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
 
 from hydra.core.singleton import Singleton
@@ -56,9 +57,8 @@ class ArrayTask:
         ret = run_job(hydra_context=self.hydra_context, task_function=self.task_function, config=sweep_config,
                       job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
         seen = os.environ.get("CUDA_VISIBLE_DEVICES")
-        if self.gpus_per_job and seen:
+        if self.gpus_per_job and seen:  # the task's own GPUs (SLURM's allocation), recorded as the pool does
             from ._core import record_devices
-            from pathlib import Path
 
             record_devices(Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir),
                            seen.split(","))

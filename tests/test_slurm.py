@@ -3,7 +3,8 @@
 
 Few, tiny jobs (breast_cancer, 2 folds, no bootstrap), one CPU each: the time-limit test needs SLURM's
 minimum limit of a minute (and its check every 30 s), so its sweep starts first, in the background, on one
-of the node's two CPUs, and is checked last; the other tests run beside it on the other CPU.
+of the node's two CPUs, and is checked after the others, which run beside it on the other CPU; the packed
+pool of two workers runs last, when the node is free.
 """
 
 import json
@@ -64,8 +65,11 @@ def array_task(sweep_dir: Path, task: int) -> str:
     return found[0].name
 
 
-def queue_empty() -> bool:
-    return not subprocess.run(["squeue", "-h", "-t", "PD,R,CG"], capture_output=True, text=True).stdout.strip()
+def tasks_ended(sweep_dir: Path) -> bool:
+    """None of the sweep's array tasks is queued or running (other tests' tasks may be)."""
+    ids = {p.name.split("_")[0] for p in sweep_dir.glob(".submitit/[0-9]*")}
+    out = subprocess.run(["squeue", "-h", "-t", "PD,R,CG", "-o", "%i"], capture_output=True, text=True).stdout
+    return not any(line.split("_")[0] in ids for line in out.split())
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +144,7 @@ def test_resume_after_a_killed_sweep_runs_the_rest(past_time_limit, tmp_path):
     assert wait_for(lambda: status(tmp_path / "0") == "running", timeout=120)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    assert wait_for(queue_empty, timeout=120)  # the job's array task finishes by itself
+    assert wait_for(lambda: tasks_ended(tmp_path), timeout=120)  # the job's array task finishes by itself
     assert status(tmp_path / "0") == "completed" and status(tmp_path / "1") is None
     resumed = run_train("-m", *args, "resume=true", timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -156,3 +160,24 @@ def test_job_past_its_slurm_time_limit_is_recorded_as_timeout(past_time_limit):
     assert record["status"] == "timeout", record
     assert record["error_type"] == "SlurmTimeLimit" and "TIME LIMIT" in record["error"]
     assert json.loads((sweep_dir / "sweep.json").read_text())["status"] == "failed"
+
+
+def test_a_killed_worker_of_a_packed_task_fails_only_its_job(tmp_path):
+    # Runs after the time-limit sweep has ended: a pool of two workers takes the node's two CPUs. Four jobs
+    # in one task; the worker running a slow one is killed (kill -9, as the OOM killer does).
+    proc = sweep(*TINY, "estimator=mlp", "trainer.epochs=2", "debug.epoch_sleep_s=0,2", "seed=0,1", *SLURM,
+                 "hydra.launcher.cpus_per_task=2", "hydra.launcher.jobs_per_task=4", f"hydra.sweep.dir={tmp_path}")
+    try:
+        slow = [tmp_path / "2", tmp_path / "3"]  # debug.epoch_sleep_s=2: 2 epochs x 2 folds x 2 s
+        assert wait_for(lambda: any(status(d) == "running" for d in slow), timeout=120), "no slow job started"
+        victim = next(d for d in slow if status(d) == "running")
+        subprocess.run(["kill", "-9", str(metrics_of(victim)["pid"])], check=True)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err[-3000:]
+    killed = metrics_of(victim)
+    assert killed["status"] == "failed" and killed["error_type"] == "WorkerKilled"
+    others = [n for n in range(4) if tmp_path / str(n) != victim]
+    assert all(status(tmp_path / str(n)) == "completed" for n in others), [status(tmp_path / str(n)) for n in others]
+    assert "1 of 4 jobs failed" in out + err

@@ -50,6 +50,9 @@ NEVER_RUNS = ("PartitionTimeLimit", "PartitionNodeLimit", "PartitionConfig", "Ba
               "InvalidQOS", "QOSMaxWallDurationPerJobLimit")
 
 
+UNLISTED_GRACE_S = 10.0
+
+
 class NeverRuns(RuntimeError):
     """SLURM holds an array task that cannot start with the options given (too long for the partition ...)."""
 
@@ -82,7 +85,9 @@ def wait(jobs: Sequence[Any], poll_s: float = 0.5, max_queue_poll_s: float = 5.0
     often, 0.5 s doubling up to 5 s; results are seen within ``poll_s`` (their files)."""
     pending = {job.job_id: job for job in jobs}
     last: Dict[str, str] = {}
-    next_queue, interval = time.monotonic() + poll_s, poll_s
+    unlisted: Dict[str, int] = {}  # squeue calls in a row that did not list the task
+    since = time.monotonic()
+    next_queue, interval = since + poll_s, poll_s
     while pending:
         for job_id in [j for j, job in pending.items() if job.paths.result_pickle.exists()]:
             del pending[job_id]
@@ -91,7 +96,13 @@ def wait(jobs: Sequence[Any], poll_s: float = 0.5, max_queue_poll_s: float = 5.0
             if states is not None:
                 last.update({j: states[j] for j in pending if j in states})
                 for job_id in list(pending):
-                    if states.get(job_id) not in ACTIVE and not pending[job_id].paths.result_pickle.exists():
+                    state = states.get(job_id)
+                    unlisted[job_id] = unlisted.get(job_id, 0) + 1 if state is None else 0
+                    # ended: a final state, or absent three times running and not just submitted (a busy
+                    # controller may not list a new task yet; one that ended long ago has left its memory)
+                    ended = (state is not None and state not in ACTIVE) or (
+                        unlisted[job_id] >= 3 and time.monotonic() - since > UNLISTED_GRACE_S)
+                    if ended and not pending[job_id].paths.result_pickle.exists():
                         del pending[job_id]
             interval = min(max_queue_poll_s, interval * 2)
             next_queue = time.monotonic() + interval

@@ -153,30 +153,66 @@ def compose_with_hydra():
     GlobalHydra.instance().clear()
 
 
-def test_slurm_preset_gives_each_job_its_resources(compose_with_hydra, tmp_path, monkeypatch):
-    needs("hydra_plugins.hydra_submitit_launcher", "slurm")
-    import submitit
+def _sbatch_script(compose_with_hydra, tmp_path, monkeypatch, *overrides, jobs_in_task=1):
+    """The sbatch script medsweep's SLURM launcher would submit for the composed preset (no SLURM needed)."""
     from hydra.utils import instantiate
-    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
-    from omegaconf import OmegaConf
     from submitit.slurm.slurm import SlurmExecutor
 
-    cfg = compose_with_hydra("hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.account=lab",
-                             "hydra.launcher.timeout_min=120", f"hydra.sweep.dir={tmp_path}")
-    launcher_cfg = cfg.hydra.launcher
-    assert launcher_cfg._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
-    assert cfg.hydra.job.env_set.OMP_NUM_THREADS == str(launcher_cfg.cpus_per_task)
-    # The sbatch script submitit would submit, with the plugin's own parameter handling (no SLURM here).
-    launcher = instantiate(launcher_cfg)
+    cfg = compose_with_hydra("hydra/launcher=slurm", *overrides, f"hydra.sweep.dir={tmp_path}")
+    launcher = instantiate(cfg.hydra.launcher)
     monkeypatch.setattr(SlurmExecutor, "affinity", classmethod(lambda cls: 1))  # "srun exists"
-    executor = submitit.AutoExecutor(folder=tmp_path / ".submitit", cluster="slurm")
-    shared = set(OmegaConf.structured(BaseQueueConf).keys())  # as SlurmLauncher.launch maps them
-    executor.update_parameters(**{(k if k in shared else f"slurm_{k}"): v for k, v in launcher.params.items()
-                                  if k not in ("submitit_folder", "max_num_timeout")})
-    script = executor._executor._make_submission_file_text("python -m submitit.core._submit x", "uid")
+    executor = launcher._executor(jobs_in_task)
+    return cfg, executor._executor._make_submission_file_text("python -m submitit.core._submit x", "uid")
+
+
+def test_slurm_preset_gives_each_job_its_resources(compose_with_hydra, tmp_path, monkeypatch):
+    needs("hydra_plugins.hydra_submitit_launcher", "slurm")
+    cfg, script = _sbatch_script(compose_with_hydra, tmp_path, monkeypatch, "hydra.launcher.partition=gpu",
+                                 "hydra.launcher.account=lab", "hydra.launcher.timeout_min=120")
+    launcher_cfg = cfg.hydra.launcher
+    assert launcher_cfg._target_ == "hydra_plugins.medsweep_launcher.slurm_launcher.MedsweepSlurmLauncher"
+    assert cfg.hydra.job.env_set.OMP_NUM_THREADS == str(launcher_cfg.cpus_per_task)
     for line in ("--partition=gpu", "--account=lab", "--time=120", "--cpus-per-task=4", "--mem=8GB"):
         assert f"#SBATCH {line}" in script
-    assert "--gpus-per-node" not in script
+    assert "--gpus-per-node" not in script and "--gres" not in script
+
+
+def test_slurm_preset_asks_for_each_tasks_gpus(compose_with_hydra, tmp_path, monkeypatch):
+    needs("hydra_plugins.hydra_submitit_launcher", "slurm")
+    _, one = _sbatch_script(compose_with_hydra, tmp_path, monkeypatch, "hydra.launcher.gpus_per_job=1")
+    assert "#SBATCH --gres=gpu:1" in one
+    # packed: a pool of cpus_per_task workers, each its own GPU
+    _, packed = _sbatch_script(compose_with_hydra, tmp_path, monkeypatch, "hydra.launcher.gpus_per_job=1",
+                               "hydra.launcher.jobs_per_task=10", jobs_in_task=10)
+    assert "#SBATCH --gres=gpu:4" in packed and "#SBATCH --cpus-per-task=4" in packed
+
+
+def test_packing_1000_jobs_submits_a_few_dozen_array_tasks():
+    from hydra_plugins.medsweep_launcher._packing import check_jobs_per_task, task_chunks
+
+    chunks = task_chunks(1000, 40)
+    assert len(chunks) == 25  # the number of array tasks the launcher submits
+    assert [n for c in chunks for n in c] == list(range(1000))  # every job once, in order
+    assert {len(c) for c in chunks} == {40}
+    assert [len(c) for c in task_chunks(25, 10)] == [9, 8, 8]  # evenly: no task left with a remainder of 5
+    assert len(task_chunks(1000, 1)) == 1000 and task_chunks(0, 5) == []
+    with pytest.raises(ValueError, match=r"hydra.launcher.jobs_per_task=0: must be a whole number >= 1"):
+        check_jobs_per_task(0)
+
+
+def test_why_slurm_ended_a_task_is_read_from_its_error_stream():
+    from hydra_plugins.medsweep_launcher._slurm_watch import slurm_ending
+
+    err = ("submitit WARNING (2026-12-02 06:12:53) - Bypassing signal SIGTERM\n"
+           "slurmstepd: error: *** STEP 5.0 ON vm CANCELLED AT 2026-12-02T06:12:55 DUE TO TIME LIMIT ***\n"
+           "slurmstepd: error: *** JOB 5 ON vm CANCELLED AT 2026-12-02T06:12:55 DUE TO TIME LIMIT ***\n")
+    ending = slurm_ending(err)
+    assert ending.timeout and ending.line == "JOB 5 ON vm CANCELLED AT 2026-12-02T06:12:55 DUE TO TIME LIMIT"
+    cancelled = slurm_ending("slurmstepd: error: *** JOB 7 ON vm CANCELLED AT 2026-12-02T06:14:01 ***")
+    assert not cancelled.timeout and "CANCELLED AT" in cancelled.line
+    assert not slurm_ending("*** JOB 8 ON vm CANCELLED AT 2026-12-02T06:14:01 DUE TO NODE FAILURE ***").timeout
+    assert slurm_ending("", "TIMEOUT").timeout and slurm_ending("", "COMPLETED") is None
+    assert slurm_ending("a traceback", None) is None
 
 
 @pytest.mark.parametrize("overrides", [

@@ -19,18 +19,19 @@ import logging
 import pickle
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra_plugins.medsweep_sweeper._hydra_compat import failed_job, plugin_registry, with_plugin_registry
 from omegaconf import OmegaConf, open_dict
 
-from medsweep.record.job_record import Status, write_record
+from medsweep.record.job_record import Status, read_record, write_record
 from medsweep.record.sweep_dir import SweepDir, ran_by
 from medsweep.cpu import cpu_share_set, worker_share
 
 from . import _worker_deaths
+from ._gpus import DevicePool, devices_visible
 from ._joblib_compat import cloudpickle_dumps, process_joblib_cfg, terminated_worker_error
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,12 @@ class _PickledOnce:
 
 
 def _execute(num: int, idx: int, overrides: Sequence[str], hydra_context: Any, config: Any, task_function: Any,
-             singleton_state: Any, threads: int) -> tuple[int, JobReturn]:
+             singleton_state: Any, threads: int, devices: Optional[DevicePool] = None) -> tuple[int, JobReturn]:
     """Hydra's execute_job (hydra_joblib_launcher 1.2), tagged with the job's place in the batch (results come
     back unordered), without two of its costs: the plugin scan (_keep_plugins), and the HydraConfig it sets
     before calling run_job, which sets it again itself (a copy of the config's ``hydra`` node, ~4 ms). The job
-    runs with its CPU share, ``threads`` (medsweep.cpu.cpu_share)."""
+    runs with its CPU share, ``threads`` (medsweep.cpu.cpu_share), and with this worker's GPUs of ``devices``
+    (hydra.launcher.gpus_per_job: _gpus.py), which its record names."""
     config, singleton_state = _PickledOnce.load(config), _PickledOnce.load(singleton_state)
     setup_globals()
     Singleton.set_state(_keep_plugins(singleton_state))
@@ -73,9 +75,20 @@ def _execute(num: int, idx: int, overrides: Sequence[str], hydra_context: Any, c
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = "{}_{}".format(sweep_config.hydra.job.name, idx)
         sweep_config.hydra.job.num = idx
-    with cpu_share_set(threads):  # restored after the job: joblib runs a one-worker sweep in its own process
-        return num, run_job(hydra_context=hydra_context, config=sweep_config, task_function=task_function,
-                            job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+    with cpu_share_set(threads), devices_visible(devices) as seen:  # restored after the job (joblib runs a
+        ret = run_job(hydra_context=hydra_context, config=sweep_config,  # one-worker sweep in its own process)
+                      task_function=task_function, job_dir_key="hydra.sweep.dir",
+                      job_subdir_key="hydra.sweep.subdir")
+    if seen is not None:
+        record_devices(Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir), seen)
+    return num, ret
+
+
+def record_devices(job_dir: Path, devices: List[str]) -> None:
+    """``devices`` (the GPUs the job saw) added to the job's record, now final."""
+    record = read_record(job_dir)
+    if record is not None:
+        write_record(job_dir, record.updated(devices=devices))
 
 
 def _keep_plugins(singleton_state: dict) -> dict:
@@ -98,9 +111,10 @@ def _results(joblib_cfg: dict, launcher: Any, job_overrides: Sequence[Sequence[s
 
     config, state = _PickledOnce(launcher.config), _PickledOnce(singleton_state)
     threads = worker_share(joblib_cfg["n_jobs"])  # what each job of the pool may use
+    devices = getattr(launcher, "device_pool", None)
     results = Parallel(**joblib_cfg, return_as="generator_unordered")(
         delayed(_execute)(n, initial_job_idx + n, job_overrides[n], launcher.hydra_context, config,
-                          launcher.task_function, state, threads)
+                          launcher.task_function, state, threads, devices)
         for n in nums)
     try:
         yield from results

@@ -99,6 +99,7 @@ class JobRecord:
     n_threads: Optional[int] = ABSENT
     sample_size: Optional[dict] = ABSENT     # Riley et al.'s minimum sample size: each criterion, met or not
     missing_data: Optional[dict] = ABSENT    # per feature: share missing overall, by class, by site; imputation
+    devices: Optional[list] = ABSENT         # GPU ids the job saw (CUDA_VISIBLE_DEVICES) where its launcher gave some
     # How the job ran and ended.
     error: Optional[str] = ABSENT
     error_type: Optional[str] = ABSENT
@@ -202,7 +203,7 @@ _KEY_SET = frozenset(_KEYS)
 # Keys that differ between any two runs of the same job, not results. (Models are saved with zip time stamps,
 # so model_sha256 differs from run to run even when the model is the same.)
 RUN_SPECIFIC = frozenset({"status", "job_dir", "job_num", "overrides", "model_sha256", "started_at", "finished_at",
-                          "duration_s", "attempts", "pid", "versions", "n_threads"})
+                          "duration_s", "attempts", "pid", "versions", "n_threads", "devices"})
 
 
 def _status(value: Any) -> Any:

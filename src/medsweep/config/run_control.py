@@ -21,6 +21,8 @@ from typing import Any, Iterable
 COMMAND_KEYS = ("resume", "dry_run", "verbose", "tracking")
 # Keys that change how a job is run, not what it trains.
 RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking", "data_cache")
+# race (racing may stop a job, never changes its numbers) and select (which job is called best) train nothing.
+RUN_CONTROL_KEYS += ("race", "select")
 # What a job trains: every other key of its config (schema.Config's fields).
 TRAINED_KEYS = ("model", "data", "trainer", "estimator", "eval", "seed", "data_dir")
 # Keys added to what a job trains whose default does what medsweep did before it had them: a config saved

@@ -29,6 +29,8 @@ EMBEDDED_SOURCES = ("synthetic", "sklearn", "bundled")
 #   times is not transient, and a sweep should end.
 MAX_N_BOOT = 100_000
 MAX_RETRIES = 10
+# race.test: the one-sided paired test that stops a job (job/racing.py says why the first is the default).
+RACE_TESTS = ("corrected_ttest", "wilcoxon")
 
 
 @dataclass
@@ -108,6 +110,24 @@ class TrackingConfig:
 
 
 @dataclass
+class RaceConfig:
+    # Racing over folds (job/racing.py); values in conf/train.yaml.
+    enabled: bool = MISSING
+    min_folds: int = MISSING
+    alpha: float = MISSING
+    test: str = MISSING
+    rerun_pruned: bool = MISSING
+
+
+@dataclass
+class SelectConfig:
+    # Which job is "best" (evaluate/constraints.py); values in conf/train.yaml.
+    metric: Optional[str] = MISSING
+    constraints: List[str] = MISSING
+    on: str = MISSING
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     data: DataConfig = MISSING
@@ -124,6 +144,8 @@ class Config:
     eval: EvalConfig = MISSING
     debug: DebugConfig = MISSING
     tracking: Optional[TrackingConfig] = None
+    race: RaceConfig = MISSING
+    select: SelectConfig = MISSING
 
 
 def register_configs() -> None:
@@ -190,6 +212,7 @@ def config_errors(cfg: Any) -> list[str]:
             errors.append(f"data.group_pattern={d.group_pattern!r} is not allowed: not a regular expression ({exc})")
 
     errors += _eval_errors(cfg.eval)
+    errors += _race_select_errors(cfg)
 
     name = cfg.estimator.get("name")
     if name not in REGISTRY:
@@ -226,6 +249,38 @@ def _eval_errors(ev: Any) -> list[str]:
     for name in ev.get("metrics") or ():
         _check(errors, name in available_metrics(), "eval.metrics", name,
                f"must be metrics of the registry: {', '.join(available_metrics())}")
+    return errors
+
+
+def wilcoxon_min_pairs(alpha: float) -> int:
+    """The fewest pairs on which an exact one-sided Wilcoxon signed-rank test can reach p < ``alpha`` (its
+    smallest p on n pairs is 1/2^n)."""
+    return math.floor(math.log2(1.0 / alpha)) + 1
+
+
+def _race_select_errors(cfg: Any) -> list[str]:
+    """race.* and select.* (absent in a config composed before they existed: nothing to check)."""
+    from medsweep.evaluate.constraints import constraint_errors  # numpy only
+
+    errors: list[str] = []
+    race = cfg.get("race")
+    if race is not None:
+        t = cfg.trainer
+        _check(errors, race.test in RACE_TESTS, "race.test", race.test, f"must be one of {', '.join(RACE_TESTS)}")
+        _check(errors, 0 < race.alpha < 0.5, "race.alpha", race.alpha, "must be a level > 0 and < 0.5")
+        _check(errors, 2 <= race.min_folds <= t.folds * t.repeats, "race.min_folds", race.min_folds,
+               f"must be an integer >= 2 and <= trainer.folds x trainer.repeats ({t.folds * t.repeats})")
+        # The exact one-sided p of a signed-rank test on n pairs is at least 1/2^n: below that many folds no job
+        # could ever stop (with race.alpha=0.05: 5 folds).
+        least = wilcoxon_min_pairs(race.alpha) if 0 < race.alpha < 0.5 else 0
+        if race.test == "wilcoxon" and race.min_folds < least:
+            errors.append(f"race.min_folds={race.min_folds} is not allowed with race.test=wilcoxon: the exact "
+                          f"one-sided p of n pairs is at least 1/2^n, so below {least} folds no job could stop "
+                          f"at race.alpha={race.alpha}; use race.min_folds>={least} or race.test=corrected_ttest")
+    select = cfg.get("select")
+    if select is not None:
+        errors += constraint_errors(select.metric, list(select.constraints), select.on, cfg.data.task,
+                                    cfg.eval.n_boot)
     return errors
 
 

@@ -8,6 +8,8 @@ from typing import Callable, Optional
 
 from omegaconf import DictConfig
 
+from medsweep.job.racing import race_hook
+
 FoldHook = Callable[[int, dict], None]
 
 
@@ -16,6 +18,7 @@ def fold_hook(cfg: DictConfig, out_dir: Path, sweep_dir: Optional[Path]) -> Opti
     search that may stop a job adds its hook to ``hooks``; they run in order, and the first to raise
     FoldsStopped ends the job as "pruned"."""
     hooks: list[FoldHook] = []
+    hooks += [h for h in (race_hook(cfg, out_dir, sweep_dir),) if h is not None]   # race.enabled (racing.py)
     if not hooks:
         return None
 

@@ -17,6 +17,7 @@ from medsweep.cpu import cpu_share
 from medsweep.data.prepare import Dataset, load_dataset, load_external
 from medsweep.data.cache import cache_folder
 from medsweep.estimators import estimator_class
+from medsweep.evaluate.constraints import job_selection
 from medsweep.evaluate.evaluation import evaluate_predictions
 from medsweep.evaluate.metrics import greater_is_better, primary_metric
 from medsweep.preprocess import column_kinds
@@ -138,6 +139,7 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         features={"used": list(data.X.columns), "excluded": data.excluded, "kinds": _feature_kinds(data.X)},
         unused_settings=[f"trainer.{s}" for s in estimator.unused_settings()],
         n_threads=settings.n_threads,
+        selection=job_selection(cfg, metrics, evidence.record, primary_metric(data.task)),  # select.*
     )
     return JobResult(history=cv.history, predictions=cv.predictions,
                      class_names=[str(c) for c in data.classes] if data.task == "classification" else None,

@@ -83,10 +83,12 @@ def test_decide_pairs_shared_folds_against_the_leader_with_the_best_mean_on_them
 def test_race_keys_are_checked_before_any_job(compose_cfg):
     ok = compose_cfg("race.enabled=true")
     assert config_errors(ok) == []
-    errors = " | ".join(config_errors(compose_cfg("race.test=anova", "race.alpha=0.7", "race.min_folds=9")))
+    errors = " | ".join(config_errors(compose_cfg("race.enabled=true", "race.test=anova", "race.alpha=0.7",
+                                                "race.min_folds=9")))
+    assert config_errors(compose_cfg("trainer.folds=2")) == []   # racing off: its minimum is not checked
     assert "race.test='anova' is not allowed: must be one of corrected_ttest, wilcoxon" in errors
     assert "race.alpha=0.7" in errors and "race.min_folds=9" in errors and "(5)" in errors
-    errors = " | ".join(config_errors(compose_cfg("race.test=wilcoxon", "race.min_folds=4")))
+    errors = " | ".join(config_errors(compose_cfg("race.enabled=true", "race.test=wilcoxon", "race.min_folds=4")))
     assert "race.min_folds=4 is not allowed with race.test=wilcoxon" in errors and "race.min_folds>=5" in errors
 
 

@@ -268,12 +268,15 @@ def _race_select_errors(cfg: Any) -> list[str]:
         t = cfg.trainer
         _check(errors, race.test in RACE_TESTS, "race.test", race.test, f"must be one of {', '.join(RACE_TESTS)}")
         _check(errors, 0 < race.alpha < 0.5, "race.alpha", race.alpha, "must be a level > 0 and < 0.5")
-        _check(errors, 2 <= race.min_folds <= t.folds * t.repeats, "race.min_folds", race.min_folds,
-               f"must be an integer >= 2 and <= trainer.folds x trainer.repeats ({t.folds * t.repeats})")
+        _check(errors, race.min_folds >= 2, "race.min_folds", race.min_folds, "must be an integer >= 2")
+        # Racing on: a minimum above the folds a job has would never let it stop (checked only then, so that
+        # trainer.folds=2 needs no race.min_folds).
+        _check(errors, not race.enabled or race.min_folds <= t.folds * t.repeats, "race.min_folds", race.min_folds,
+               f"must be <= trainer.folds x trainer.repeats ({t.folds * t.repeats}) with race.enabled=true")
         # The exact one-sided p of a signed-rank test on n pairs is at least 1/2^n: below that many folds no job
         # could ever stop (with race.alpha=0.05: 5 folds).
         least = wilcoxon_min_pairs(race.alpha) if 0 < race.alpha < 0.5 else 0
-        if race.test == "wilcoxon" and race.min_folds < least:
+        if race.enabled and race.test == "wilcoxon" and race.min_folds < least:
             errors.append(f"race.min_folds={race.min_folds} is not allowed with race.test=wilcoxon: the exact "
                           f"one-sided p of n pairs is at least 1/2^n, so below {least} folds no job could stop "
                           f"at race.alpha={race.alpha}; use race.min_folds>={least} or race.test=corrected_ttest")

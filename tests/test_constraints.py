@@ -115,6 +115,7 @@ def test_the_leaderboard_puts_jobs_meeting_the_constraints_first_and_marks_the_o
 def test_compare_and_register_best_skip_a_job_breaking_a_constraint(tmp_path):
     vs = compare_to_best(RECORDS)
     assert vs[1]["best"] == 1 and vs[0]["best"] == 1 and vs[0]["breaks"] == ["sensitivity>=0.85 (value 0.7)"]
+    assert vs[1]["group"] == [1, 2]   # what the best was picked from (and its BBC-CV picks from)
     none = {j: _record(j, 0.9, 0.7, False, [0.9, 0.91, 0.89, 0.9]) for j in (0, 1)}
     assert all("no job on these folds meets select.constraints" in c["reason"] for c in compare_to_best(none).values())
 

@@ -326,7 +326,8 @@ def compare_to_best(records: Mapping[Hashable, Record]) -> dict[Hashable, dict]:
         else:
             by = ranking.ranked_by(((records[j].metrics or {}).get(chosen) or {}).get("pooled") for j in jobs)
             best = min(candidates, key=lambda j: (_metric_rank(records[j], chosen, by), order[j]))
-        out[best] = {"best": best, "group": list(jobs)}
+        # the group the best was picked from (its BBC-CV estimate picks among them too)
+        out[best] = {"best": best, "group": list(candidates)}
         tests = {job: paired_test(records[job], records[best], metric=chosen) for job in jobs if job != best}
         adjusted = dict(zip(tests, holm([res["p_value"] for res in tests.values()])))
         for job, res in tests.items():

@@ -182,3 +182,14 @@ def test_a_racing_sweep_prunes_the_loser_keeps_it_pruned_on_resume_and_counts_it
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert metrics_of(sweep / "1")["finished_at"] == stump["finished_at"]
     assert metrics_of(sweep / "1")["status"] == Status.PRUNED.value
+
+
+def test_a_pruned_job_is_an_mlflow_run_killed_with_why(tmp_path):
+    from medsweep.tracking.mlflow.runs import job_run
+
+    record = {"model": "heart", "estimator": "logreg", "status": "pruned",
+              "pruned": {"reason": "racing: roc_auc worse than job 0's", "by": "racing"}}
+    (tmp_path / "metrics.json").write_text(json.dumps(record))
+    run = job_run(tmp_path, record, json.dumps(record).encode(), overrides=[], num="3")
+    assert run["run_status"] == "KILLED" and run["status"] == "pruned"
+    assert run["tags"]["status"] == "pruned" and run["tags"]["pruned"] == "racing: roc_auc worse than job 0's"

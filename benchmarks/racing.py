@@ -3,6 +3,7 @@ and raced (race.enabled=true), for several seeds (each seed: other folds).
 
     python benchmarks/racing.py                         # 72 configurations, 5 folds x 3 repeats, seeds 0 1 2
     python benchmarks/racing.py --quick                 # 4 configurations, 3 folds: checks the script only
+    python benchmarks/racing.py race.test=wilcoxon race.min_folds=5 --seeds 5 6   # overrides for both sweeps
 
 For each seed it prints the wall time of the full and the raced sweep (each a real `python train.py -m`
 subprocess; the two alternate which runs first), how many jobs racing pruned and after how many folds, the

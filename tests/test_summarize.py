@@ -79,7 +79,8 @@ def test_every_summary_file_one_row_per_job_and_failures_with_their_error(sweep)
     assert rows[1]["primary_metric"] == "roc_auc" and float(rows[1]["primary_mean"]) == 0.9
     assert float(rows[1]["pr_auc_mean"]) == 0.5 and float(rows[3]["mae_mean"]) == 0.5
     assert float(rows[1]["duration_s"]) == 2.5 and rows[1]["dir"] == "1"
-    assert summary["sweep"]["counts"] == {"completed": 5, "failed": 1, "timeout": 0, "interrupted": 0, "missing": 1}
+    assert summary["sweep"]["counts"] == {"completed": 5, "failed": 1, "timeout": 0, "interrupted": 0, "pruned": 0,
+                                         "missing": 1}
     assert json.loads((sweep / "summary.json").read_text()) == summary
     md = (sweep / "summary.md").read_text()
     assert "job 5 went wrong second line" in md and "missing" in md

@@ -88,7 +88,11 @@ def resume_todo(sweep_dir: Path, configs: list[DictConfig]) -> list[int]:
         saved, wanted = _saved_task_config(sweep.job(num)), task_config(cfg)
         if saved is not None and saved != wanted:
             conflicts.append((num, config_differences(saved, wanted)))
-    plan = sweep.resume_plan(range(len(configs)))
+    rerun_pruned = any(bool(OmegaConf.select(c, "race.rerun_pruned", default=False)) for c in configs)
+    plan = sweep.resume_plan(range(len(configs)), rerun_pruned=rerun_pruned)
+    if plan.pruned:
+        log.info("Job(s) %s were pruned by a search and stay pruned (race.rerun_pruned=true reruns them)",
+                 ", ".join(map(str, plan.pruned)))
     for num, why in plan.damaged:
         log.warning("Job %d is recorded completed but %s: it runs again", num, why)
     if conflicts:

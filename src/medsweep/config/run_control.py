@@ -19,9 +19,10 @@ from typing import Any, Iterable
 
 # Keys of the command, not of any job: left out of the overrides sweep.json lists for each job.
 COMMAND_KEYS = ("resume", "dry_run", "verbose", "tracking")
-# Keys that change how a job is run, not what it trains.
+# Keys that change how a job is run, not what it trains: race (racing may stop a job, never changes its numbers)
+# and select (which job is called best) train nothing either.
 RUN_CONTROL_KEYS = ("resume", "dry_run", "retries", "timeout_min", "debug", "verbose", "tracking", "data_cache",
-                    "optuna_trial")
+                    "optuna_trial", "race", "select")
 # What a job trains: every other key of its config (schema.Config's fields).
 TRAINED_KEYS = ("model", "data", "trainer", "estimator", "eval", "seed", "data_dir", "preprocess")
 # Keys added to what a job trains whose default does what medsweep did before it had them: a config saved

@@ -33,6 +33,8 @@ MAX_N_BOOT = 100_000
 MAX_RETRIES = 10
 # eval.instability refits the whole pipeline once per resample: 2,000 refits are hours for a slow estimator.
 MAX_INSTABILITY = 2000
+# race.test: the one-sided paired test that stops a job (job/racing.py says why the first is the default).
+RACE_TESTS = ("corrected_ttest", "wilcoxon")
 
 
 @dataclass
@@ -137,6 +139,21 @@ class OptunaTrialConfig:
     storage: str = MISSING
     study: str = MISSING
     number: int = MISSING
+class RaceConfig:
+    # Racing over folds (job/racing.py); values in conf/train.yaml.
+    enabled: bool = MISSING
+    min_folds: int = MISSING
+    alpha: float = MISSING
+    test: str = MISSING
+    rerun_pruned: bool = MISSING
+
+
+@dataclass
+class SelectConfig:
+    # Which job is "best" (evaluate/constraints.py); values in conf/train.yaml.
+    metric: Optional[str] = MISSING
+    constraints: List[str] = MISSING
+    on: str = MISSING
 
 
 @dataclass
@@ -159,6 +176,8 @@ class Config:
     preprocess: PreprocessConfig = MISSING
     # An OptunaTrialConfig's fields, or null. Typed Any: Hydra cannot set a dict on a null structured node.
     optuna_trial: Any = None
+    race: RaceConfig = MISSING
+    select: SelectConfig = MISSING
 
 
 def register_configs() -> None:
@@ -231,6 +250,7 @@ def config_errors(cfg: Any) -> list[str]:
     _check(errors, trial is None or (hasattr(trial, "keys") and sorted(trial.keys()) == wanted
                                      and isinstance(trial.get("number"), int) and trial.get("number") >= 0),
            "optuna_trial", trial, "is set by hparams_search=optuna: null, or {storage, study, number (>= 0)}")
+    errors += _race_select_errors(cfg)
 
     name = cfg.estimator.get("name")
     if name not in REGISTRY:
@@ -289,6 +309,41 @@ def _preprocess_errors(cfg: Any) -> list[str]:
     r2 = size.get("r2", 0.2)
     _check(errors, isinstance(r2, (int, float)) and 0 < r2 < 1, "eval.sample_size.r2", r2,
            "must be > 0 and < 1 (the adjusted R2 a regression is anticipated to reach)")
+    return errors
+
+
+def wilcoxon_min_pairs(alpha: float) -> int:
+    """The fewest pairs on which an exact one-sided Wilcoxon signed-rank test can reach p < ``alpha`` (its
+    smallest p on n pairs is 1/2^n)."""
+    return math.floor(math.log2(1.0 / alpha)) + 1
+
+
+def _race_select_errors(cfg: Any) -> list[str]:
+    """race.* and select.* (absent in a config composed before they existed: nothing to check)."""
+    from medsweep.evaluate.constraints import constraint_errors  # numpy only
+
+    errors: list[str] = []
+    race = cfg.get("race")
+    if race is not None:
+        t = cfg.trainer
+        _check(errors, race.test in RACE_TESTS, "race.test", race.test, f"must be one of {', '.join(RACE_TESTS)}")
+        _check(errors, 0 < race.alpha < 0.5, "race.alpha", race.alpha, "must be a level > 0 and < 0.5")
+        _check(errors, race.min_folds >= 2, "race.min_folds", race.min_folds, "must be an integer >= 2")
+        # Racing on: a minimum above the folds a job has would never let it stop (checked only then, so that
+        # trainer.folds=2 needs no race.min_folds).
+        _check(errors, not race.enabled or race.min_folds <= t.folds * t.repeats, "race.min_folds", race.min_folds,
+               f"must be <= trainer.folds x trainer.repeats ({t.folds * t.repeats}) with race.enabled=true")
+        # The exact one-sided p of a signed-rank test on n pairs is at least 1/2^n: below that many folds no job
+        # could ever stop (with race.alpha=0.05: 5 folds).
+        least = wilcoxon_min_pairs(race.alpha) if 0 < race.alpha < 0.5 else 0
+        if race.enabled and race.test == "wilcoxon" and race.min_folds < least:
+            errors.append(f"race.min_folds={race.min_folds} is not allowed with race.test=wilcoxon: the exact "
+                          f"one-sided p of n pairs is at least 1/2^n, so below {least} folds no job could stop "
+                          f"at race.alpha={race.alpha}; use race.min_folds>={least} or race.test=corrected_ttest")
+    select = cfg.get("select")
+    if select is not None:
+        errors += constraint_errors(select.metric, list(select.constraints), select.on, cfg.data.task,
+                                    cfg.eval.n_boot)
     return errors
 
 

@@ -9,6 +9,7 @@ from typing import Callable, Optional
 from omegaconf import DictConfig
 
 from medsweep.job.optuna_pruning import optuna_pruning_hooks
+from medsweep.job.racing import race_hook
 
 FoldHook = Callable[[int, dict], None]
 
@@ -19,6 +20,7 @@ def fold_hook(cfg: DictConfig, out_dir: Path, sweep_dir: Optional[Path]) -> Opti
     FoldsStopped ends the job as "pruned"."""
     hooks: list[FoldHook] = []
     hooks += optuna_pruning_hooks(cfg, out_dir, sweep_dir)  # hparams_search=optuna with a pruner: WilcoxonPruner across folds
+    hooks += [h for h in (race_hook(cfg, out_dir, sweep_dir),) if h is not None]   # race.enabled (racing.py)
     if not hooks:
         return None
 

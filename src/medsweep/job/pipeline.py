@@ -17,6 +17,7 @@ from medsweep.cpu import cpu_share
 from medsweep.data.prepare import Dataset, load_dataset, load_external
 from medsweep.data.cache import cache_folder
 from medsweep.estimators import estimator_class
+from medsweep.evaluate.constraints import job_selection
 from medsweep.evaluate.evaluation import evaluate_predictions
 from medsweep.evaluate.fairness import fairness_warnings
 from medsweep.job.data_checks import impute_setting, missing_data_check, sample_size_check, sample_size_warnings
@@ -157,6 +158,7 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         instability=instability.record if instability is not None else ABSENT,
         sample_size=sample_size,
         missing_data=missing_data,
+        selection=job_selection(cfg, metrics, evidence.record, primary_metric(data.task)),  # select.*
     )
     return JobResult(history=cv.history, predictions=cv.predictions,
                      class_names=[str(c) for c in data.classes] if data.task == "classification" else None,

@@ -45,7 +45,8 @@ class Status(str, Enum):
         return self.value
 
 
-FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.TIMEOUT, Status.INTERRUPTED)
+# Pruned (a search stopped the job early: racing, an Optuna pruner) is final, and never a failure.
+FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.TIMEOUT, Status.INTERRUPTED, Status.PRUNED)
 
 
 class _Absent:
@@ -111,6 +112,7 @@ class JobRecord:
     finished_at: Optional[str] = ABSENT
     duration_s: Optional[float] = ABSENT
     pruned: Optional[dict] = ABSENT          # a pruned job: why ({reason, ...}: the search that stopped it)
+    selection: Optional[dict] = ABSENT       # select.constraints' verdict (evaluate/constraints.py check)
     versions: dict = ABSENT                  # python, medsweep and the packages that trained the model
     sites: dict = ABSENT                     # data.site: per-site metrics and their meta-analysis
     instability: dict = ABSENT               # eval.instability: bootstrap refits, MAPE, optimism-corrected
@@ -163,7 +165,8 @@ class JobRecord:
     # -- what readers ask -----------------------------------------------------------------------------------
     @property
     def final(self) -> bool:
-        """The job has ended (completed, failed, timeout, interrupted): the record will not change by itself."""
+        """The job has ended (completed, failed, timeout, interrupted, pruned): the record will not change by
+        itself."""
         return self.status in FINAL_STATUSES
 
     @property

@@ -38,6 +38,7 @@ class ResumePlan:
     todo: list[int] = field(default_factory=list)            # jobs without a completed, intact result
     running: list[tuple[int, Any]] = field(default_factory=list)  # (job, PID) still run by an earlier run
     damaged: list[tuple[int, str]] = field(default_factory=list)  # (job, why) recorded completed, not intact
+    pruned: list[int] = field(default_factory=list)          # stopped by a search: left as they are
 
 
 @dataclass(frozen=True)
@@ -173,17 +174,20 @@ class SweepDir:
                 raise
 
     # -- the jobs' records ---------------------------------------------------------------------------------
-    def resume_plan(self, nums: Sequence[int]) -> ResumePlan:
+    def resume_plan(self, nums: Sequence[int], rerun_pruned: bool = False) -> ResumePlan:
         """Which jobs a resume runs: not started, failed, stopped, killed (recorded "running" by a process that
         is gone), or completed but missing one of its files or with another model than its own; and which are
-        still run by a process of an earlier run (the resume is then refused)."""
+        still run by a process of an earlier run (the resume is then refused). A job a search pruned stays
+        pruned (``pruned``), unless ``rerun_pruned`` (race.rerun_pruned=true)."""
         plan = ResumePlan()
         for num in nums:
             job = self.job(num)
             record = read_record(job.folder) or JobRecord()
             if still_running(record):
                 plan.running.append((num, record.pid))
-            if not record.completed:
+            if record.status == Status.PRUNED and not rerun_pruned:
+                plan.pruned.append(num)
+            elif not record.completed:
                 plan.todo.append(num)
             elif job.missing():
                 plan.damaged.append((num, f"lacks {', '.join(job.missing())}"))

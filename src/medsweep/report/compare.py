@@ -177,11 +177,54 @@ def comparable(record_a: Record, record_b: Record) -> Optional[str]:
     return None
 
 
-def paired_test(record_a: Record, record_b: Record, alpha: float = ALPHA) -> dict[str, Any]:
-    """The corrected t-test of A - B for two comparable jobs."""
+def paired_test(record_a: Record, record_b: Record, alpha: float = ALPHA, metric: Optional[str] = None
+                ) -> dict[str, Any]:
+    """The corrected t-test of A - B for two comparable jobs (on ``metric``'s fold scores: default the
+    primary metric)."""
     splits = as_record(record_a).splits
-    return corrected_ttest(primary_scores(record_a), primary_scores(record_b), splits["n_train"],
-                           splits["n_test"], alpha=alpha)
+    scores = (primary_scores if metric is None else (lambda r: metric_scores(r, metric)))
+    return corrected_ttest(scores(record_a), scores(record_b), splits["n_train"], splits["n_test"], alpha=alpha)
+
+
+# -- the best under select.constraints ------------------------------------------------------------------
+
+def feasible(record: Record) -> Optional[bool]:
+    """Whether the job meets its select.constraints (metrics.json ``selection``); None: none were set."""
+    sel = as_record(record).selection
+    ok = sel.get("feasible") if isinstance(sel, Mapping) else None
+    return ok if isinstance(ok, bool) else None
+
+
+def selected_metric(record: Record) -> Optional[str]:
+    """select.metric of the job where it set one (metrics.json ``selection``), else None (the primary)."""
+    sel = as_record(record).selection
+    metric = sel.get("metric") if isinstance(sel, Mapping) else None
+    return metric if isinstance(metric, str) and metric != as_record(record).primary_metric else None
+
+
+def metric_scores(record: Record, metric: str) -> Optional[list]:
+    """The job's per-fold scores of ``metric`` (None: not recorded, or not all finite)."""
+    stats = (as_record(record).metrics or {}).get(metric)
+    folds = stats.get("folds") if isinstance(stats, Mapping) else None
+    if not isinstance(folds, (list, tuple)) or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in folds):
+        return None
+    return list(folds)
+
+
+def _metric_rank(record: JobRecord, metric: str, by: str) -> float:
+    """better_first of ``metric`` (select.metric): its pooled value, else its mean, in its own direction."""
+    from medsweep.evaluate.constraints import higher_is_better
+
+    stats = (record.metrics or {}).get(metric) or {}
+    value = ranking.rank_value(stats.get("pooled") if by == ranking.POOLED else None, stats.get("mean"), by)
+    return ranking.better_first(value, higher_is_better(metric)) if math.isfinite(value) else math.inf
+
+
+def broken(record: Record) -> list[str]:
+    """The select.constraints the job breaks, with the value checked ([]: none, or none were set)."""
+    sel = as_record(record).selection
+    return [str(b) for b in (sel.get("broken") or [])] if isinstance(sel, Mapping) else []
 
 
 def _mean(record: JobRecord) -> float:
@@ -237,7 +280,10 @@ def compare_to_best(records: Mapping[Hashable, Record]) -> dict[Hashable, dict]:
     "p_value", "p_holm" (Holm-adjusted over the group's comparisons with its best: they are taken after
     picking the best, several at once), "distinguishable": p_holm < 0.05} (and "note" where the test has
     one); a job that pairs with no other (alone in its group, no `splits`, not completed) gets
-    {"reason": ...}. Keys in job id order (numbers by value).
+    {"reason": ...}. Keys in job id order (numbers by value). Where the jobs record select.constraints
+    (metrics.json ``selection``), the best is the best of those meeting them (a job breaking one gets
+    "breaks"; none meeting them: every job gets a "reason" saying so), ranked and tested by select.metric
+    where they all set the same one.
     """
     from medsweep.evaluate.selection import holm
 
@@ -263,10 +309,26 @@ def compare_to_best(records: Mapping[Hashable, Record]) -> dict[Hashable, dict]:
                 f"no other completed job was scored on the same data and folds by {metric}")}
             continue
         order = {job: i for i, job in enumerate(jobs)}
-        by = ranked_by(records[j] for j in jobs)
-        best = min(jobs, key=lambda j: (better_first(records[j], by), order[j]))
-        out[best] = {"best": best, "group": list(jobs)}
-        tests = {job: paired_test(records[job], records[best]) for job in jobs if job != best}
+        # select.constraints: a job breaking one is never the best; select.metric: what ranks (and is tested)
+        candidates = [j for j in jobs if feasible(records[j]) is not False]
+        if not candidates:
+            for job in jobs:
+                out[job] = {"reason": "no job on these folds meets select.constraints, so none is best (this job "
+                                      f"breaks {'; '.join(broken(records[job]))})"}
+            continue
+        metrics = {selected_metric(records[j]) for j in jobs}
+        chosen = metrics.pop() if len(metrics) == 1 else None
+        if chosen is not None and any(metric_scores(records[j], chosen) is None for j in jobs):
+            chosen = None  # some job has no fold scores of it: ranked and tested by the primary metric
+        if chosen is None:
+            by = ranked_by(records[j] for j in jobs)
+            best = min(candidates, key=lambda j: (better_first(records[j], by), order[j]))
+        else:
+            by = ranking.ranked_by(((records[j].metrics or {}).get(chosen) or {}).get("pooled") for j in jobs)
+            best = min(candidates, key=lambda j: (_metric_rank(records[j], chosen, by), order[j]))
+        # the group the best was picked from (its BBC-CV estimate picks among them too)
+        out[best] = {"best": best, "group": list(candidates)}
+        tests = {job: paired_test(records[job], records[best], metric=chosen) for job in jobs if job != best}
         adjusted = dict(zip(tests, holm([res["p_value"] for res in tests.values()])))
         for job, res in tests.items():
             out[job] = {"best": best, "difference": res["mean_difference"], "lower": res["lower"],
@@ -274,6 +336,8 @@ def compare_to_best(records: Mapping[Hashable, Record]) -> dict[Hashable, dict]:
                         "distinguishable": adjusted[job] < ALPHA}
             if res["note"]:
                 out[job]["note"] = res["note"]
+            if broken(records[job]):
+                out[job]["breaks"] = broken(records[job])
     return {job: out[job] for job in _ordered(out)}
 
 

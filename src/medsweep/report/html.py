@@ -20,7 +20,7 @@ from medsweep.record.files import METRICS_FILE, MODEL_CARD_FILE, JobPaths
 from medsweep.record.job_record import as_record, read_record
 from medsweep.report import cells, pareto
 from medsweep.report.clinical_sections import clinical_parts
-from medsweep.report.table import DAMAGED, FIGURES, Board, clean, not_completed
+from medsweep.report.table import DAMAGED, FIGURES, Board, clean, not_completed, pruned_rows
 from medsweep.report import sweep_figures
 
 # Above this many jobs report.html links the per-job PNGs (loaded lazily, as they scroll into view) instead
@@ -125,6 +125,7 @@ def render(summary: dict, boards: list[Board], sweep_dir: Path, sweep_png: Path,
         sweep_png=_img(sweep_png, True, sweep_png.name, "primary metric of every job") if sweep_png.is_file() else None,
         seeds=cells.seed_lines(summary.get("across_seeds") or []), seeds_title=cells.SEEDS_TITLE,
         seeds_note=cells.SEEDS_NOTE, bbc_notes=[(r["job"], r["bbc_note"]) for r in rows if r.get("bbc_note")],
-        warned=cells.warning_lines(rows), bad=not_completed(rows), error=cells.error, duration=cells.duration,
+        warned=cells.warning_lines(rows), bad=not_completed(rows) + pruned_rows(rows),  # pruned: with why
+        error=lambda r: cells.error(r) or r.get("pruned") or "", duration=cells.duration,
         row_ci=cells.row_ci, row_mean=cells.row_mean,
         job_blocks=[_job_block(r, sweep_dir, embed, job_metrics.get(r["job"])) for r in rows])

@@ -9,7 +9,7 @@ import json
 from medsweep.escape import link, md_code, md_text
 from medsweep.record.files import METRICS_FILE
 from medsweep.report import cells, pareto
-from medsweep.report.table import FIGURES, Board, not_completed
+from medsweep.report.table import FIGURES, Board, not_completed, pruned_rows
 
 
 def render(summary: dict, boards: list[Board]) -> str:
@@ -50,6 +50,12 @@ def render(summary: dict, boards: list[Board]) -> str:
     if warned:
         out += ["", "## Warnings", "", "| job | kind | message |", "|---:|---|---|"]
         out += [f"| {job} | {md_text(kind)} | {md_text(message)} |" for job, kind, message in warned]
+    pruned = pruned_rows(rows)
+    if pruned:
+        out += ["", "## Pruned", "", "Stopped early by a search (racing, an Optuna pruner): not failures.", "",
+                "| job | overrides | why |", "|---:|---|---|"]
+        out += [f"| [{r['job']}]({link(r['dir'])}/{METRICS_FILE}) | {md_code(r['overrides'])} | "
+                f"{md_text(r.get('pruned') or '')} |" for r in pruned]
     bad = not_completed(rows)
     if bad:
         out += ["", "## Not completed", "", "| job | status | overrides | error |", "|---:|---|---|---|"]

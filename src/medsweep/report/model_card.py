@@ -170,6 +170,7 @@ def _performance(record: JobRecord) -> list[str]:
            "on the same folds is scored optimistically by either; the sweep summary gives its BBC-CV estimate.",
            ""]
     out += _table(["metric", "mean ± std", "pooled (95% CI)", "folds"], rows)
+    out += _constraints(record)
     test = record.test
     if test and test.get("metrics"):
         out += ["", f"Never-seen patients ({md_text(test.get('source'))}), final model:", ""]
@@ -177,6 +178,18 @@ def _performance(record: JobRecord) -> list[str]:
                       [[md_text(n), _interval(m.get("value"), m.get("lower"), m.get("upper"))]
                        for n, m in test["metrics"].items()])
     return out
+
+
+def _constraints(record: JobRecord) -> list[str]:
+    """Whether the job meets the sweep's select.constraints (metrics.json ``selection``; none set: nothing)."""
+    sel = record.selection
+    if not isinstance(sel, dict) or not sel.get("constraints"):
+        return []
+    on = "the 95% interval's limit on the unfavourable side" if sel.get("on") == "bound" else "the pooled value"
+    verdict = ("**Meets** the sweep's constraints" if sel.get("feasible") else
+               "**Does not meet** the sweep's constraints, so it is never the sweep's best: breaks "
+               + md_text("; ".join(map(str, sel.get("broken") or []))))
+    return ["", f"{verdict} ({md_code(', '.join(map(str, sel['constraints'])))}, checked on {on})."]
 
 
 def _calibration(record: JobRecord) -> list[str]:

@@ -33,3 +33,16 @@ def rank_value(pooled: Any, mean: Any, by: str = POOLED) -> float:
 def better_first(value: float, higher_is_better: bool) -> float:
     """A sort key that puts the better value first in the metric's direction."""
     return -value if higher_is_better else value
+
+
+def selected_value(row: dict, by: str = POOLED) -> tuple[float, bool]:
+    """(figure, higher is better) a summary row is ranked by: the pooled value of select.metric where the job
+    records one that is not its primary metric (metrics.json ``selection``), else rank_value of the primary
+    metric. Which jobs may be best at all (select.constraints) is the callers' first sort key."""
+    metric = row.get("select_metric")
+    if metric and metric != row.get("primary_metric"):
+        from medsweep.evaluate.constraints import higher_is_better  # the metric registry's direction
+
+        value = row.get("select_value")
+        return (float(value) if _finite(value) else math.nan), higher_is_better(metric)
+    return rank_value(row.get("primary_pooled"), row.get("primary_mean"), by), bool(row.get("greater_is_better", True))

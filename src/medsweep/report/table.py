@@ -15,7 +15,7 @@ from medsweep.evaluate.metrics import LOWER_IS_BETTER
 from medsweep.record.job_record import FINAL_STATUSES, JobRecord, Status, record_warnings
 from medsweep.report import cells
 from medsweep.report.records import status_word
-from medsweep.report.ranking import POOLED, rank_value, ranked_by
+from medsweep.report.ranking import POOLED, rank_value, ranked_by, selected_value
 
 # A job without a metrics.json: never started, or killed before writing one.
 MISSING = "missing"
@@ -126,6 +126,14 @@ def job_row(job: dict, m: Optional[JobRecord], overrides: Optional[list], damage
         "error_type": m.error_type or error_type,
         "error": _one_line(m.error or error),
     }
+    if status == Status.PRUNED:  # why a search stopped it (not an error: pruned is never failed)
+        row["pruned"] = _one_line((m.pruned or {}).get("reason") if isinstance(m.pruned, dict) else m.pruned)
+    if isinstance(m.selection, dict):  # select.metric / select.constraints (evaluate/constraints.py)
+        sel = m.selection
+        row.update(select_metric=sel.get("metric"), select_value=clean(sel.get("value")),
+                   feasible=sel.get("feasible") if isinstance(sel.get("feasible"), bool) else None,
+                   broken=[_one_line(b) for b in sel.get("broken") or []],
+                   constraints=[str(c) for c in sel.get("constraints") or []], select_on=sel.get("on"))
     others = {f"{name}_{k}": clean(v.get(k)) for name, v in metrics.items() if name != primary
               for k in ("mean", "lower", "upper") if k in v}
     return row, others
@@ -194,11 +202,38 @@ class Board:
 
 
 def _sort_key(row: dict, by: str):
-    """Best first by the ranked figure (direction from metrics.json); no metric last; then job number."""
-    value = rank_value(row.get("primary_pooled"), row.get("primary_mean"), by)
+    """Best first by the ranked figure (direction from metrics.json; select.metric's pooled value where the
+    job records one, ranking.selected_value); jobs breaking select.constraints after those meeting them; no
+    metric last; then job number."""
+    value, higher = selected_value(row, by)
+    infeasible = row.get("feasible") is False
     if math.isnan(value):
-        return (1, 0.0, row["job"])
-    return (0, -value if row.get("greater_is_better", True) else value, row["job"])
+        return (infeasible, 1, 0.0, row["job"])
+    return (infeasible, 0, -value if higher else value, row["job"])
+
+
+def constraints_cell(row: dict) -> str:
+    """"met", or the select.constraints a job breaks, with the value checked."""
+    if row.get("feasible") is None:
+        return "-"
+    return "met" if row["feasible"] else "breaks " + "; ".join(row.get("broken") or ["?"])
+
+
+def constraints_title(group: list[dict]) -> str:
+    """What a leaderboard title says of select.constraints: how many jobs meet them, or that none does."""
+    checked = [r for r in group if r.get("feasible") is not None]
+    if not checked:
+        return ""
+    constraints = sorted({c for r in checked for c in r.get("constraints") or []})
+    on = "/".join(sorted({str(r.get("select_on")) for r in checked}))
+    metrics = sorted({str(r.get("select_metric")) for r in checked})
+    checked_on = "95% interval's unfavourable limit" if on == "bound" else "pooled value" if on == "point" else on
+    what = f"constraints {', '.join(constraints)} (checked on the {checked_on})" if constraints else "no constraints"
+    met = sum(bool(r["feasible"]) for r in checked)
+    ranked = f"; best by {', '.join(metrics)}" if metrics != [str(group[0].get("primary_metric"))] else ""
+    if constraints and met == 0:
+        return f" - NO job meets {what}: none is best{ranked}"
+    return f" - {met} of {len(checked)} jobs meet {what}{ranked}"
 
 
 def leaderboard(rows: list[dict]) -> list[Board]:
@@ -218,8 +253,16 @@ def leaderboard(rows: list[dict]) -> list[Board]:
         if synthetic:
             title += (" - SYNTHETIC data, not real patients" if synthetic == len(group)
                       else f" - {synthetic} of {len(group)} jobs on SYNTHETIC data")
+        title += constraints_title(group)
         ranked = sorted(group, key=lambda r: _sort_key(r, by))
-        out.append(Board(title, by, ranked, cells.columns(ranked, by)))
+        columns = cells.columns(ranked, by)
+        if any(r.get("feasible") is not None for r in ranked):
+            metric = ranked[0].get("select_metric")
+            if metric and metric != ranked[0].get("primary_metric"):
+                columns.append((f"{metric} pooled, ranked", lambda r: "-" if r.get("select_value") is None
+                                else f"{r['select_value']:.3f}"))
+            columns.append(("constraints", constraints_cell))
+        out.append(Board(title, by, ranked, columns))
     return out
 
 
@@ -277,4 +320,11 @@ def optimization(opt: dict, rows: list[dict]) -> dict:
 
 
 def not_completed(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r["status"] != Status.COMPLETED or r.get("primary_mean") is None]
+    """Jobs without a result, but the pruned ones (pruned_rows): failed, stopped, missing, damaged."""
+    return [r for r in rows if (r["status"] != Status.COMPLETED or r.get("primary_mean") is None)
+            and r["status"] != Status.PRUNED]
+
+
+def pruned_rows(rows: list[dict]) -> list[dict]:
+    """Jobs a search stopped early (racing, an Optuna pruner): not failures, shown apart with why."""
+    return [r for r in rows if r["status"] == Status.PRUNED]

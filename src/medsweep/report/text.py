@@ -6,7 +6,7 @@ from typing import Optional
 
 from medsweep.report import cells
 from medsweep.report.sweep_plot import short_overrides
-from medsweep.report.table import Board, leaderboard, not_completed
+from medsweep.report.table import Board, leaderboard, not_completed, pruned_rows
 
 # The terminal leaderboard shows this many jobs per model; summary.md has all.
 TERMINAL_TOP = 15
@@ -59,6 +59,13 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP, boards:
         lines += [f"  #{job:<4} {kind}: {message}" for job, kind, message in shown]
         if len(warned) > len(shown):
             lines.append(f"  ... {len(warned) - len(shown)} more in summary.md")
+    pruned = pruned_rows(rows)
+    if pruned:
+        lines += ["", "Pruned (stopped early by a search; not failures)"]
+        shown = pruned if top is None else pruned[: max(top, 20)]
+        lines += [f"  #{r['job']:<4} {r['overrides']}: {r.get('pruned') or ''}" for r in shown]
+        if len(pruned) > len(shown):
+            lines.append(f"  ... {len(pruned) - len(shown)} more in summary.md")
     bad = not_completed(rows) if not_completed_jobs else []
     if bad:
         lines += ["", "Not completed"]

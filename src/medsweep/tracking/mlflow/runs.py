@@ -23,8 +23,10 @@ from medsweep.tracking.backend import one_line
 # keys, which may change on a resume while params cannot.
 PARAM_KEYS = TRAINED_KEYS
 STATS = ("mean", "std", "pooled", "lower", "upper")
+# MLflow has no "pruned": such a run ends KILLED (what Optuna's MLflow callback does with a pruned trial), with
+# the tags status=pruned and pruned=<why>.
 RUN_STATUS = {Status.COMPLETED: "FINISHED", Status.FAILED: "FAILED", Status.TIMEOUT: "KILLED",
-              Status.INTERRUPTED: "KILLED"}
+              Status.INTERRUPTED: "KILLED", Status.PRUNED: "KILLED"}
 SWEEP_STATUS = {Status.COMPLETED: "FINISHED", Status.FAILED: "FAILED", Status.INTERRUPTED: "KILLED",
                 Status.RUNNING: "KILLED"}  # a sweep.json still "running" once its lock is free: killed
 MAX_PARAM = 6000    # MLflow's limits on a param's and a tag's value
@@ -178,6 +180,7 @@ def job_run(job_dir: Path, record: JobRecord | Mapping[str, Any], record_bytes: 
         "model_sha256": record.model_sha256, "retries": cfg.get("retries"), "timeout_min": cfg.get("timeout_min"),
         "n_samples": record.n_samples, "n_features": record.n_features, "n_groups": record.n_groups,
         "error": one_line(record.error) if record.error else None, "error_type": record.error_type,
+        "pruned": one_line(str(record.pruned.get("reason"))) if isinstance(record.pruned, dict) else None,
         "mlflow.source.name": "train.py", "mlflow.source.type": "LOCAL",
         **(git or {}),
         **_warning_tags(record),

@@ -139,6 +139,9 @@ class OptunaTrialConfig:
     storage: str = MISSING
     study: str = MISSING
     number: int = MISSING
+
+
+@dataclass
 class RaceConfig:
     # Racing over folds (job/racing.py); values in conf/train.yaml.
     enabled: bool = MISSING

@@ -99,8 +99,7 @@ def _imported() -> set:
 # An import's name where it is not its distribution's; the plugins' own imports of Hydra's launchers and
 # sweepers come with the extras that install those plugins.
 DISTRIBUTION = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow", "hydra": "hydra-core",
-                "hydra_plugins": None, "submitit": "hydra-submitit-launcher", "ray": "hydra-ray-launcher",
-                "optuna": "hydra-optuna-sweeper"}
+                "hydra_plugins": None, "submitit": "hydra-submitit-launcher", "ray": "hydra-ray-launcher"}
 
 
 def test_every_imported_package_is_declared():

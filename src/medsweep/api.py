@@ -25,6 +25,7 @@ from typing import Any, Iterable, Optional, Sequence, TextIO
 
 import pandas as pd
 
+from medsweep.record.outputs import read_csv
 from medsweep.record.files import SAVED_CONFIG, JobPaths
 from medsweep.record.job_record import JobRecord, load_record, record_warnings
 from medsweep.record.sweep_dir import SweepDir
@@ -183,7 +184,7 @@ class Job:
 
 
 def _csv(path: Path) -> Optional[pd.DataFrame]:
-    return pd.read_csv(path) if path.is_file() else None
+    return read_csv(path) if path.is_file() else None
 
 
 def load_job(job_dir: str | os.PathLike, num: Optional[int] = None) -> Job:

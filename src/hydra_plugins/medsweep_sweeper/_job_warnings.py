@@ -1,5 +1,5 @@
 """The jobs' own warnings on the sweep's console: read from each finished job's train.log, printed once per sweep
-each, naming the jobs that gave it (`jobs #0-#11: trainer.epochs=50 is not used by estimator 'logreg'`).
+each, naming the jobs that gave it (`jobs #0-#11: trainer.epochs=50 is not used by estimator ...`).
 
 The workers print nothing on the console while the sweep draws its progress (job.callbacks.CheckConfig), so
 their lines are never glued to it; the job's log file has every line. Left out here: what the console shows
@@ -10,11 +10,11 @@ that did not complete (the sweeper lists it at the end), and the traceback writt
 from __future__ import annotations
 
 import re
-from typing import Iterable
 
 from medsweep.escape import one_line
 from medsweep.record.files import JobPaths
 from medsweep.record.job_record import JobRecord, record_warnings
+from medsweep.record.sweep_dir import job_numbers
 
 # A line of Hydra's job log format ("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s") at WARNING or above.
 _LINE = re.compile(r"^\[[^\]]*\]\[[^\]]*\]\[(WARNING|ERROR|CRITICAL)\] - (.*)$")
@@ -22,20 +22,6 @@ _LINE = re.compile(r"^\[[^\]]*\]\[[^\]]*\]\[(WARNING|ERROR|CRITICAL)\] - (.*)$")
 MAX_SHOWN = 20
 # A log file read up to this size (a runaway log is not read whole at the end of a sweep).
 MAX_LOG_BYTES = 4 << 20
-
-
-def job_numbers(nums: Iterable[int], limit: int = 8) -> str:
-    """'#0-#3, #7' for jobs 0, 1, 2, 3, 7; past ``limit`` runs, '... (n jobs)'."""
-    nums = sorted(set(nums))
-    runs: list[list[int]] = []
-    for n in nums:
-        if runs and n == runs[-1][-1] + 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    parts = [f"#{r[0]}" if len(r) == 1 else f"#{r[0]}-#{r[-1]}" for r in runs]
-    text = ", ".join(parts[:limit]) + (", ..." if len(parts) > limit else "")
-    return text + (f" ({len(nums)} jobs)" if len(parts) > limit else "")
 
 
 def log_warnings(job: JobPaths, record: JobRecord) -> list[str]:

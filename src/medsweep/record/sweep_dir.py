@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Container, Optional, Sequence
+from typing import Any, Container, Iterable, Optional, Sequence
 
 from medsweep.record.files import (LOCK_FILE, OPTUNA_FILE, SUMMARY_FILES, SWEEP_CONFIG, SWEEP_FILE, TRACKING_FILE,
                                    JobPaths, list_jobs, not_ours)
@@ -251,3 +251,17 @@ def ran_by(job: JobPaths, pids: Container[int], since: float) -> Optional[JobRec
     if record is None or not record.running or record.pid not in pids:
         return None
     return record
+
+
+def job_numbers(nums: Iterable[int], limit: int = 8) -> str:
+    """'#0-#3, #7' for jobs 0, 1, 2, 3, 7; past ``limit`` runs, '... (n jobs)'."""
+    nums = sorted(set(nums))
+    runs: list[list[int]] = []
+    for n in nums:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = [f"#{r[0]}" if len(r) == 1 else f"#{r[0]}-#{r[-1]}" for r in runs]
+    text = ", ".join(parts[:limit]) + (", ..." if len(parts) > limit else "")
+    return text + (f" ({len(nums)} jobs)" if len(parts) > limit else "")

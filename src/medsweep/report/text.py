@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from medsweep.record.sweep_dir import job_numbers
 from medsweep.report import cells
 from medsweep.report.sweep_plot import short_overrides
 from medsweep.report.table import Board, leaderboard, not_completed, pruned_rows
@@ -52,13 +53,17 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP, boards:
     seeds = summary.get("across_seeds") or []
     if seeds:
         lines += ["", cells.SEEDS_TITLE] + [f"  {c}: {f}" for c, f in cells.seed_lines(seeds)]
-    warned = cells.warning_lines(rows, limit=120)
+    # The same warning of several jobs (e.g. the data's sample size, in every job on them) is one line naming them.
+    warned: dict[tuple[str, str], list] = {}
+    for job, kind, message in cells.warning_lines(rows, limit=120):
+        warned.setdefault((kind, message), []).append(job)
     if warned:
         lines += ["", "Warnings"]
-        shown = warned if top is None else warned[: max(top, 20)]
-        lines += [f"  #{job:<4} {kind}: {message}" for job, kind, message in shown]
-        if len(warned) > len(shown):
-            lines.append(f"  ... {len(warned) - len(shown)} more in summary.md")
+        groups = list(warned.items())
+        shown = groups if top is None else groups[: max(top, 20)]
+        lines += [f"  {_jobs(jobs):<5} {kind}: {message}" for (kind, message), jobs in shown]
+        if len(groups) > len(shown):
+            lines.append(f"  ... {len(groups) - len(shown)} more in summary.md")
     pruned = pruned_rows(rows)
     if pruned:
         lines += ["", "Pruned (stopped early by a search; not failures)"]
@@ -76,3 +81,8 @@ def format_leaderboard(summary: dict, top: Optional[int] = TERMINAL_TOP, boards:
         if len(bad) > len(shown):
             lines.append(f"  ... {len(bad) - len(shown)} more in summary.md")
     return "\n".join(lines)
+
+
+def _jobs(jobs: list) -> str:
+    """'#0-#11' for job numbers; as they are for anything else (a damaged job's name)."""
+    return job_numbers(jobs) if all(isinstance(j, int) for j in jobs) else ", ".join(f"#{j}" for j in jobs)

@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
@@ -135,6 +135,18 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
             print(f"dry run: {len(jobs)} jobs would run; nothing was trained and no directory was created.")
             return []
 
+        with self._claimed_sweep_dir(resume) as sweep_dir:
+            todo = resume_todo(sweep_dir, self._compose(jobs)) if resume else list(range(len(jobs)))
+            if resume:
+                log.info("Resuming %s: %d of %d jobs to run (%d completed jobs kept as they are)",
+                         sweep_dir, len(todo), len(jobs), len(jobs) - len(todo))
+                at_once = self._prepare_launcher(len(todo))  # thread limits for the workers this resume needs
+            return self._run(sweep_dir, jobs, todo, resume, at_once)
+
+    @contextlib.contextmanager
+    def _claimed_sweep_dir(self, resume: bool) -> Iterator[Path]:
+        """The sweep directory, claimed (locked) for this sweep while the block runs: hydra.sweep.dir, or the
+        one beside it this sweep takes where that is another sweep's (the config is pointed at it)."""
         requested = Path(str(self.config.hydra.sweep.dir))
         sweep_dir, lock = claim_sweep_dir(requested, resume)
         try:
@@ -142,12 +154,7 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
                 log.warning("%s belongs to another sweep: this sweep writes to %s", requested, sweep_dir)
             with read_write(self.config.hydra.sweep):
                 self.config.hydra.sweep.dir = str(sweep_dir)
-            todo = resume_todo(sweep_dir, self._compose(jobs)) if resume else list(range(len(jobs)))
-            if resume:
-                log.info("Resuming %s: %d of %d jobs to run (%d completed jobs kept as they are)",
-                         sweep_dir, len(todo), len(jobs), len(jobs) - len(todo))
-                at_once = self._prepare_launcher(len(todo))  # thread limits for the workers this resume needs
-            return self._run(sweep_dir, jobs, todo, resume, at_once)
+            yield sweep_dir
         finally:
             lock.release()
 

@@ -30,14 +30,13 @@ from typing import Any, Iterator, List, Optional, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import CompactHydraException
-from omegaconf import OmegaConf, read_write
+from omegaconf import OmegaConf
 
 from medsweep.config.run_control import is_run_control
 from medsweep.record.outputs import atomic_path, write_json
 from medsweep.record.sweep_dir import SweepDir
 
 from . import _optuna
-from ._jobs import claim_sweep_dir
 from .medsweep_sweeper import MedsweepSweeper, _plain_description, _quoted
 
 log = logging.getLogger(__name__)
@@ -87,13 +86,7 @@ class MedsweepOptunaSweeper(MedsweepSweeper):
         self._search(arguments)
         if self.config.get("dry_run"):
             return self._dry_run()
-        requested = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir, lock = claim_sweep_dir(requested, resume)
-        try:
-            if sweep_dir != requested:
-                log.warning("%s belongs to another sweep: this sweep writes to %s", requested, sweep_dir)
-            with read_write(self.config.hydra.sweep):
-                self.config.hydra.sweep.dir = str(sweep_dir)
+        with self._claimed_sweep_dir(resume) as sweep_dir:
             todo = self._open_study(sweep_dir, resume)
             if resume:
                 at_once = self._prepare_launcher(min(self.conf.n_jobs, len(todo)) or 1)
@@ -101,8 +94,6 @@ class MedsweepOptunaSweeper(MedsweepSweeper):
                      sweep_dir / _optuna.STORAGE_FILE, len(todo), self.conf.n_jobs,
                      ", ".join(str(o) for o in self.objectives))
             return self._run(sweep_dir, self._jobs, todo, resume, at_once)
-        finally:
-            lock.release()
 
     def _dry_run(self) -> list:
         sampler = _optuna.sampler(self.conf.sampler.name, self.conf.sampler.seed)

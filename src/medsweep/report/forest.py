@@ -57,7 +57,7 @@ def plot_subgroups(frame: pd.DataFrame, path, overall: Optional[Mapping[str, flo
     height = 1.5 + 0.32 * len(rows)
     with matplotlib.rc_context(FONT):
         fig = Figure(figsize=(11.0, height), dpi=DPI)
-        canvas = FigureCanvasAgg(fig)
+        FigureCanvasAgg(fig)  # attaches itself to fig: savefig draws through it
         left = 0.33
         width = (0.97 - left) / len(metrics)
         y = np.arange(len(rows))

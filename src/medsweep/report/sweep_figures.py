@@ -219,7 +219,7 @@ def settings_figure(rows: list[Mapping], by: str) -> Optional[bytes]:
             bottom = 1 - 0.8 / height - (r + 1) * panel_h + 0.9 / height
             ax = fig.add_axes((0.1 + c / per_row * 0.89, bottom, 0.89 / per_row - 0.07, panel_h - 1.25 / height))
             order = _ordered(values)
-            xs, ys, lows, highs = [], [], [], []
+            xs, ys = [], []
             if _continuous(order):  # many numbers (a search's draws): a numeric axis, log where they span decades
                 for i, v in enumerate(values):
                     if _number(v) is not None:

@@ -170,6 +170,10 @@ def test_a_racing_sweep_prunes_the_loser_keeps_it_pruned_on_resume_and_counts_it
     assert good["status"] == "completed"
     assert stump["status"] == "pruned" and stump["pruned"]["leader"]["job"] == "0"
     assert stump["pruned"]["leader"]["scores"] == good["metrics"]["roc_auc"]["folds"][:len(stump["pruned"]["folds"])]
+    # Screened first (both jobs' 3 folds known), the stump was pruned there; nothing of the stages is left.
+    assert stump["pruned"]["stage"] == "screening" and stump["pruned"]["folds"] == [0, 1, 2]
+    assert not (sweep / racing.RACE_DIR / racing.STAGE_FILE).exists()
+    assert not list(sweep.glob("*/.folds"))
     summary = json.loads((sweep / "summary.json").read_text())
     assert summary["sweep"]["counts"]["pruned"] == 1 and summary["sweep"]["counts"]["failed"] == 0
     assert "## Pruned" in (sweep / "summary.md").read_text()
@@ -193,3 +197,82 @@ def test_a_pruned_job_is_an_mlflow_run_killed_with_why(tmp_path):
     run = job_run(tmp_path, record, json.dumps(record).encode(), overrides=[], num="3")
     assert run["run_status"] == "KILLED" and run["status"] == "pruned"
     assert run["tags"]["status"] == "pruned" and run["tags"]["pruned"] == "racing: roc_auc worse than job 0's"
+
+
+# -- racing in two stages (job/race_screening.py, learn/fold_store.py) -------------------------------------------
+
+def _screened(sweep, num, cfg):
+    """A screened job's record, as the runner writes it."""
+    folder = sweep / str(num)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps({"model": "m", "status": "screened", "job_num": num}))
+
+
+def test_a_screened_job_goes_on_from_its_kept_folds_to_exactly_the_numbers_of_a_plain_job(
+        compose_cfg, tmp_path, monkeypatch, plain_job):
+    from medsweep.learn import training
+
+    cfg = compose_cfg("model=breast_cancer", "estimator=logreg", "trainer.folds=4", "eval.n_boot=0",
+                      "race.enabled=true", "race.min_folds=2")
+    racing.set_stage(tmp_path, racing.SCREEN)
+    _run(cfg, tmp_path / "1", tmp_path, monkeypatch)
+    screened = metrics_of(tmp_path / "1")
+    assert screened["status"] == "screened" and "metrics" not in screened
+    assert sorted(p.name for p in (tmp_path / "1" / ".folds").iterdir()) == ["fold_000.npz", "fold_001.npz"]
+    trained = []
+    original = training._train_fold
+    monkeypatch.setattr(training, "_train_fold", lambda *a, **k: trained.append(1) or original(*a, **k))
+    racing.set_stage(tmp_path, "continue")
+    _run(cfg, tmp_path / "1", tmp_path, monkeypatch)
+    raced = metrics_of(tmp_path / "1")
+    assert len(trained) == 2   # folds 2 and 3 only: 0 and 1 were kept
+    assert raced["status"] == "completed" and not (tmp_path / "1" / ".folds").exists()
+    assert {k: v for k, v in raced.items() if k not in RUN_SPECIFIC} == \
+        {k: v for k, v in plain_job.items() if k not in RUN_SPECIFIC}
+
+
+def test_kept_folds_are_used_only_for_the_same_config_data_and_rows(tmp_path):
+    import numpy as np
+
+    from medsweep.learn.fold_store import FoldStore, SavedFold
+
+    rows = np.array([3, 5, 8])
+    saved = SavedFold(out=np.array([[0.2, 0.8], [0.6, 0.4], [0.1, 0.9]]), threshold=0.35,
+                      history=[{"epoch": 1, "train_loss": 0.25, "val_roc_auc": float("nan")}])
+    FoldStore(tmp_path, "a").save(0, rows, "sha", saved)
+    back = FoldStore(tmp_path, "a").load(0, rows, "sha")
+    assert np.array_equal(back.out, saved.out) and back.threshold == 0.35
+    assert back.history[0]["train_loss"] == 0.25 and math.isnan(back.history[0]["val_roc_auc"])
+    assert FoldStore(tmp_path, "b").load(0, rows, "sha") is None             # another config
+    assert FoldStore(tmp_path, "a").load(0, rows, "other") is None           # another data file
+    assert FoldStore(tmp_path, "a").load(0, np.array([3, 5, 9]), "sha") is None  # other test rows
+    assert FoldStore(tmp_path, "a").load(1, rows, "sha") is None             # never saved
+    (tmp_path / ".folds" / "fold_000.npz").write_bytes(b"PK\x03\x04 not a zip")
+    assert FoldStore(tmp_path, "a").load(0, rows, "sha") is None             # damaged: trained again
+
+
+def test_screening_prunes_against_the_leader_of_all_jobs_and_runs_the_most_promising_first(compose_cfg, tmp_path):
+    from medsweep.job import race_screening
+
+    cfg = compose_cfg("model=breast_cancer", "trainer.folds=4", "race.enabled=true", "race.min_folds=3")
+    scores = {"0": [0.80, 0.84, 0.79], "1": [0.95, 0.96, 0.94], "2": [0.93, 0.97, 0.95], "3": [0.90, 0.99, 0.88]}
+    folder = _race_files(tmp_path, cfg, scores)
+    for job in scores:  # what the Race hook writes: the settings with the scores
+        data = json.loads((folder / f"{job}.json").read_text())
+        data.update(metric="roc_auc", greater_is_better=True, min_folds=3, alpha=0.05, test="corrected_ttest",
+                    test_train_ratio=1 / 3)
+        (folder / f"{job}.json").write_text(json.dumps(data))
+        _screened(tmp_path, int(job), cfg)
+    going_on = race_screening.screen(tmp_path, [0, 1, 2, 3])
+    # The leader is job 2 (best mean, 0.950); each other job against it, by the corrected t-test written here.
+    expected_pruned = set()
+    for job in ("0", "1", "3"):
+        _, p = _corrected_t_lower_p([a - b for a, b in zip(scores[job], scores["2"])], 1 / 3)
+        if p < 0.05:
+            expected_pruned.add(int(job))
+    assert expected_pruned == {0}    # job 0 is clearly worse; 1 and 3 are within noise of the leader
+    record = metrics_of(tmp_path / "0")
+    assert record["status"] == "pruned" and record["pruned"]["stage"] == "screening"
+    assert record["pruned"]["leader"]["job"] == "2" and record["pruned"]["folds"] == [0, 1, 2]
+    assert going_on == [2, 1, 3]     # by mean over the screened folds, best first
+    assert all(metrics_of(tmp_path / str(n))["status"] == "screened" for n in going_on)

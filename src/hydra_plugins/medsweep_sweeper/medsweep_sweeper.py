@@ -111,6 +111,8 @@ def _import_in_background(module: str) -> None:
 
 
 class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_compat.basic_sweeper)
+    STAGED_RACING = True  # race.enabled: screen every job first (job/race_screening.py); see _race_stages
+
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         # The launcher (and through it every worker) composes jobs with our loader: one composition per
         # distinct config-group choice per process instead of one per job.
@@ -170,6 +172,7 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
         if at_once != 1:  # jobs run in other processes: this one waits
             _import_in_background("medsweep.job.sweep_end")
         failed, stopped, returns = [], None, []
+        stages = self._race_stages()
         # The one watcher of finished jobs: the progress line, and each app callback with on_job_recorded
         # (tracking) as a job's record is final.
         subscribers = job_subscribers(app_callbacks(self.hydra_context.callbacks))
@@ -177,22 +180,20 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
                             verbose=bool(self.config.get("verbose"))).start()
         try:
             with signals_interrupt_sweep():
-                for batch in self._batches(todo):
-                    results = self._launch(sweep_dir, jobs, batch)
-                    returns.append(results)
-                    errors = {n: _job_error(r) for n, r in zip(batch, results) if r.status == JobStatus.FAILED}
-                    failed += [(n, r) for n, r in zip(batch, results) if n in errors]
-                    # A launcher that returned with a job still "running" lost that job's process.
-                    record_lost(sweep_dir, batch)
-                    full = next((e for e in errors.values() if disk_full(e)), None)
-                    if full is not None:  # every later job would fail the same way
-                        raise SweepStopped(disk_full_reason(sweep_dir, full))
+                if stages is None:
+                    self._launch_all(sweep_dir, jobs, todo, returns, failed)
+                else:  # racing: every job screened on its first folds, then the promising ones go on
+                    stages.start(sweep_dir)
+                    self._launch_all(sweep_dir, jobs, todo, returns, failed)
+                    self._launch_all(sweep_dir, jobs, stages.survivors(sweep_dir, todo), returns, failed)
         except (SweepInterrupted, SweepStopped) as exc:
             ignore_signals()
             stopped = exc
             self._stop_running(sweep_dir, todo, jobs, exc)
         finally:
             progress.stop()
+            if stages is not None:
+                stages.end(sweep_dir)
 
         status = Status.INTERRUPTED if isinstance(stopped, SweepInterrupted) else (
             Status.FAILED if failed or stopped else Status.COMPLETED)
@@ -226,6 +227,28 @@ class MedsweepSweeper(basic_sweeper()):  # Hydra's BasicSweeper (see _hydra_comp
         if html:
             print(f"Report: {html}")
         return returns  # each batch's results, as Hydra's basic sweeper returns them
+
+    def _launch_all(self, sweep_dir: Path, jobs: list[list[str]], nums: list[int], returns: list,
+                    failed: list) -> None:
+        """Launch jobs ``nums`` batch by batch; each batch's results to ``returns``, its failed jobs to ``failed``."""
+        for batch in self._batches(nums):
+            results = self._launch(sweep_dir, jobs, batch)
+            returns.append(results)
+            errors = {n: _job_error(r) for n, r in zip(batch, results) if r.status == JobStatus.FAILED}
+            failed += [(n, r) for n, r in zip(batch, results) if n in errors]
+            # A launcher that returned with a job still "running" lost that job's process.
+            record_lost(sweep_dir, batch)
+            full = next((e for e in errors.values() if disk_full(e)), None)
+            if full is not None:  # every later job would fail the same way
+                raise SweepStopped(disk_full_reason(sweep_dir, full))
+
+    def _race_stages(self) -> Any:
+        """Racing in two stages, where the app offers them and the sweep races (CheckConfig.race_stages); None
+        otherwise, and for a search that picks its jobs as it goes (STAGED_RACING false: racing then decides
+        in each job alone)."""
+        if not self.STAGED_RACING:
+            return None
+        return next((s for hook in self._app_hooks("race_stages") if (s := hook(self.config)) is not None), None)
 
     def _launch(self, sweep_dir: Path, jobs: list[list[str]], batch: list[int]) -> Sequence[JobReturn]:
         # Each job is told its directory, so a resumed job lands in its original one.

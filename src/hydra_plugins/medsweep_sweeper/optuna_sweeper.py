@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 
 class MedsweepOptunaSweeper(MedsweepSweeper):
+    STAGED_RACING = False  # trials are asked as earlier ones end: racing decides in each trial's job alone
+
     def __init__(self, n_trials: int, n_jobs: int, objectives: List[str], study_name: Optional[str], sampler: Any,
                  pruner: Any, params: Optional[dict], search_space: Any) -> None:
         super().__init__(max_batch_size=n_jobs, params=None)

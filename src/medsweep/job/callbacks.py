@@ -39,6 +39,14 @@ class CheckConfig(Callback):
 
         return describe(num, overrides, values)
 
+    @staticmethod
+    def race_stages(config: DictConfig) -> Any:
+        """Where the sweep races (``race.enabled``): its two stages (job/race_screening.py: screen every job on
+        its first folds, prune, go on), which medsweep's grid sweeper runs; None otherwise."""
+        from medsweep.job.race_screening import screening
+
+        return screening(config)
+
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         """A job of a sweep by medsweep's sweeper prints nothing on the console (unless ``verbose=true``): the
         sweep draws its progress there and shows the job's warnings from its train.log, once per sweep

@@ -24,6 +24,7 @@ from medsweep.job.data_checks import impute_setting, missing_data_check, sample_
 from medsweep.evaluate.metrics import greater_is_better, primary_metric
 from medsweep.preprocess import column_kinds
 from medsweep.learn.operating_point import ThresholdRule, parse_threshold_rule
+from medsweep.learn.fold_store import FoldStore
 from medsweep.learn.splitting import holdout_split
 from medsweep.job.sites import cv_plan, site_record
 from medsweep.job.instability import instability_analysis
@@ -60,7 +61,8 @@ class JobResult:
 
 
 def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
-          sweep_dir: Optional[Path] = None, on_fold: Optional[Callable[[int, dict], None]] = None) -> JobResult:
+          sweep_dir: Optional[Path] = None, on_fold: Optional[Callable[[int, dict], None]] = None,
+          store: Optional[FoldStore] = None) -> JobResult:
     """Train as configured: cross-validate, evaluate, fit the final model and score the never-seen patients.
     Writes nothing (train.log gets what a reader must see)."""
     data, test = _development_and_test(cfg, sweep_dir)
@@ -97,7 +99,7 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
     folds, repeats, splits = cv_plan(cfg, data)  # trainer.folds x repeats, or one fold per site (data.site)
     cv = cross_validate(data, spec, folds, settings, threshold=rule, repeats=repeats,
                         threshold_folds=ev.threshold_folds, extra_metrics=list(ev.get("metrics") or ()),
-                        on_fold=on_fold, splits=splits)
+                        on_fold=on_fold, splits=splits, store=store)
     log.info("Cross-validation: %d folds%s, %s, %d %s, seed %d", folds,
              f" x {repeats} repeats" if repeats > 1 else "", cv.splitter, data.n_groups,
              "patients" if data.groups is not None else "rows (one per patient)", cfg.seed)

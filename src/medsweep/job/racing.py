@@ -18,6 +18,12 @@ The decision lives in the job and reads only the sweep's files, so racing works 
 every sweeper that runs jobs of one multirun). Which losers are pruned can depend on the order in which jobs
 finish (the leader a job meets is the best of those that had scored its folds by then); a job's numbers never
 do: racing only stops a job, it changes nothing of what a job that is not stopped computes.
+
+medsweep's grid sweeper races in two stages, as tidymodels' racing does (job/race_screening.py): while the
+sweep's stage file says "screen", every job scores its first ``race.min_folds`` folds, keeps them (its
+FoldStore) and stops, recorded "screened"; the sweeper then prunes, against the leader of all of them, the
+jobs already worse, and launches the others, the most promising first, to go on from their kept folds with the
+decision above after each fold.
 """
 
 from __future__ import annotations
@@ -32,13 +38,16 @@ from typing import Mapping, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from medsweep.evaluate.metrics import greater_is_better, primary_metric
-from medsweep.learn.training import FoldsStopped
+from medsweep.learn.fold_store import FoldStore
+from medsweep.learn.training import FoldsPaused, FoldsStopped
 from medsweep.record.outputs import write_json
 from medsweep.report.compare import corrected_ttest
 
 log = logging.getLogger("medsweep")
 
 RACE_DIR = ".race"
+STAGE_FILE = "stage.json"  # in RACE_DIR: {"stage": "screen"} while the sweeper screens (race_screening.py)
+SCREEN = "screen"
 TESTS = {"corrected_ttest": "corrected resampled t-test (Nadeau & Bengio 2003), one-sided",
          "wilcoxon": "Wilcoxon signed-rank test (exact where possible), one-sided"}
 
@@ -51,6 +60,45 @@ def group_key(cfg: DictConfig) -> str:
             "data_dir": cfg.get("data_dir"), "folds": t.folds, "repeats": t.repeats, "holdout": t.get("holdout"),
             "seed": cfg.seed}
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def stage(sweep_dir: Path) -> Optional[str]:
+    """The racing stage the sweeper set for the sweep's jobs ("screen", "continue"), or None: no stages (another
+    sweeper; racing decides in each job as its folds end)."""
+    try:
+        return str(json.loads((Path(sweep_dir) / RACE_DIR / STAGE_FILE).read_text())["stage"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def set_stage(sweep_dir: Path, name: str) -> None:
+    folder = Path(sweep_dir) / RACE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / STAGE_FILE, {"stage": name})
+
+
+def job_key(cfg: DictConfig) -> str:
+    """What a job's kept folds were trained with: its config but the ``race`` keys (which only decide whether
+    it goes on). 16 hex characters."""
+    what = OmegaConf.to_container(cfg, resolve=True)
+    what.pop("race", None)
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fold_store(cfg: DictConfig, out_dir: Path, sweep_dir: Optional[Path]) -> Optional[FoldStore]:
+    """Where a racing job of a staged sweep keeps its folds (None: racing off, no sweep, or no stages)."""
+    race = cfg.get("race")
+    if race is None or not race.enabled or sweep_dir is None or stage(sweep_dir) is None:
+        return None
+    return FoldStore(Path(out_dir), job_key(cfg))
+
+
+def stop_reason(metric: str, stop: dict, alpha: float) -> str:
+    """The one line a job pruned by racing records as its reason."""
+    leader = stop["leader"]
+    return (f"racing: {metric} worse than job {leader['job']}'s on {len(stop['folds'])} shared folds "
+            f"(mean difference {stop['mean_difference']:+.4f}; {stop['test']}, p={stop['p_value']:.4g} "
+            f"< race.alpha={alpha})")
 
 
 def one_sided_p(own: list[float], leader: list[float], higher_is_better: bool, test: str,
@@ -107,12 +155,15 @@ def decide(own: Mapping[int, float], others: Mapping[str, Mapping[int, float]], 
             "mean_difference": (math.fsum(scores) - math.fsum(theirs)) / len(common)}
 
 
-def _read_scores(path: Path) -> Optional[dict[int, float]]:
+def read_race_file(path: Path) -> Optional[dict]:
+    """A job's race file, its scores as {fold: score} (nan: not finite); None where unreadable (being replaced,
+    or not one of ours: not raced against)."""
     try:
         data = json.loads(path.read_text())
-        return {int(f): math.nan if s is None else float(s) for f, s in data["scores"].items()}
+        data["scores"] = {int(f): math.nan if s is None else float(s) for f, s in data["scores"].items()}
+        return data
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # a file being replaced, or not one of ours: not raced against
+        return None
 
 
 class Race:
@@ -132,28 +183,33 @@ class Race:
         self.job = name.replace("/", "__")
         self.file = self.dir / f"{self.job}.json"
         self.scores: dict[int, float] = {}
+        # Screening (race_screening.py): stop after min_folds folds, unless they are all the job has.
+        n_folds = math.inf if cfg.data.get("site") else cfg.trainer.folds * cfg.trainer.repeats
+        self.screening = stage(sweep_dir) == SCREEN and self.settings.min_folds < n_folds
 
     def others(self) -> dict[str, dict[int, float]]:
         out = {}
         for path in sorted(self.dir.glob("*.json")):
-            if path.stem != self.job and (scores := _read_scores(path)) is not None:
-                out[path.stem] = scores
+            if path.stem != self.job and (data := read_race_file(path)) is not None:
+                out[path.stem] = data["scores"]
         return out
 
     def __call__(self, fold: int, metrics: dict) -> None:
         score = float(metrics.get(self.metric, math.nan))
         self.scores[fold] = score
         self.dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.file, {"job": self.job, "metric": self.metric, "greater_is_better": self.higher,
-                               "scores": {str(f): (s if math.isfinite(s) else None) for f, s in self.scores.items()}})
         s = self.settings
+        write_json(self.file, {"job": self.job, "metric": self.metric, "greater_is_better": self.higher,
+                               "min_folds": s.min_folds, "alpha": s.alpha, "test": s.test,
+                               "test_train_ratio": 1.0 / (self.folds - 1),
+                               "scores": {str(f): (v if math.isfinite(v) else None) for f, v in self.scores.items()}})
+        if self.screening:  # the sweeper decides, against every job's first folds (race_screening.py)
+            if len(self.scores) >= s.min_folds:
+                raise FoldsPaused(f"screened: {len(self.scores)} folds scored")
+            return
         stop = decide(self.scores, self.others(), self.higher, s.min_folds, s.alpha, s.test, 1.0 / (self.folds - 1))
         if stop is not None:
-            leader = stop["leader"]
-            reason = (f"racing: {self.metric} worse than job {leader['job']}'s on {len(stop['folds'])} shared folds "
-                      f"(mean difference {stop['mean_difference']:+.4f}; {stop['test']}, p={stop['p_value']:.4g} "
-                      f"< race.alpha={s.alpha})")
-            raise FoldsStopped(reason, {"by": "racing", "metric": self.metric, **stop})
+            raise FoldsStopped(stop_reason(self.metric, stop, s.alpha), {"by": "racing", "metric": self.metric, **stop})
 
 
 def race_hook(cfg: DictConfig, out_dir: Path, sweep_dir: Optional[Path]) -> Optional[Race]:

@@ -36,7 +36,9 @@ from medsweep.job.artifacts import write_artifacts
 from medsweep.job.log_files import quiet_log_files_when_disk_full
 from medsweep.job.fold_hooks import fold_hook
 from medsweep.job.pipeline import train
-from medsweep.learn.training import FoldsStopped
+from medsweep.job.racing import fold_store
+from medsweep.learn.fold_store import FoldStore
+from medsweep.learn.training import FoldsPaused, FoldsStopped
 
 log = logging.getLogger("medsweep")
 
@@ -122,6 +124,12 @@ def _unwatched() -> bool:
         return False
 
 
+def _clear(store: Optional[FoldStore]) -> None:
+    """A job that ended has no use for its kept folds."""
+    if store is not None:
+        store.clear()
+
+
 def run_job(cfg: DictConfig, out_dir: Optional[Path] = None, overrides: Sequence[str] = ()) -> float:
     """Run one job in ``out_dir`` and return the mean of its primary metric (what Hydra sweepers optimise).
 
@@ -149,6 +157,7 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
     max_attempts = 1 + cfg.retries
     debug = cfg.debug
     attempt = 0
+    store: Optional[FoldStore] = None
 
     def write_status(status: Status, **fields: Any) -> None:
         final = record.updated(**fields).updated(status=status, attempts=attempt, started_at=started,
@@ -171,14 +180,21 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
                     raise TransientError(f"injected failure of attempt {attempt} "
                                          f"(debug.fail_attempts={debug.fail_attempts})")
                 sweep_dir = _sweep_dir()
+                store = fold_store(cfg, out_dir, sweep_dir)  # racing's screening: folds kept to go on from
                 result = train(cfg, epoch_hook(deadline, debug.epoch_sleep_s), sweep_dir,
-                               on_fold=fold_hook(cfg, out_dir, sweep_dir))
+                               on_fold=fold_hook(cfg, out_dir, sweep_dir), store=store)
                 written = write_artifacts(result, JobPaths(out_dir))
             break
         except FoldsStopped as stop:
             # Not a failure: a search stopped this job early; nothing reruns it unless asked.
             log.info("Pruned: %s", stop.reason)
             write_status(Status.PRUNED, pruned={"reason": stop.reason, **stop.details})
+            _clear(store)
+            return float("nan")
+        except FoldsPaused as pause:
+            # Racing's first stage: the sweeper decides whether the job goes on from its kept folds.
+            log.info("Racing: %s; the sweep decides whether this job goes on", pause)
+            write_status(Status.SCREENED)
             return float("nan")
         except KeyboardInterrupt:
             log.error("Job interrupted")
@@ -195,11 +211,13 @@ def _run_job(cfg: DictConfig, out_dir: Path, overrides: Sequence[str]) -> float:
                 continue
             write_status(Status.TIMEOUT if isinstance(exc, JobTimeout) else Status.FAILED, error=str(full or exc),
                          error_type=type(full or exc).__name__)
+            _clear(store)
             if full:
                 raise full from exc
             raise
     results = result.record(written.model_sha256)
     write_status(Status.COMPLETED, **results.to_json())
+    _clear(store)
     try:
         write_model_card(out_dir)
     except Exception as exc:  # noqa: BLE001 - the job's results are written; the card can be rebuilt

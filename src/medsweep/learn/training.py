@@ -17,6 +17,7 @@ from medsweep.estimators import estimator_class
 from medsweep.evaluate.metrics import (fold_metrics, metric_names, metric_value, predicted_classes, primary_metric,
                                        summarize_folds)
 from medsweep.evaluate.scores import task_kind
+from medsweep.learn.fold_store import FoldStore, SavedFold
 from medsweep.learn.operating_point import ThresholdRule, choose_threshold
 from medsweep.preprocess import TRANSFORM_ROWS, column_kinds, make_preprocessor, transform_rows
 from medsweep.learn.splitting import fold_label, inner_seed, inner_split, split
@@ -186,11 +187,37 @@ class FoldsStopped(Exception):
         self.details = dict(details or {})
 
 
+def _train_fold(data: Dataset, spec: Any, settings: TrainSettings, X: pd.DataFrame | np.ndarray,
+                train_idx: np.ndarray, test_idx: np.ndarray, rule: Optional[ThresholdRule],
+                inner: Optional[list]) -> SavedFold:
+    """One fold: the model fitted on its training rows, its outputs on its test rows and, for a binary task
+    with a threshold rule, its threshold (chosen on the training rows only: inner_threshold)."""
+    y_tr, y_te = data.y.iloc[train_idx], data.y.iloc[test_idx]
+    # A fold's rows are copies: taken where they are used and not kept, so that on a big table they do not
+    # sit beside the transformed arrays the estimator fits on.
+    model, history = fit_model(spec, Rows(X, train_idx), y_tr, data.task, data.classes, settings,
+                               Rows(X, test_idx), y_te)
+    X_te = _rows(X, test_idx)
+    out = model.predict_proba(X_te) if data.task == "classification" else model.predict(X_te)
+    del X_te
+    t = None
+    if rule is not None:
+        t = rule.value if inner is None else inner_threshold(rule, data, spec, X, inner, settings)
+    return SavedFold(out=out, threshold=t, history=history)
+
+
+class FoldsPaused(Exception):
+    """Raised by an ``on_fold`` callback of :func:`cross_validate` to stop a job's cross-validation for now, not
+    for good: the folds it trained are kept (its ``store``) and a later run of the job goes on from them
+    (racing's screening, job/race_screening.py)."""
+
+
 @_one_blas_thread
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
                    threshold: Optional[ThresholdRule] = None, repeats: int = 1, threshold_folds: int = 3,
                    extra_metrics: Sequence[str] = (),
-                   on_fold: Optional[Callable[[int, dict], None]] = None, splits=None) -> CVResult:
+                   on_fold: Optional[Callable[[int, dict], None]] = None, splits=None,
+                   store: Optional[FoldStore] = None) -> CVResult:
     """k-fold cross-validation of ``spec`` on ``data``, ``repeats`` rounds: per-fold metrics (all rounds'
     folds), out-of-fold predictions and history (with a ``repeat`` column when there are several rounds).
     With a ``threshold`` rule (binary classification), each fold's threshold is chosen on its training
@@ -199,7 +226,9 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     operating point. ``extra_metrics``: registry metrics not reported by default to add (metrics.py).
     ``on_fold(fold, metrics)`` is called after each fold (all rounds' folds numbered in order) with that fold's
     metrics; it may raise :class:`FoldsStopped`, which ends the cross-validation. ``splits``: folds made
-    elsewhere (splitting.site_split: one per site; ``folds`` and ``repeats`` must then be theirs)."""
+    elsewhere (splitting.site_split: one per site; ``folds`` and ``repeats`` must then be theirs). ``store``: where
+    finished folds are kept and taken back from (fold_store.py: a job that stopped after its first folds goes on
+    without training them again; the numbers are the same either way)."""
     names = metric_names(task_kind(data.task, data.classes), extra_metrics)
     splits = split(data, folds, settings.seed, repeats) if splits is None else splits
     X = _fold_features(data.X)
@@ -211,19 +240,17 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
                              f"outer {fold_label(fold, folds, repeats)}")
                  for fold, (train_idx, _) in enumerate(splits)]
     per_fold, histories, predictions, thresholds = [], [], [], []
+    sha256 = data.info.get("sha256")
     for fold, (train_idx, test_idx) in enumerate(splits):
-        y_tr, y_te = data.y.iloc[train_idx], data.y.iloc[test_idx]
-        # A fold's rows are copies: taken where they are used and not kept, so that on a big table they do not
-        # sit beside the transformed arrays the estimator fits on.
-        model, history = fit_model(spec, Rows(X, train_idx), y_tr, data.task, data.classes, settings,
-                                   Rows(X, test_idx), y_te)
-        X_te = _rows(X, test_idx)
-        out = model.predict_proba(X_te) if data.task == "classification" else model.predict(X_te)
-        del X_te
-        t = None
+        y_te = data.y.iloc[test_idx]
+        saved = store.load(fold, data.rows[test_idx], sha256) if store is not None else None
+        if saved is None:
+            saved = _train_fold(data, spec, settings, X, train_idx, test_idx, rule,
+                                None if inner is None else inner[fold])
+            if store is not None:
+                store.save(fold, data.rows[test_idx], sha256, saved)
+        out, t, history = saved.out, saved.threshold, saved.history
         if data.task == "classification":
-            if rule is not None:
-                t = rule.value if inner is None else inner_threshold(rule, data, spec, X, inner[fold], settings)
             thresholds.append(t)
         per_fold.append(fold_metrics(y_te.to_numpy(), out, data.classes, t, names))
         if on_fold is not None:

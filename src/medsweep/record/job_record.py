@@ -40,12 +40,14 @@ class Status(str, Enum):
     TIMEOUT = "timeout"
     INTERRUPTED = "interrupted"
     PRUNED = "pruned"                        # a search stopped it early (learn.training.FoldsStopped)
+    SCREENED = "screened"                    # racing's first stage: scored its first folds, kept them, waits
 
     def __str__(self) -> str:
         return self.value
 
 
-# Pruned (a search stopped the job early: racing, an Optuna pruner) is final, and never a failure.
+# Pruned (a search stopped the job early: racing, an Optuna pruner) is final, and never a failure. Screened is
+# not final: the sweeper prunes the job or runs it on (job/race_screening.py); a resume runs it on.
 FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.TIMEOUT, Status.INTERRUPTED, Status.PRUNED)
 
 

@@ -4,6 +4,7 @@ and raced (race.enabled=true), for several seeds (each seed: other folds).
     python benchmarks/racing.py                         # 72 configurations, 5 folds x 3 repeats, seeds 0 1 2
     python benchmarks/racing.py --quick                 # 4 configurations, 3 folds: checks the script only
     python benchmarks/racing.py race.test=wilcoxon race.min_folds=5 --seeds 5 6   # overrides for both sweeps
+    python benchmarks/racing.py --trees 100,300         # forests of the sizes people train (sklearn's default: 100)
 
 For each seed it prints the wall time of the full and the raced sweep (each a real `python train.py -m`
 subprocess; the two alternate which runs first), how many jobs racing pruned and after how many folds, the
@@ -74,11 +75,14 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--trees", default="5,25", help="the forests' sizes (estimator.n_estimators values)")
     ap.add_argument("--quick", action="store_true", help="4 configurations, 3 folds x 1: checks the script")
     ap.add_argument("--keep", action="store_true", help="keep the sweeps' folders (printed)")
     ap.add_argument("extra", nargs="*", help="more overrides for both sweeps (e.g. race.min_folds=5)")
     a = ap.parse_args()
     grid, folds, repeats = (QUICK_GRID, 3, 1) if a.quick else (GRID, a.folds, a.repeats)
+    grid = [f"estimator.n_estimators={a.trees}" if g.startswith("estimator.n_estimators=") and not a.quick else g
+            for g in grid]
     n_configs = 1
     for g in grid[1:]:
         n_configs *= len(g.split("=", 1)[1].split(","))

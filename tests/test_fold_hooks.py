@@ -4,7 +4,7 @@ folds it scored, and is neither failed nor completed."""
 import json
 
 from medsweep.job import runner
-from medsweep.learn.training import FoldsStopped
+from medsweep.learn.stops import FoldsStopped
 
 
 def test_a_fold_hook_that_stops_the_job_records_it_pruned(compose_cfg, tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ from optuna.trial import TrialState  # noqa: E402
 from hydra_plugins.medsweep_sweeper import _optuna  # noqa: E402
 from medsweep.job.optuna_pruning import PRUNER_ATTR, optuna_pruning_hooks  # noqa: E402
 from medsweep.job.search_objectives import Objective, objective_values, parse_objectives  # noqa: E402
-from medsweep.learn.training import FoldsStopped  # noqa: E402
+from medsweep.learn.stops import FoldsStopped  # noqa: E402
 from medsweep.record.job_record import JobRecord  # noqa: E402
 
 SEARCH = ["hparams_search=optuna", "model=parkinsons", "estimator=logreg", "trainer.folds=3", "trainer.epochs=1",

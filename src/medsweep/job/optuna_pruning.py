@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from medsweep.learn.training import FoldsStopped
+from medsweep.learn.stops import FoldsStopped
 
 log = logging.getLogger(__name__)
 

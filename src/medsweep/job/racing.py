@@ -39,7 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from medsweep.evaluate.metrics import greater_is_better, primary_metric
 from medsweep.learn.fold_store import FoldStore
-from medsweep.learn.training import FoldsPaused, FoldsStopped
+from medsweep.learn.stops import FoldsPaused, FoldsStopped
 from medsweep.record.outputs import write_json
 from medsweep.report.compare import corrected_ttest
 

@@ -38,7 +38,7 @@ from medsweep.job.fold_hooks import fold_hook
 from medsweep.job.pipeline import train
 from medsweep.job.racing import fold_store
 from medsweep.learn.fold_store import FoldStore
-from medsweep.learn.training import FoldsPaused, FoldsStopped
+from medsweep.learn.stops import FoldsPaused, FoldsStopped
 
 log = logging.getLogger("medsweep")
 

@@ -177,16 +177,6 @@ def prediction_frame(data: Dataset, idx: np.ndarray, out: np.ndarray, threshold:
     return pd.DataFrame(pred)
 
 
-class FoldsStopped(Exception):
-    """Raised by an ``on_fold`` callback of :func:`cross_validate` to stop a job's cross-validation early (a
-    search pruned it: racing, an Optuna pruner). ``details`` says why, for the job's record."""
-
-    def __init__(self, reason: str, details: Optional[dict] = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.details = dict(details or {})
-
-
 def _train_fold(data: Dataset, spec: Any, settings: TrainSettings, X: pd.DataFrame | np.ndarray,
                 train_idx: np.ndarray, test_idx: np.ndarray, rule: Optional[ThresholdRule],
                 inner: Optional[list]) -> SavedFold:
@@ -206,12 +196,6 @@ def _train_fold(data: Dataset, spec: Any, settings: TrainSettings, X: pd.DataFra
     return SavedFold(out=out, threshold=t, history=history)
 
 
-class FoldsPaused(Exception):
-    """Raised by an ``on_fold`` callback of :func:`cross_validate` to stop a job's cross-validation for now, not
-    for good: the folds it trained are kept (its ``store``) and a later run of the job goes on from them
-    (racing's screening, job/race_screening.py)."""
-
-
 @_one_blas_thread
 def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings,
                    threshold: Optional[ThresholdRule] = None, repeats: int = 1, threshold_folds: int = 3,
@@ -225,7 +209,7 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     of those rows, see inner_threshold) and the threshold-dependent metrics and ``y_pred`` are at that
     operating point. ``extra_metrics``: registry metrics not reported by default to add (metrics.py).
     ``on_fold(fold, metrics)`` is called after each fold (all rounds' folds numbered in order) with that fold's
-    metrics; it may raise :class:`FoldsStopped`, which ends the cross-validation. ``splits``: folds made
+    metrics; it may raise :class:`~medsweep.learn.stops.FoldsStopped` (or FoldsPaused), which ends the cross-validation. ``splits``: folds made
     elsewhere (splitting.site_split: one per site; ``folds`` and ``repeats`` must then be theirs). ``store``: where
     finished folds are kept and taken back from (fold_store.py: a job that stopped after its first folds goes on
     without training them again; the numbers are the same either way)."""

@@ -210,9 +210,9 @@ def cross_validate(data: Dataset, spec: Any, folds: int, settings: TrainSettings
     operating point. ``extra_metrics``: registry metrics not reported by default to add (metrics.py).
     ``on_fold(fold, metrics)`` is called after each fold (all rounds' folds numbered in order) with that fold's
     metrics; it may raise learn.stops.FoldsStopped or FoldsPaused, which ends the cross-validation. ``splits``:
-    folds made elsewhere (splitting.site_split: one per site; ``folds`` and ``repeats`` must then be theirs). ``store``: where
-    finished folds are kept and taken back from (fold_store.py: a job that stopped after its first folds goes on
-    without training them again; the numbers are the same either way)."""
+    folds made elsewhere (splitting.site_split: one per site; ``folds`` and ``repeats`` must then be theirs).
+    ``store``: where finished folds are kept and taken back from (fold_store.py: a job that stopped after its
+    first folds goes on without training them again; the numbers are the same either way)."""
     names = metric_names(task_kind(data.task, data.classes), extra_metrics)
     splits = split(data, folds, settings.seed, repeats) if splits is None else splits
     X = _fold_features(data.X)

@@ -398,4 +398,5 @@ def test_a_subscriber_logs_each_job_of_the_sweep_through_job_ended(tmp_path):
     parents, (run,) = parent_and_children(runs_of(uri, "unit"))  # the sweep's run, opened for its first job
     assert run.data.tags["job_num"] == "0" and run.data.params["overrides"] == "seed=0"
     assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+    assert parents[0].data.tags["mlflow.source.name"] == run.data.tags["mlflow.source.name"] == "medsweep run"
     assert json.loads((sweep_dir / "tracking.json").read_text())["jobs"] == {"0": run.info.run_id}

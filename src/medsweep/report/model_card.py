@@ -284,7 +284,7 @@ def _reproduce(record: JobRecord, command: str) -> list[str]:
     return ["## Reproduce", "",
             "Re-run this job from its saved config into a new directory and compare every result with this one "
             "(the first line); or train it again as it was started (the second):", "",
-            *_code_block([command, f"python train.py {overrides}".rstrip()])]
+            *_code_block([command, f"medsweep run {overrides}".rstrip()])]
 
 
 def render_model_card(record: Record, command: str) -> str:

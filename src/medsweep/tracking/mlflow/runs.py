@@ -31,6 +31,9 @@ SWEEP_STATUS = {Status.COMPLETED: "FINISHED", Status.FAILED: "FAILED", Status.IN
                 Status.RUNNING: "KILLED"}  # a sweep.json still "running" once its lock is free: killed
 MAX_PARAM = 6000    # MLflow's limits on a param's and a tag's value
 MAX_TAG = 8000
+# What started the runs, in MLflow's source tags: the command an installed medsweep has (train.py is only in a
+# clone, and runs the same app).
+SOURCE_TAGS = {"mlflow.source.name": "medsweep run", "mlflow.source.type": "LOCAL"}
 
 
 # -- what a run holds, read from the files ---------------------------------------------------------------
@@ -181,7 +184,7 @@ def job_run(job_dir: Path, record: JobRecord | Mapping[str, Any], record_bytes: 
         "n_samples": record.n_samples, "n_features": record.n_features, "n_groups": record.n_groups,
         "error": one_line(record.error) if record.error else None, "error_type": record.error_type,
         "pruned": one_line(str(record.pruned.get("reason"))) if isinstance(record.pruned, dict) else None,
-        "mlflow.source.name": "train.py", "mlflow.source.type": "LOCAL",
+        **SOURCE_TAGS,
         **(git or {}),
         **_warning_tags(record),
     }

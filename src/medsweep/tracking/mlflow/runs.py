@@ -88,8 +88,9 @@ def job_artifacts(job: JobPaths) -> dict[str, tuple[Path, Optional[str]]]:
 
 
 def sweep_artifacts(sweep: SweepDir) -> tuple[Path, ...]:
-    """A sweep's files uploaded to its parent run: its summaries, sweep.json, its config and Optuna's results."""
-    return (*sweep.summary_files, sweep.sweep_file, sweep.config_file, sweep.optuna_file)
+    """A sweep's files uploaded to its parent run: its summaries, sweep.json, its config and Optuna's results
+    (with several objectives, its Pareto front too)."""
+    return (*sweep.summary_files, sweep.sweep_file, sweep.config_file, sweep.optuna_file, sweep.pareto_file)
 
 
 def _history(job: JobPaths) -> list[tuple[str, float, int]]:

@@ -160,6 +160,17 @@ def test_missing_file_and_folder_name_the_setting(tmp_path):
         load_dataset(data_cfg(file="x.csv"), data_dir=str(tmp_path))
 
 
+def test_a_missing_relative_path_is_looked_for_in_the_working_directory(tmp_path, monkeypatch):
+    # An installed medsweep has no train.py: the message names the folder it is run from.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError) as err:
+        from_file("data/nope.csv")
+    message = str(err.value)
+    assert f"(looked for {tmp_path.resolve() / 'data' / 'nope.csv'})" in message
+    assert "relative to the folder medsweep is run from: the working directory" in message
+    assert "train.py" not in message
+
+
 def test_absent_column_suggests_the_close_one():
     frame = pd.DataFrame({"Outcome": [0, 1], "x": [1.0, 2]})
     with pytest.raises(DataError, match=r"data.target='outcome'.*did you mean 'Outcome'.*columns are: Outcome, x"):

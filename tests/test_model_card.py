@@ -74,7 +74,7 @@ def test_card_has_every_section_with_the_figures_of_metrics_json(job):
     assert "trainer.epochs, trainer.batch\\_size" in card  # unused by logreg
     for package, version in record["versions"].items():
         assert f"| {package} | {version} |" in card
-    assert f"medsweep reproduce {job}\npython train.py model=cardiovascular " in card
+    assert f"medsweep reproduce {job}\nmedsweep run model=cardiovascular " in card
     assert "eval.threshold=youden 'eval.subgroups=[sex]' trainer.holdout=0.2\n```" in card
 
 

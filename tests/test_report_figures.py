@@ -4,6 +4,8 @@ overlaid and the ranked figure against each swept setting, a failed job without 
 after the sweep."""
 
 import json
+from collections import Counter
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib.image as mpimg
@@ -138,12 +140,19 @@ def write_job(sweep, num, overrides, pooled=None, predictions=None):
     (d / "metrics.json").write_text(json.dumps(record))
 
 
-def test_report_names_the_sweep_compares_the_best_jobs_and_shows_no_plot_of_a_failed_job(tmp_path):
+def test_report_names_the_sweep_compares_the_best_jobs_and_shows_no_plot_of_a_failed_job(tmp_path, monkeypatch):
     sweep = tmp_path / "my_sweep"
     for num, (C, seed) in enumerate([(0.1, 0), (1, 1), (10, 2)]):
         write_job(sweep, num, [f"estimator.C={C}"], pooled=0.7 + num / 20, predictions=binary_predictions(seed=seed))
     write_job(sweep, 3, ["estimator.C=100"])
+    reads = Counter()
+    read_text = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.update([self]) or read_text(self, *a, **k))
     summarize_sweep(sweep)
+    monkeypatch.undo()
+    # every job's metrics.json is read once: report.html's job blocks and figures get the summary's records
+    assert {p: n for p, n in reads.items() if p.name == "metrics.json"} == {sweep / str(n) / "metrics.json": 1
+                                                                            for n in range(4)}
     page = (sweep / "report.html").read_text()
     assert "<title>Sweep my_sweep</title>" in page and "<h1>Sweep my_sweep</h1>" in page
     assert f"<li>directory: <code>{sweep.resolve()}</code></li>" in page

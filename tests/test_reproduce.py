@@ -134,7 +134,9 @@ def test_refusals(file_job, tmp_path, capsys):
     record = {**_metrics(failed), "status": Status.FAILED.value, "error": "boom", "error_type": "RuntimeError"}
     (failed / METRICS_FILE).write_text(json.dumps(record))
     assert main([str(failed)]) == 2
-    assert f"medsweep reproduce: error: job {failed} did not complete (status {Status.FAILED.value!r})" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"medsweep reproduce: error: job {failed} did not complete (status {Status.FAILED.value!r})" in err
+    assert "run it again with `medsweep run`" in err  # train.py is only in a clone
     assert main([str(tmp_path / "nothing")]) == 2
     assert "is not a job directory" in capsys.readouterr().err
     assert _files(job) == before

@@ -216,6 +216,6 @@ def test_a_job_with_data_site_records_sites_and_writes_the_forest_plot(compose_c
     # report.html's block of the job: the forest plot, embedded
     from medsweep.report.html import _job_block
 
-    block = _job_block({"status": "completed", "dir": "job", "job": 0}, tmp_path, True, {})
+    block = _job_block({"status": "completed", "dir": "job", "job": 0}, tmp_path, True, None)
     assert [p["alt"] for p in block["clinical_plots"]] == ["job 0 forest_plot.png"]
     assert block["clinical_plots"][0]["src"].startswith("data:image/png;base64,")

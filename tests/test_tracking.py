@@ -367,9 +367,12 @@ def test_logging_a_job_is_idempotent_and_a_later_status_updates_its_run(tmp_path
     assert math.isclose(run.data.metrics["roc_auc.upper"], 0.95)
     tracker.flush()  # as the watcher does after each look at the jobs
     assert "3 jobs logged as they ended" in describe(sweep_dir)  # what a summary written now says
+    (sweep_dir / "pareto_front.csv").write_text("job,roc_auc,brier\n0,0.9,0.1\n")  # a search's, several objectives
     result = tracker.sweep_ended(sweep_dir)
     assert result["logged"] == 3 and len(runs_of(uri, "unit")) == 4  # a parent and three children, no more
     assert describe(sweep_dir).startswith("MLflow: 3 of 4 jobs")
+    (parent,), _ = parent_and_children(runs_of(uri, "unit"))
+    assert "pareto_front.csv" in {a.path for a in client.list_artifacts(parent.info.run_id)}  # with the summaries
 
 
 def test_track_refuses_what_is_not_a_sweep(tmp_path, capsys):
@@ -398,4 +401,5 @@ def test_a_subscriber_logs_each_job_of_the_sweep_through_job_ended(tmp_path):
     parents, (run,) = parent_and_children(runs_of(uri, "unit"))  # the sweep's run, opened for its first job
     assert run.data.tags["job_num"] == "0" and run.data.params["overrides"] == "seed=0"
     assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+    assert parents[0].data.tags["mlflow.source.name"] == run.data.tags["mlflow.source.name"] == "medsweep run"
     assert json.loads((sweep_dir / "tracking.json").read_text())["jobs"] == {"0": run.info.run_id}

@@ -28,6 +28,12 @@ def test_synthetic_data_and_warnings_are_tagged(tmp_path):
     assert tags["warning.threshold_target_missed"] == "sensitivity 0.54 misses 0.9"
 
 
+def test_the_source_tag_names_the_installed_command(tmp_path):
+    # train.py exists only in a clone; an installed medsweep is run as `medsweep run`.
+    tags = run_of(tmp_path)["tags"]
+    assert tags["mlflow.source.name"] == "medsweep run" and tags["mlflow.source.type"] == "LOCAL"
+
+
 def test_real_data_without_warnings_has_no_warning_tags(tmp_path):
     tags = run_of(tmp_path, data={"synthetic": False, "source": "bundled"})["tags"]
     assert tags["data_synthetic"] == "false" and not [k for k in tags if k.startswith("warning")]

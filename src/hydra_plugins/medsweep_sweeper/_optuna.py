@@ -23,7 +23,6 @@ from medsweep.record.job_record import JobRecord, Status
 from medsweep.record.outputs import atomic_path
 
 STORAGE_FILE = "optuna.journal"
-PARETO_FILE = "pareto_front.csv"
 SAMPLERS = ("tpe", "random", "nsgaii")
 PRUNERS = ("auto", "wilcoxon", "none")
 OVERRIDES_ATTR = "medsweep_overrides"   # a trial's job overrides, kept in the study (a resume rebuilds them)

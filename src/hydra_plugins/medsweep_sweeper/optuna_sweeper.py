@@ -248,7 +248,7 @@ class MedsweepOptunaSweeper(MedsweepSweeper):
             log.info("Best value (%s): %s, trial %d: %s", self.objectives[0], results["best_value"],
                      results["best_job"], " ".join(f"{k}={v}" for k, v in results["best_params"].items()))
         if "pareto_front" in results:
-            _optuna.write_pareto_csv(sweep_dir / _optuna.PARETO_FILE, results["pareto_front"], self.objectives)
+            _optuna.write_pareto_csv(sweep.pareto_file, results["pareto_front"], self.objectives)
             log.info("Pareto front (%s): trials %s", ", ".join(str(o) for o in self.objectives),
                      ", ".join(str(row["job"]) for row in results["pareto_front"]))
 

@@ -43,8 +43,8 @@ def check_regular_file(path: Path, setting: str) -> None:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         where = "" if path.is_absolute() else f" (looked for {path.resolve()})"
-        raise DataError(f"{setting}: file not found{where}; check the path "
-                        "(a relative path is relative to the folder train.py is run from)") from None
+        raise DataError(f"{setting}: file not found{where}; check the path (a relative path is relative to "
+                        "the folder medsweep is run from: the working directory)") from None
     except OSError as exc:
         raise DataError(f"data file {path} cannot be opened: {exc.strerror or one_line(exc)}") from None
     if stat.S_ISDIR(mode):

@@ -25,6 +25,9 @@ from medsweep.record.lock import LockRefused, SweepLock, holder, try_lock
 from medsweep.record.outputs import now, overwrite_json_in_place, write_json
 
 log = logging.getLogger(__name__)
+# Written by medsweep's Optuna sweeper (hydra_plugins/medsweep_sweeper) when the search has several objectives:
+# the trials on the Pareto front, one row each.
+PARETO_FILE = "pareto_front.csv"
 
 
 class SweepRefused(Exception):
@@ -68,6 +71,10 @@ class SweepDir:
     @property
     def optuna_file(self) -> Path:
         return self.path / OPTUNA_FILE
+
+    @property
+    def pareto_file(self) -> Path:
+        return self.path / PARETO_FILE
 
     @property
     def summary_files(self) -> tuple[Path, ...]:

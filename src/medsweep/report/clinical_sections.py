@@ -4,12 +4,12 @@ each part as a titled table of plain text (``Part``), rendered as Markdown in th
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from medsweep.escape import md_text
 from medsweep.record.job_record import JobRecord
+from medsweep.report.number_text import number
 
 CRITERIA = {"shrinkage": "1. shrinkage >= 0.9", "r2_optimism": "2. optimism in R2 <= 0.05",
             "overall_risk": "3. overall risk within +-0.05", "residual_sd": "3. residual SD (MMOE 1.1)",
@@ -29,9 +29,7 @@ class Part:
 
 
 def _num(x: Any, digits: int = 3) -> str:
-    if isinstance(x, bool) or x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+    return number(x, digits)
 
 
 def _ci(value: Any, lower: Any, upper: Any) -> str:

@@ -10,14 +10,14 @@ import functools
 import html
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Optional
 
 import jinja2
 from markupsafe import Markup
 
 from medsweep.escape import link
 from medsweep.record.files import METRICS_FILE, MODEL_CARD_FILE, JobPaths
-from medsweep.record.job_record import as_record, read_record
+from medsweep.record.job_record import JobRecord
 from medsweep.report import cells, pareto
 from medsweep.report.clinical_sections import clinical_parts
 from medsweep.report.table import DAMAGED, FIGURES, Board, clean, not_completed, pruned_rows
@@ -61,26 +61,12 @@ def _png_img(png: bytes, alt: str) -> dict:
     return {"src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "alt": alt, "lazy": False}
 
 
-def _records(rows: list[dict], sweep_dir: Path) -> dict:
-    """The JobRecord of each row's job that has a readable one (the figures read its classes and ranges)."""
-    from medsweep.record.job_record import JobRecord, read_metrics
-
-    records = {}
-    for row in rows:
-        try:
-            data = read_metrics(sweep_dir / str(row["dir"]))
-            if isinstance(data, dict):
-                records[row["job"]] = JobRecord.from_json(data)
-        except (OSError, ValueError, TypeError):
-            continue
-    return records
-
-
-def _board_figures(board: Board, sweep_dir: Path) -> list[dict]:
-    """Beside a leaderboard: its best jobs overlaid, and its figure against each swept setting (where any)."""
+def _board_figures(board: Board, sweep_dir: Path, job_records: Mapping[int, Optional[JobRecord]]) -> list[dict]:
+    """Beside a leaderboard: its best jobs overlaid (their records give the classes and ranges), and its figure
+    against each swept setting (where any)."""
     figures = []
     top = board.rows[:sweep_figures.TOP_JOBS]
-    overlay = sweep_figures.top_jobs_figure(top, sweep_dir, _records(top, sweep_dir),
+    overlay = sweep_figures.top_jobs_figure(top, sweep_dir, job_records,
                                             labels=sweep_figures.setting_labels(board.rows))
     if overlay:
         figures.append(_png_img(overlay, "the best jobs' ROC, calibration and decision curves overlaid"))
@@ -90,8 +76,10 @@ def _board_figures(board: Board, sweep_dir: Path) -> list[dict]:
     return figures
 
 
-def _job_block(row: dict, sweep_dir: Path, embed: bool, metrics: dict) -> dict:
+def _job_block(row: dict, sweep_dir: Path, embed: bool, record: Optional[JobRecord]) -> dict:
+    """A job's part of the page; ``record``: its record as the summary read it (None: none, or damaged)."""
     damaged = row["status"] == DAMAGED  # its dir may lie outside the sweep: nothing is read from it
+    metrics = (record.metrics if record is not None else None) or {}
     job = JobPaths(sweep_dir / row["dir"])
     pngs = [] if damaged else job.plots
     return {"row": row, "model_card": not damaged and job.model_card.is_file(),
@@ -103,19 +91,20 @@ def _job_block(row: dict, sweep_dir: Path, embed: bool, metrics: dict) -> dict:
                                for png in ([] if damaged else (job.forest_plot, job.instability_plot))
                                if png.is_file()],
             # sample size, fairness, missing data (clinical_sections.py), from the job's record
-            "clinical": [] if damaged or not metrics else clinical_parts(read_record(job.folder) or as_record({}))}
+            "clinical": [] if damaged or not metrics else clinical_parts(record)}
 
 
-def render(summary: dict, boards: list[Board], sweep_dir: Path, sweep_png: Path, job_metrics: dict) -> str:
+def render(summary: dict, boards: list[Board], sweep_dir: Path, sweep_png: Path,
+           job_records: Mapping[int, Optional[JobRecord]]) -> str:
     """report.html of ``summary`` and its leaderboard ``boards``; ``sweep_png``: summary.png (embedded),
-    ``job_metrics``: each job's record's metrics by job number. The job plots are embedded up to
-    EMBED_LIMIT jobs, linked above."""
+    ``job_records``: each job's record by job number, as the summary read it (None: none, or damaged); no
+    metrics.json is read again. The job plots are embedded up to EMBED_LIMIT jobs, linked above."""
     s, rows = summary["sweep"], summary["jobs"]
     embed = len(rows) <= EMBED_LIMIT
     opt = summary.get("optimization")
     return _template().render(
         sweep=s, sweep_name=Path(str(s["dir"])).name or str(s["dir"]), jobs=rows,
-        board_figures=[_board_figures(board, sweep_dir) for board in boards], opt=opt, boards=boards, figures=FIGURES, link=link, metrics_file=METRICS_FILE,
+        board_figures=[_board_figures(board, sweep_dir, job_records) for board in boards], opt=opt, boards=boards, figures=FIGURES, link=link, metrics_file=METRICS_FILE,
         model_card_file=MODEL_CARD_FILE,
         facts=[("directory", s["dir"])] + [(key, s[key]) for key in ("command", "started_at", "finished_at", "launcher", "n_jobs")
                if s.get(key) is not None],
@@ -128,4 +117,4 @@ def render(summary: dict, boards: list[Board], sweep_dir: Path, sweep_png: Path,
         warned=cells.warning_lines(rows), bad=not_completed(rows) + pruned_rows(rows),  # pruned: with why
         error=lambda r: cells.error(r) or r.get("pruned") or "", duration=cells.duration,
         row_ci=cells.row_ci, row_mean=cells.row_mean,
-        job_blocks=[_job_block(r, sweep_dir, embed, job_metrics.get(r["job"])) for r in rows])
+        job_blocks=[_job_block(r, sweep_dir, embed, job_records.get(r["job"])) for r in rows])

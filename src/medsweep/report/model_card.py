@@ -22,6 +22,7 @@ from medsweep.record.outputs import atomic_path
 from medsweep.report.clinical_sections import card_sections
 from medsweep.report.records import Record, as_record
 from medsweep.report.model_card_clinical import instability_section, sites_section
+from medsweep.report.number_text import number
 
 # -- Markdown pieces ---------------------------------------------------------------------------------------
 
@@ -32,11 +33,7 @@ def _code_block(lines: list[str]) -> list[str]:
 
 
 def _num(x: Any, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    return str(x) if isinstance(x, int) else md_text(x)
+    return number(x, digits)
 
 
 def _interval(value: Any, lower: Any, upper: Any) -> str:
@@ -284,7 +281,7 @@ def _reproduce(record: JobRecord, command: str) -> list[str]:
     return ["## Reproduce", "",
             "Re-run this job from its saved config into a new directory and compare every result with this one "
             "(the first line); or train it again as it was started (the second):", "",
-            *_code_block([command, f"python train.py {overrides}".rstrip()])]
+            *_code_block([command, f"medsweep run {overrides}".rstrip()])]
 
 
 def render_model_card(record: Record, command: str) -> str:

@@ -3,18 +3,16 @@ from the job's record; empty (left out) for a job without them."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from medsweep.escape import md_text
 from medsweep.record.files import FOREST_PLOT_FILE, INSTABILITY_PLOT_FILE
 from medsweep.record.job_record import JobRecord
+from medsweep.report.number_text import number
 
 
 def _num(x: Any, digits: int = 3) -> str:
-    if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x):
-        return "-"
-    return f"{x:.{digits}f}"
+    return number(x, digits)
 
 
 def _row(cells: list[str]) -> str:

@@ -52,7 +52,7 @@ def _selection(rows: list[dict], records: dict[int, JobRecord], sweep: SweepDir)
     return table.add_comparisons(rows, comparisons, estimate)
 
 
-def _write(summary: dict, boards: list, metric_cols: list[str], sweep: SweepDir, job_metrics: dict) -> None:
+def _write(summary: dict, boards: list, metric_cols: list[str], sweep: SweepDir, job_records: dict) -> None:
     rows = summary["jobs"]
     csv_file, json_file, md_file, png_file, html_file = sweep.summary_files
     frame = pd.DataFrame(rows, columns=table.csv_columns(metric_cols))
@@ -67,7 +67,7 @@ def _write(summary: dict, boards: list, metric_cols: list[str], sweep: SweepDir,
         tmp.write_text(markdown.render(summary, boards))
     plot_sweep(rows, png_file)
     with atomic_path(html_file) as tmp:
-        tmp.write_text(html.render(summary, boards, sweep.path, png_file, job_metrics))
+        tmp.write_text(html.render(summary, boards, sweep.path, png_file, job_records))
 
 
 def summarize_sweep(sweep_dir, write: bool = True) -> dict:
@@ -86,14 +86,14 @@ def summarize_sweep(sweep_dir, write: bool = True) -> dict:
     if not jobs:
         raise ValueError(f"no job in {sweep_dir}: no numbered job directory and no job in {SWEEP_FILE}")
 
-    rows, others, records, job_metrics = [], [], {}, {}
+    rows, others, records, job_records = [], [], {}, {}
     for job in jobs:
         record, overrides, damage = read_job(sweep, job)
         row, other = table.job_row(job, record, overrides, damage)
         # read_job gives no record of a damaged job; an empty metrics.json ({}) is compared with nothing
         if record is not None and record.keys:
             records[job["num"]] = record
-        job_metrics[job["num"]] = (record.metrics if record is not None else None) or {}
+        job_records[job["num"]] = record  # report.html's blocks and figures: read once, here
         rows.append(row)
         others.append(other)
     selection = _selection(rows, records, sweep)
@@ -119,7 +119,7 @@ def summarize_sweep(sweep_dir, write: bool = True) -> dict:
     summary["figures"] = FIGURES
     summary["jobs"] = rows
     if write:
-        _write(summary, boards, metric_cols, sweep, job_metrics)
+        _write(summary, boards, metric_cols, sweep, job_records)
     return summary
 
 

@@ -261,7 +261,7 @@ def reproduce(job_dir: Path, out: Optional[Path] = None, tolerance: float = 0.0)
         raise ReproduceError(f"{job.metrics} is not valid JSON ({exc})") from None
     if not record.completed:
         raise ReproduceError(f"job {job_dir} did not complete (status {status_text(record.status)!r}): there are "
-                             "no results to compare with; run it again with train.py")
+                             "no results to compare with; run it again with `medsweep run`")
     problem = model_problem(job.model, record) if record.model_sha256 else None
     if problem:  # the results belong to a model that is no longer there: the job's record is not intact
         raise ReproduceError(f"{problem}; a job whose files were changed is not reproduced")

@@ -31,6 +31,9 @@ SWEEP_STATUS = {Status.COMPLETED: "FINISHED", Status.FAILED: "FAILED", Status.IN
                 Status.RUNNING: "KILLED"}  # a sweep.json still "running" once its lock is free: killed
 MAX_PARAM = 6000    # MLflow's limits on a param's and a tag's value
 MAX_TAG = 8000
+# What started the runs, in MLflow's source tags: the command an installed medsweep has (train.py is only in a
+# clone, and runs the same app).
+SOURCE_TAGS = {"mlflow.source.name": "medsweep run", "mlflow.source.type": "LOCAL"}
 
 
 # -- what a run holds, read from the files ---------------------------------------------------------------
@@ -85,8 +88,9 @@ def job_artifacts(job: JobPaths) -> dict[str, tuple[Path, Optional[str]]]:
 
 
 def sweep_artifacts(sweep: SweepDir) -> tuple[Path, ...]:
-    """A sweep's files uploaded to its parent run: its summaries, sweep.json, its config and Optuna's results."""
-    return (*sweep.summary_files, sweep.sweep_file, sweep.config_file, sweep.optuna_file)
+    """A sweep's files uploaded to its parent run: its summaries, sweep.json, its config and Optuna's results
+    (with several objectives, its Pareto front too)."""
+    return (*sweep.summary_files, sweep.sweep_file, sweep.config_file, sweep.optuna_file, sweep.pareto_file)
 
 
 def _history(job: JobPaths) -> list[tuple[str, float, int]]:
@@ -181,7 +185,7 @@ def job_run(job_dir: Path, record: JobRecord | Mapping[str, Any], record_bytes: 
         "n_samples": record.n_samples, "n_features": record.n_features, "n_groups": record.n_groups,
         "error": one_line(record.error) if record.error else None, "error_type": record.error_type,
         "pruned": one_line(str(record.pruned.get("reason"))) if isinstance(record.pruned, dict) else None,
-        "mlflow.source.name": "train.py", "mlflow.source.type": "LOCAL",
+        **SOURCE_TAGS,
         **(git or {}),
         **_warning_tags(record),
     }

@@ -23,7 +23,7 @@ from medsweep.record.outputs import now, write_json
 from medsweep.record.sweep_dir import SweepDir
 from medsweep.tracking.backend import Backend, TrackingError, one_line, ours
 from medsweep.tracking.mlflow.registry import best_jobs, version_details
-from medsweep.tracking.mlflow.runs import git_tags, job_run, ms, read_json, sweep_params, sweep_run
+from medsweep.tracking.mlflow.runs import SOURCE_TAGS, git_tags, job_run, ms, read_json, sweep_params, sweep_run
 from medsweep.tracking.mlflow.uri import DEFAULT_EXPERIMENT, registered_name, ui_command
 
 log = logging.getLogger(__name__)
@@ -179,8 +179,7 @@ class Tracker(Backend):
                 name = str(self.dir.relative_to(self.start_dir.resolve()))
             except ValueError:
                 name = str(self.dir)
-            tags = {"sweep_dir": str(self.dir), "mlflow.source.name": "train.py", "mlflow.source.type": "LOCAL",
-                    **self.git()}
+            tags = {"sweep_dir": str(self.dir), **SOURCE_TAGS, **self.git()}
             pid = self.store.create_run(name, ms(info.get("started_at")), tags)
             self.state["parent"] = pid
             self._save()

@@ -407,6 +407,60 @@ def test_two_sweeps_with_nothing_to_pair_exit_3(tmp_path, capsys):
     assert "no model has a completed job in both sweeps" in capsys.readouterr().out
 
 
+CONSTRAINTS = ["sensitivity>=0.85", "calibration_slope>=0.8"]
+
+
+def constrained(scores, sens, on="point", **kwargs):
+    """record() with the select.constraints verdict a job writes (evaluate/constraints.check's shape)."""
+    rec = record(scores, **kwargs)
+    broken = [] if sens >= 0.85 else [f"sensitivity>=0.85 ({'bound' if on == 'bound' else 'value'} {sens})"]
+    rec["selection"] = {"metric": "roc_auc", "value": sum(scores) / len(scores), "on": on,
+                        "constraints": CONSTRAINTS, "checked": [], "broken": broken, "feasible": not broken}
+    return rec
+
+
+def test_two_jobs_say_whether_each_meets_the_constraints_and_the_test_is_unchanged(tmp_path, capsys):
+    a = job_dir(tmp_path / "a", constrained(A_SCORES, 0.90))
+    b = job_dir(tmp_path / "b", constrained(B_SCORES, 0.70, estimator="mlp"))
+    assert main([a, b]) == 0
+    out = capsys.readouterr().out
+    assert ("job A meets select.constraints sensitivity>=0.85, calibration_slope>=0.8 (checked on the pooled "
+            "value)") in out
+    assert ("job B breaks sensitivity>=0.85 (value 0.7) of select.constraints sensitivity>=0.85, "
+            "calibration_slope>=0.8 (checked on the pooled value)") in out
+    res = corrected_ttest(A_SCORES, B_SCORES, 80, 20)   # the sentence is the one of jobs without constraints
+    assert f"A - B = +0.020 (95% CI {res['lower']:+.3f} to {res['upper']:+.3f}), corrected t-test p = " in out
+    # one side without a verdict says so; neither: no line at all
+    plain = job_dir(tmp_path / "plain", record(B_SCORES, estimator="mlp"))
+    assert main([a, plain]) == 0
+    assert "job B records no select.constraints verdict" in capsys.readouterr().out
+    assert main([job_dir(tmp_path / "p2", record(A_SCORES)), plain]) == 0
+    assert "select.constraints" not in capsys.readouterr().out
+
+
+def test_two_sweeps_take_the_best_meeting_the_constraints_as_the_leaderboard_does(tmp_path, capsys):
+    one, two, three = tmp_path / "one", tmp_path / "two", tmp_path / "three"
+    job_dir(one / "0", constrained([0.95, 0.96, 0.94, 0.95, 0.95], 0.70))  # highest AUC, misses sensitivity
+    job_dir(one / "1", constrained(A_SCORES, 0.90, on="bound", estimator="mlp"))
+    job_dir(two / "0", record(B_SCORES, estimator="random_forest"))            # no select.* set
+    job_dir(three / "0", constrained(B_SCORES, 0.70, estimator="random_forest"))
+    job_dir(three / "1", constrained([0.80] * 5, 0.60, estimator="hist_gbdt"))
+    assert main([str(one), str(two)]) == 0
+    out = capsys.readouterr().out
+    assert "breast_cancer: best of A is job 1 (of 2), best of B is job 0 (of 1)" in out
+    assert ("  A's job 1 meets select.constraints sensitivity>=0.85, calibration_slope>=0.8 (checked on the 95% "
+            "interval's unfavourable limit)") in out
+    assert "  B's job 0 records no select.constraints verdict" in out
+    res = corrected_ttest(A_SCORES, B_SCORES, 80, 20)
+    assert f"A - B = +0.020 (95% CI {res['lower']:+.3f} to {res['upper']:+.3f})" in out
+    assert main([str(three), str(two)]) == 0   # none meets them: the best by the metric, said to break them
+    out = capsys.readouterr().out
+    assert "best of A is job 0 (of 2)" in out
+    assert ("  A's job 0 breaks sensitivity>=0.85 (value 0.7) of select.constraints sensitivity>=0.85, "
+            "calibration_slope>=0.8 (checked on the pooled value): none of A's 2 completed breast_cancer jobs "
+            "meets them") in out
+
+
 # -- real sweeps ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

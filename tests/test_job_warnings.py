@@ -52,6 +52,30 @@ def test_the_evaluations_warnings_move_to_the_top_level_and_into_the_log(compose
     assert all(w["message"] in logged for w in m["warnings"])
 
 
+def test_the_sample_size_warning_is_in_the_log_once_before_training(compose_cfg, tmp_path):
+    """Cleveland's 303 patients are fewer than Riley et al.'s minimum: the job warns before training, records
+    the warning in metrics.json, and its log (a file handler as Hydra gives a job its train.log) says it once."""
+    handler = logging.FileHandler(tmp_path / "train.log")
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    logger = logging.getLogger("medsweep")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        run_job(compose_cfg("model=cardiovascular", "estimator=logreg", "trainer.folds=2", "eval.n_boot=0"),
+                tmp_path / "job")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+    (warning,) = [w["message"] for w in metrics_of(tmp_path / "job")["warnings"] if w["kind"] == "sample_size"]
+    lines = (tmp_path / "train.log").read_text().splitlines()
+    said = [i for i, line in enumerate(lines) if line.endswith(f"[WARNING] - {warning}")]
+    assert warning.startswith("Sample size: 303 rows") and len(said) == 1, said
+    trained = next(i for i, line in enumerate(lines) if "[INFO] - Cross-validation: 2 folds" in line)
+    assert said[0] < trained   # before training, where it can still change what is run
+
+
 def test_a_job_without_warnings_records_an_empty_list(compose_cfg, tmp_path):
     # An anticipated C statistic of 0.95 (breast cancer's models reach 0.99): 569 rows are then enough for 30
     # parameters (evaluate/sample_size.py; at the default 0.7 the job warns that they are not).

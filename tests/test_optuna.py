@@ -318,3 +318,99 @@ def test_resume_tells_finished_trials_and_reruns_those_cut_short(tmp_path):
     sweeper.objectives = parse_objectives(["roc_auc", "brier"], "classification")
     with pytest.raises(Exception, match="the study optimises roc_auc:maximize, this command roc_auc:maximize, brier"):
         sweeper._open_study(tmp_path, resume=True)
+
+
+def _pruned_study(path):
+    """A study of 4 trials as a search leaves it: 0 and 3 complete, 1 told PRUNED, 2 still RUNNING whose job
+    was pruned (the sweep died before telling it)."""
+    from medsweep.record.job_record import write_record
+
+    objectives = parse_objectives([], "classification")
+    study = _optuna.create_study(path, "s", objectives, _optuna.sampler("tpe", 0))
+    space = {"estimator.C": optuna.distributions.FloatDistribution(0.01, 10, log=True)}
+    trials = [study.ask(space) for _ in range(4)]
+    for t in trials:
+        t.set_user_attr(_optuna.OVERRIDES_ATTR, [f"estimator.C={t.params['estimator.C']!r}"])
+    study.tell(trials[0], 0.7)
+    study.tell(trials[1], state=TrialState.PRUNED)
+    study.tell(trials[3], 0.8)
+    (path / "2").mkdir()
+    write_record(path / "2", JobRecord(status="pruned", pruned={"reason": "worse"}))
+    return objectives, space, [t.params for t in trials]
+
+
+def _resumed(path, objectives, space, rerun, n_trials=4):
+    from hydra_plugins.medsweep_sweeper.optuna_sweeper import MedsweepOptunaSweeper
+
+    sweeper = MedsweepOptunaSweeper(n_trials=n_trials, n_jobs=2, objectives=[], study_name="s",
+                                    sampler=OmegaConf.create({"name": "tpe", "seed": 0}),
+                                    pruner=OmegaConf.create({"name": "auto", "p_threshold": 0.1, "n_startup_steps": 2}),
+                                    params=None, search_space={})
+    sweeper.objectives, sweeper.study_name, sweeper.space, sweeper.fixed = objectives, "s", space, ["model=x"]
+    sweeper.config = OmegaConf.create({"race": {"rerun_pruned": rerun}, "hydra": {"sweep": {"dir": str(path)}}})
+    sweeper._check = lambda overrides: None       # the app's range checks need Hydra: not what is tested here
+    sweeper._write_jobs = lambda sweep_dir: None
+    return sweeper, sweeper._open_study(path, resume=True)
+
+
+def _asked(sweeper):
+    return [n for batch in sweeper._batches([]) for n in batch]
+
+
+def test_resume_with_rerun_pruned_runs_each_pruned_trials_parameters_again_as_a_new_trial(tmp_path):
+    objectives, space, params = _pruned_study(tmp_path)
+    # Without race.rerun_pruned a pruned trial stays pruned: the study holds n_trials, nothing runs.
+    sweeper, todo = _resumed(tmp_path, objectives, space, rerun=False)
+    assert todo == [] and _asked(sweeper) == []
+    sweeper, todo = _resumed(tmp_path, objectives, space, rerun=True)
+    assert todo == [4, 5] and _asked(sweeper) == [4, 5]
+    stored = optuna.load_study(study_name="s", storage=journal(tmp_path / _optuna.STORAGE_FILE))
+    states = [t.state for t in stored.trials]
+    # The pruned trials stay PRUNED (trial 2 told so from its record); 4 and 5 run their parameters again.
+    assert states[:4] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED, TrialState.COMPLETE]
+    assert [(t.params, t.user_attrs[_optuna.RERUN_ATTR]) for t in stored.trials[4:]] == [(params[1], 1),
+                                                                                        (params[2], 2)]
+    assert sweeper._jobs[4] == ["model=x", f"estimator.C={params[1]['estimator.C']!r}"]
+    assert stored.trials[4].user_attrs[_optuna.OVERRIDES_ATTR] == sweeper._jobs[4]
+    # A rerun pruned again is rerun by the next such resume; a pruned trial already rerun is not.
+    sweeper._study.tell(4, 0.9)
+    sweeper._study.tell(5, state=TrialState.PRUNED)
+    sweeper, todo = _resumed(tmp_path, objectives, space, rerun=True, n_trials=5)
+    assert todo == [6] and _asked(sweeper) == [6]
+    sweeper._study.tell(6, state=TrialState.PRUNED)
+    stored = optuna.load_study(study_name="s", storage=journal(tmp_path / _optuna.STORAGE_FILE))
+    assert (stored.trials[6].params, stored.trials[6].user_attrs[_optuna.RERUN_ATTR]) == (params[2], 5)
+    # Reruns enqueued by a resume that died before asking for them run on the next resume, as trial = job number.
+    _resumed(tmp_path, objectives, space, rerun=True)   # enqueues trial 7 (rerun of 6), asks for nothing
+    sweeper, todo = _resumed(tmp_path, objectives, space, rerun=False)
+    assert todo == [7] and _asked(sweeper) == [7]
+    assert sweeper._study.trials[7].params == params[2]
+
+
+@pytest.mark.slow
+def test_a_real_resume_with_rerun_pruned_runs_the_pruned_trial_again(tmp_path):
+    """A search whose only trial was pruned, resumed with race.rerun_pruned=true: trial 1 runs trial 0's
+    parameters to the end in its own directory; trial 0's directory and state are left as they were."""
+    from medsweep.record.job_record import write_record
+
+    search = [a for a in SEARCH if not a.startswith(("trainer.folds", "hydra.sweeper.n_jobs"))] + ["trainer.folds=2"]
+    objectives = parse_objectives([], "classification")
+    study = _optuna.create_study(tmp_path, "parkinsons-logreg", objectives, _optuna.sampler("tpe", 0))
+    study.set_user_attr(PRUNER_ATTR, {"metric": "roc_auc", "p_threshold": 0.1, "n_startup_steps": 1})
+    trial = study.ask({"estimator.C": optuna.distributions.FloatDistribution(1e-3, 1e2, log=True)})
+    trial.set_user_attr(_optuna.OVERRIDES_ATTR, [f"estimator.C={trial.params['estimator.C']!r}"])
+    study.tell(trial, state=TrialState.PRUNED)
+    (tmp_path / "0").mkdir()
+    write_record(tmp_path / "0", JobRecord(status="pruned", pruned={"reason": "worse"}))
+    (tmp_path / "sweep.json").write_text("{}")
+    before = (tmp_path / "0" / "metrics.json").read_bytes()
+    proc = run_train("-m", *search, "hydra.sweeper.n_trials=1", "resume=true", "race.rerun_pruned=true",
+                     f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    assert "the parameters of pruned trial(s) 0 run again as new trials 1" in proc.stderr + proc.stdout
+    stored = optuna.load_study(study_name="parkinsons-logreg", storage=journal(tmp_path / "optuna.journal"))
+    assert [t.state for t in stored.trials] == [TrialState.PRUNED, TrialState.COMPLETE]
+    record = metrics_of(tmp_path / "1")
+    assert record["status"] == "completed" and f"estimator.C={trial.params['estimator.C']!r}" in record["overrides"]
+    assert stored.trials[1].value == pytest.approx(np.mean(record["metrics"]["roc_auc"]["folds"]))
+    assert (tmp_path / "0" / "metrics.json").read_bytes() == before

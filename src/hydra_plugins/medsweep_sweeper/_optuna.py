@@ -27,6 +27,7 @@ SAMPLERS = ("tpe", "random", "nsgaii")
 PRUNERS = ("auto", "wilcoxon", "none")
 OVERRIDES_ATTR = "medsweep_overrides"   # a trial's job overrides, kept in the study (a resume rebuilds them)
 OBJECTIVES_ATTR = "medsweep_objectives"  # the study's objectives (a resume with others is refused)
+RERUN_ATTR = "medsweep_rerun_of"  # the pruned trial whose parameters a trial runs again (race.rerun_pruned=true)
 
 
 # -- the search space --------------------------------------------------------------------------------------
@@ -203,6 +204,21 @@ def tell(study: Any, number: int, record: Optional[JobRecord], objectives: Seque
         why = f"its job ended {status or 'without a record'}"
     study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
     return f"failed: {why}"
+
+
+def enqueue_reruns(study: Any) -> list[int]:
+    """race.rerun_pruned=true on a resume: each PRUNED trial that no trial reruns yet is enqueued again with its
+    parameters, as a new trial (a finished trial is never told again: Optuna's own RetryFailedTrialCallback
+    retries a failed trial the same way), marked with RERUN_ATTR; the study's next asks hand them out before
+    any new proposal. Returns the pruned trials' numbers, in order."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    rerun = {t.user_attrs.get(RERUN_ATTR) for t in trials}
+    pruned = [t for t in trials if t.state == TrialState.PRUNED and t.number not in rerun]
+    for t in pruned:
+        study.enqueue_trial(dict(t.params), user_attrs={RERUN_ATTR: t.number})
+    return [t.number for t in pruned]
 
 
 # -- results ----------------------------------------------------------------------------------------------

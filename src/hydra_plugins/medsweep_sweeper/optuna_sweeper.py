@@ -12,7 +12,9 @@ the search, Ctrl+C and SIGTERM, a full disk, the summary and report, tracking. W
 - The study lives in ``<sweep dir>/optuna.journal`` (_optuna.py says why a journal file); ``resume=true``
   continues it: trials told stay told, trials whose jobs completed but were not told are told from their
   records, trials cut short (interrupted, or killed) run again in their own directories, and new trials are
-  asked for until the study holds ``n_trials``.
+  asked for until the study holds ``n_trials``. Pruned trials stay pruned; with ``race.rerun_pruned=true`` the
+  parameters of each pruned trial run again as a new trial (a told trial cannot be told again), before any
+  new proposal and beyond ``n_trials``.
 - With a pruner (WilcoxonPruner, one objective), each trial's job reports its folds to its trial
   (job/optuna_pruning.py, through the ``optuna_trial`` key this sweeper sets) and stops when worse than the
   best trial told so far. The trials of a batch are all judged against the same best trial (trials are told
@@ -150,6 +152,13 @@ class MedsweepOptunaSweeper(MedsweepSweeper):
         # Seeded past the proposals already made: a resumed random start does not propose them again.
         study.sampler = _optuna.sampler(self.conf.sampler.name, None if seed is None else seed + len(trials))
         self._study = study
+        # Reruns enqueued by a resume that stopped before asking for them: the next asks hand them out.
+        waiting = sum(t.state == TrialState.WAITING for t in trials)
+        if any(t.state == TrialState.WAITING for t in trials[:len(trials) - waiting]):
+            raise CompactHydraException(f"resume=true refused: {sweep_dir / _optuna.STORAGE_FILE} holds trials "
+                                        "waiting to be asked for before trials already run (enqueued outside "
+                                        "medsweep?): trial numbers would not be job numbers. Nothing was changed.")
+        trials = trials[:len(trials) - waiting]
         self._jobs = [list(t.user_attrs.get(_optuna.OVERRIDES_ATTR, [])) for t in trials]
         sweep = SweepDir(sweep_dir)
         self._launched = {t.number for t in trials if sweep.job(t.number).folder.is_dir()}
@@ -169,11 +178,30 @@ class MedsweepOptunaSweeper(MedsweepSweeper):
             else:
                 self._relaunch.append(num)
         self._launched.update(self._relaunch)
-        self._target = max(self.conf.n_trials, len(trials))
+        reruns = self._rerun_pruned(study)
+        self._target = max(self.conf.n_trials, len(trials)) + waiting + len(reruns)
         kept = len(trials) - len(self._relaunch)
         log.info("Resuming %s: %d trial(s) kept as told, %d cut short run again, %d new", sweep_dir, kept,
                  len(self._relaunch), self._target - len(trials))
         return self._relaunch + list(range(len(trials), self._target))
+
+    def _rerun_pruned(self, study: Any) -> list[int]:
+        """race.rerun_pruned=true: the pruned trials' parameters enqueued to run again as new trials (a trial
+        told PRUNED stays pruned in the study and in its directory); else say that pruned trials stay pruned."""
+        from optuna.trial import TrialState
+
+        if self.config is None or not OmegaConf.select(self.config, "race.rerun_pruned", default=False):
+            pruned = [t.number for t in study.get_trials(deepcopy=False) if t.state == TrialState.PRUNED]
+            if pruned:
+                log.info("Trial(s) %s were pruned and stay pruned (race.rerun_pruned=true runs their parameters "
+                         "again as new trials)", ", ".join(map(str, pruned)))
+            return []
+        reruns = _optuna.enqueue_reruns(study)
+        if reruns:
+            n = len(study.get_trials(deepcopy=False))
+            log.info("race.rerun_pruned=true: the parameters of pruned trial(s) %s run again as new trials %s",
+                     ", ".join(map(str, reruns)), ", ".join(map(str, range(n - len(reruns), n))))
+        return reruns
 
     def _batches(self, nums: list[int]) -> Iterator[list[int]]:  # type: ignore[override]
         """The trials to launch, a batch at a time: first those a resume runs again, then new ones, asked for

@@ -133,8 +133,9 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
         scored, test_predictions = _score_test(final, test, operating_point.get("final_threshold"), cfg)
         where = "Hold-out" if scored["source"] == "holdout" else "External validation"
         warnings += [{**w, "message": f"{where}: {w['message']}"} for w in scored["evaluation"].pop("warnings", [])]
-    for w in warnings:
-        log.warning("%s", w["message"])
+    for w in warnings:  # the sample size's was logged before training (data_checks.sample_size_check): not twice
+        if w["kind"] != "sample_size":
+            log.warning("%s", w["message"])
     instability = instability_analysis(cfg, data, spec, settings, final, operating_point.get("final_threshold"),
                                        metrics, evidence.record["calibration"])
 

@@ -212,7 +212,7 @@ def metric_scores(record: Record, metric: str) -> Optional[list]:
     return list(folds)
 
 
-def _metric_rank(record: JobRecord, metric: str, by: str) -> float:
+def metric_rank(record: JobRecord, metric: str, by: str) -> float:
     """better_first of ``metric`` (select.metric): its pooled value, else its mean, in its own direction."""
     from medsweep.evaluate.constraints import higher_is_better
 
@@ -325,7 +325,7 @@ def compare_to_best(records: Mapping[Hashable, Record]) -> dict[Hashable, dict]:
             best = min(candidates, key=lambda j: (better_first(records[j], by), order[j]))
         else:
             by = ranking.ranked_by(((records[j].metrics or {}).get(chosen) or {}).get("pooled") for j in jobs)
-            best = min(candidates, key=lambda j: (_metric_rank(records[j], chosen, by), order[j]))
+            best = min(candidates, key=lambda j: (metric_rank(records[j], chosen, by), order[j]))
         # the group the best was picked from (its BBC-CV estimate picks among them too)
         out[best] = {"best": best, "group": list(candidates)}
         tests = {job: paired_test(records[job], records[best], metric=chosen) for job in jobs if job != best}

@@ -11,11 +11,14 @@ import math
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
+from medsweep.escape import one_line
 from medsweep.record.files import JobPaths
 from medsweep.record.job_record import JobRecord, read_record
 from medsweep.record.sweep_dir import SweepDir
-from medsweep.report.compare import (ALPHA, FEW_PAIRS, Record, better_first, comparable, fold_design, paired_test,
-                                     primary_scores, ranked_by)
+from medsweep.report import ranking
+from medsweep.report.compare import (ALPHA, FEW_PAIRS, Record, better_first, broken, comparable, feasible,
+                                     fold_design, metric_rank, paired_test, primary_scores, ranked_by,
+                                     selected_metric)
 from medsweep.report.records import as_record
 
 Say = Callable[[str], None]
@@ -76,6 +79,34 @@ def describe(result: Mapping, record_a: Record, record_b: Record, label_a: str =
     return text
 
 
+def constraints_verdict(record: Optional[JobRecord]) -> Optional[str]:
+    """Whether the job meets the select.constraints it recorded (metrics.json ``selection``), as the
+    leaderboards' constraints column says it, following "job A ..."; None where it recorded none."""
+    sel = record.selection if record is not None else None
+    if not isinstance(sel, Mapping) or not sel.get("constraints") or not isinstance(sel.get("feasible"), bool):
+        return None
+    on = {"point": "pooled value", "bound": "95% interval's unfavourable limit"}.get(sel.get("on"), sel.get("on"))
+    what = f"select.constraints {', '.join(map(str, sel['constraints']))} (checked on the {on})"
+    return one_line(f"meets {what}" if sel["feasible"] else f"breaks {'; '.join(broken(record)) or '?'} of {what}",
+                    1000)
+
+
+def _say_verdicts(say: Say, verdicts: list[tuple[str, Optional[str]]], indent: str = "") -> None:
+    """Each side's constraints verdict, where either side recorded one (the other then says it has none)."""
+    if any(v for _, v in verdicts):
+        for who, verdict in verdicts:
+            say(f"{indent}{who} {verdict or 'records no select.constraints verdict'}")
+
+
+def _sweep_verdict(record: JobRecord, count: int, label: str, model: str) -> Optional[str]:
+    """constraints_verdict of a sweep's best job; breaking them, it was best only because none of the model's
+    jobs meets them (the leaderboard's "NO job meets ...")."""
+    verdict = constraints_verdict(record)
+    if verdict and feasible(record) is False:
+        verdict += f": none of {label}'s {count} completed {model} job{'s' if count != 1 else ''} meets them"
+    return verdict
+
+
 def kind_of(path: Path) -> Optional[str]:
     """"job", "sweep" or None (neither)."""
     if not path.is_dir():
@@ -97,6 +128,7 @@ def compare_jobs(dir_a: Path, dir_b: Path, alpha: float = ALPHA, say: Say = prin
     for label, path, record in (("A", dir_a, record_a), ("B", dir_b, record_b)):
         listed = record is not None and record.keys  # an empty metrics.json ({}) lists nothing
         say(f"{label}: {path}" + (f" ({' '.join(map(str, record.overrides or []))})" if listed else ""))
+    _say_verdicts(say, [("job A", constraints_verdict(record_a)), ("job B", constraints_verdict(record_b))])
     why = comparable(record_a, record_b)
     if why:
         say(f"cannot compare: {why}")
@@ -105,10 +137,27 @@ def compare_jobs(dir_a: Path, dir_b: Path, alpha: float = ALPHA, say: Say = prin
     return True
 
 
+def _leaderboard_best(entries: list[tuple[str, JobRecord]]) -> tuple[str, JobRecord]:
+    """(job dir name, record) of the best of one model's completed jobs, as
+    its leaderboard ranks them: the jobs meeting select.constraints first (all where none records a verdict or
+    none meets them), ranked by select.metric where every job records the same one (else by ``rank_value``,
+    the pooled out-of-fold value); ties: the first job."""
+    meeting = [e for e in entries if feasible(e[1]) is not False]
+    metrics = {selected_metric(record) for _, record in entries}
+    chosen = metrics.pop() if len(metrics) == 1 else None
+    if chosen is None:
+        by = ranked_by(record for _, record in entries)
+        best = min(meeting or entries, key=lambda e: better_first(e[1], by))
+    else:
+        by = ranking.ranked_by(((record.metrics or {}).get(chosen) or {}).get("pooled") for _, record in entries)
+        best = min(meeting or entries, key=lambda e: metric_rank(e[1], chosen, by))
+    return best
+
+
 def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, JobRecord, int]]]:
     """(jobs listed, {model: (job dir name, record, completed jobs of the model)}): the best completed job
-    of each model by ``rank_value`` (its pooled out-of-fold value; ties: the first job, as on the
-    leaderboard)."""
+    of each model as its leaderboard calls it (_leaderboard_best: by ``rank_value``, its pooled out-of-fold
+    value, among the jobs meeting select.constraints where they recorded them; ties: the first job)."""
     sweep = SweepDir(sweep_dir)
     _, jobs = sweep.jobs()
     completed: dict[str, list[tuple[str, JobRecord]]] = {}
@@ -119,8 +168,7 @@ def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, JobRecor
             completed.setdefault(str(record.model), []).append((job["dir"], record))
     best = {}
     for model, entries in completed.items():
-        by = ranked_by(record for _, record in entries)
-        best[model] = (*min(entries, key=lambda e: better_first(e[1], by)), len(entries))
+        best[model] = (*_leaderboard_best(entries), len(entries))
     return len(jobs), best
 
 
@@ -141,6 +189,8 @@ def compare_sweeps(dir_a: Path, dir_b: Path, alpha: float = ALPHA, say: Say = pr
     for model in common:
         (name_a, rec_a, count_a), (name_b, rec_b, count_b) = best_a[model], best_b[model]
         say(f"\n{model}: best of A is job {name_a} (of {count_a}), best of B is job {name_b} (of {count_b})")
+        _say_verdicts(say, [(f"A's job {name_a}", _sweep_verdict(rec_a, count_a, "A", model)),
+                            (f"B's job {name_b}", _sweep_verdict(rec_b, count_b, "B", model))], "  ")
         why = comparable(rec_a, rec_b)
         if why:
             say(f"  cannot compare: {why}")

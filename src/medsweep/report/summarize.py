@@ -61,6 +61,8 @@ def _write(summary: dict, boards: list, metric_cols: list[str], sweep: SweepDir,
     frame["warnings"] = [" | ".join(f"{w['kind']}: {w['message']}" for w in r["warnings"]) for r in rows]
     for col in ("rank", "vs_best_job", "seed", "folds", "bbc_configurations"):  # whole numbers stay whole beside empty cells
         frame[col] = frame[col].astype("Int64")
+    for col, cells in table.csv_appended(rows).items():  # pruned / select.constraints: only where the sweep has them
+        frame[col] = cells
     write_csv(csv_file, frame)  # spreadsheet formulas neutralised (escape.csv_safe)
     write_json(json_file, summary)
     with atomic_path(md_file) as tmp:

@@ -53,6 +53,32 @@ def csv_columns(metric_cols: list[str]) -> list[str]:
             "n_warnings", "warnings", *metric_cols, "folds", "seed", "duration_s", "dir", "error_type", "error"]
 
 
+# Appended after summary.csv's other columns, each group only in a sweep that has it (a sweep without pruned
+# jobs or select.* writes the columns it always did): why a search stopped a job (metrics.json's ``pruned``),
+# and the job's verdict on select.constraints (its ``selection``, as the leaderboards' constraints column).
+PRUNED_COLUMNS = ("pruned_reason", "pruned_by")
+CONSTRAINT_COLUMNS = ("select_metric", "select_value", "select_on", "constraints", "meets_constraints",
+                      "broken_constraints")
+
+
+def csv_appended(rows: list[dict]) -> dict[str, list]:
+    """summary.csv's columns after ``error`` (PRUNED_COLUMNS where a job was pruned, CONSTRAINT_COLUMNS where a
+    job recorded a select.* verdict), each a list of cells in row order; empty cells where a job has none."""
+    out: dict[str, list] = {}
+    if any(r["status"] == Status.PRUNED for r in rows):
+        out["pruned_reason"] = [r.get("pruned") for r in rows]
+        out["pruned_by"] = [r.get("pruned_by") for r in rows]
+    if any(r.get("feasible") is not None for r in rows):
+        checked = [r.get("feasible") is not None for r in rows]
+        out["select_metric"] = [r.get("select_metric") for r in rows]
+        out["select_value"] = [r.get("select_value") for r in rows]
+        out["select_on"] = [r.get("select_on") for r in rows]
+        out["constraints"] = ["; ".join(r.get("constraints") or []) if c else None for r, c in zip(rows, checked)]
+        out["meets_constraints"] = [r.get("feasible") for r in rows]
+        out["broken_constraints"] = [" | ".join(r.get("broken") or []) if c else None for r, c in zip(rows, checked)]
+    return out
+
+
 def clean(x: Any) -> Any:
     """NaN/inf -> None, so summary.json is strict JSON and the CSV writes an empty cell."""
     if isinstance(x, float) and not math.isfinite(x):
@@ -128,6 +154,8 @@ def job_row(job: dict, m: Optional[JobRecord], overrides: Optional[list], damage
     }
     if status == Status.PRUNED:  # why a search stopped it (not an error: pruned is never failed)
         row["pruned"] = _one_line((m.pruned or {}).get("reason") if isinstance(m.pruned, dict) else m.pruned)
+        if isinstance(m.pruned, dict):  # racing's "by", an Optuna pruner's "pruner"
+            row["pruned_by"] = _one_line(m.pruned.get("by") or m.pruned.get("pruner"), 80)
     if isinstance(m.selection, dict):  # select.metric / select.constraints (evaluate/constraints.py)
         sel = m.selection
         row.update(select_metric=sel.get("metric"), select_value=clean(sel.get("value")),

@@ -276,3 +276,21 @@ def test_screening_prunes_against_the_leader_of_all_jobs_and_runs_the_most_promi
     assert record["pruned"]["leader"]["job"] == "2" and record["pruned"]["folds"] == [0, 1, 2]
     assert going_on == [2, 1, 3]     # by mean over the screened folds, best first
     assert all(metrics_of(tmp_path / str(n))["status"] == "screened" for n in going_on)
+
+
+def test_the_winners_bbc_cv_says_how_many_pruned_jobs_it_left_out():
+    from medsweep.report import cells, table
+
+    rows = [{"job": 0, "model": "heart", "status": "completed", "primary_metric": "roc_auc", "primary_pooled": 0.9},
+            {"job": 1, "model": "heart", "status": "completed", "primary_metric": "roc_auc", "primary_pooled": 0.8},
+            {"job": 2, "model": "heart", "status": "pruned"}, {"job": 3, "model": "heart", "status": "pruned"},
+            {"job": 4, "model": "other", "status": "pruned"}]
+    comparisons = {0: {"best": 0, "group": [0, 1]},
+                   1: {"best": 0, "group": [0, 1], "difference": -0.1, "lower": -0.2, "upper": 0.0, "p_value": 0.04,
+                       "p_holm": 0.04, "distinguishable": True}}
+    res = {"estimate": 0.87, "lower": 0.8, "upper": 0.93, "level": 0.95, "n_boot": 10, "n_valid": 10,
+           "selected": {0: 8, 1: 2}, "method": "bbc"}
+    selection = table.add_comparisons(rows, comparisons, lambda jobs: res)
+    assert selection[0]["pruned_left_out"] == 2 and rows[0]["bbc_pruned"] == 2   # job 4 is another model's
+    assert cells.row_bbc(rows[0]).endswith("of 2 (2 pruned left out)")
+    assert table.csv_appended(rows)["bbc_pruned"] == [2, None, None, None, None]

@@ -58,7 +58,7 @@ def test_pruned_reason_and_constraint_verdict_are_appended_after_the_existing_co
                                              "pruner": "WilcoxonPruner", "trial": 3})
     _job(sweep, 4, status="failed")
     columns, rows = _csv(sweep)
-    assert columns == BEFORE + ["pruned_reason", "pruned_by", "select_metric", "select_value", "select_on",
+    assert columns == BEFORE + ["pruned_reason", "pruned_by", "bbc_pruned", "select_metric", "select_value", "select_on",
                                 "constraints", "meets_constraints", "broken_constraints"]
     by_job = {int(r["job"]): r for r in rows}
     assert by_job[2]["status"] == "pruned" and by_job[2]["pruned_by"] == "racing"
@@ -82,4 +82,4 @@ def test_a_sweep_without_pruned_jobs_or_constraints_keeps_the_columns_it_always_
     only_pruned = tmp_path / "pruned"
     _job(only_pruned, 0)
     _job(only_pruned, 1, status="pruned", pruned={"reason": "stopped", "by": "racing"})
-    assert _csv(only_pruned)[0] == BEFORE + ["pruned_reason", "pruned_by"]
+    assert _csv(only_pruned)[0] == BEFORE + ["pruned_reason", "pruned_by", "bbc_pruned"]

@@ -67,7 +67,9 @@ def row_vs_best(row: dict, top: Optional[dict] = None) -> str:
 def row_bbc(row: dict) -> str:
     """The selected job's BBC-CV estimate with its interval, and how many configurations it was picked from."""
     if row.get("bbc_estimate") is not None:
-        return f"{ci(row['bbc_estimate'], row.get('bbc_lower'), row.get('bbc_upper'))} of {row['bbc_configurations']}"
+        left_out = f" ({row['bbc_pruned']} pruned left out)" if row.get("bbc_pruned") else ""
+        return (f"{ci(row['bbc_estimate'], row.get('bbc_lower'), row.get('bbc_upper'))} of "
+                f"{row['bbc_configurations']}{left_out}")
     return "not computed (see bbc_note)" if row.get("bbc_note") else "-"
 
 

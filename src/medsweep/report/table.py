@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
@@ -56,7 +57,7 @@ def csv_columns(metric_cols: list[str]) -> list[str]:
 # Appended after summary.csv's other columns, each group only in a sweep that has it (a sweep without pruned
 # jobs or select.* writes the columns it always did): why a search stopped a job (metrics.json's ``pruned``),
 # and the job's verdict on select.constraints (its ``selection``, as the leaderboards' constraints column).
-PRUNED_COLUMNS = ("pruned_reason", "pruned_by")
+PRUNED_COLUMNS = ("pruned_reason", "pruned_by", "bbc_pruned")
 CONSTRAINT_COLUMNS = ("select_metric", "select_value", "select_on", "constraints", "meets_constraints",
                       "broken_constraints")
 
@@ -68,6 +69,7 @@ def csv_appended(rows: list[dict]) -> dict[str, list]:
     if any(r["status"] == Status.PRUNED for r in rows):
         out["pruned_reason"] = [r.get("pruned") for r in rows]
         out["pruned_by"] = [r.get("pruned_by") for r in rows]
+        out["bbc_pruned"] = [r.get("bbc_pruned") for r in rows]  # the model's pruned jobs BBC-CV left out
     if any(r.get("feasible") is not None for r in rows):
         checked = [r.get("feasible") is not None for r in rows]
         out["select_metric"] = [r.get("select_metric") for r in rows]
@@ -191,6 +193,9 @@ def add_comparisons(rows: list[dict], comparisons: Mapping, estimate: Callable[[
     jobs (``estimate(jobs)``: selection.group_estimate of those jobs; ValueError or OSError where it cannot be
     computed). Returns the groups' selection records (summary.json's "selection")."""
     selection = []
+    # Racing's pruned jobs have no out-of-fold predictions to resample: BBC-CV picks among the jobs that ran every
+    # fold, and says how many of the model's jobs it leaves out (clearly worse on their folds, so rarely picked).
+    pruned = Counter(r["model"] for r in rows if r["status"] == Status.PRUNED)
     for row in rows:
         c = comparisons.get(row["job"])
         if row["status"] != Status.COMPLETED or not c:
@@ -216,6 +221,8 @@ def add_comparisons(rows: list[dict], comparisons: Mapping, estimate: Callable[[
             entry["bbc_cv"]["selected"] = {str(j): n for j, n in res["selected"].items()}
             row.update(bbc_estimate=res["estimate"], bbc_lower=res["lower"], bbc_upper=res["upper"])
         row["bbc_configurations"] = len(jobs)
+        if pruned.get(row["model"]):
+            row["bbc_pruned"] = entry["pruned_left_out"] = pruned[row["model"]]
         selection.append(entry)
     return selection
 

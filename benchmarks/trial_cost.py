@@ -18,8 +18,12 @@ which trains, scores and writes its files exactly as a sweep's job does (``run_j
   n_trials=N, n_jobs=J)`` (Optuna's threads), the objective calling ``run_job``.
 - ``plain-processes``: J processes, each ``study.optimize(objective, n_trials=N/J)`` on one JournalStorage
   file (Optuna's recipe for several processes).
-- racing: TODO. Racing over folds (issue 25, item 1) was not on main when this script was written: add a
-  ``racing`` run here (the grid's jobs with racing switched on) once it is merged.
+- ``racing``: the grid with ``race.enabled=true race.min_folds=2``. With 2 folds racing tests a job once, after
+  its last fold, and has no screening stage (a job is screened only where it has folds after ``min_folds``):
+  what racing's bookkeeping costs (each fold's score written, the group's files read).
+- ``grid-3folds`` / ``racing-3folds``: the same trials with ``trainer.folds=3``, without and with racing
+  (``race.min_folds=2``): every job is screened on 2 folds, and those that go on are launched a second time.
+  Racing also prunes here, so the two do different work: their wall times are compared, not their overheads.
 
 Figures: wall time (``time.perf_counter`` around the subprocess(es)), trials per second, and the per-trial
 overhead ``(wall - (loop start-up + loop time / min(J, cores))) / N``: what each way of running the trials
@@ -164,10 +168,15 @@ def main() -> int:
         f"optuna-b{j}": train + ["hparams_search=optuna", f"hydra.sweeper.n_trials={n}", f"hydra.sweeper.n_jobs={j}"],
         "optuna-b8": train + ["hparams_search=optuna", f"hydra.sweeper.n_trials={n}", "hydra.sweeper.n_jobs=8"],
     }
-    # TODO(racing, issue 25 item 1): once racing is merged, add the grid's sweep with racing switched on here.
+    sweeps["racing"] = sweeps["grid"] + ["race.enabled=true", "race.min_folds=2"]
+    sweeps["grid-3folds"] = sweeps["grid"] + ["trainer.folds=3"]
+    sweeps["racing-3folds"] = sweeps["grid-3folds"] + ["race.enabled=true", "race.min_folds=2"]
     for name, command in sweeps.items():
         wall, _ = timed([command + [f"hydra.sweep.dir={tmp / name}"]])
         runs[name] = {"wall_s": wall, "trials": count_trials(tmp / name)}
+        if name.startswith("racing"):
+            runs[name]["pruned"] = sum(1 for p in (tmp / name).glob("*/metrics.json")
+                                       if json.loads(p.read_text()).get("status") == "pruned")
 
     wall, _ = timed([me + ["--worker", "threads", "--out", str(tmp / "threads"), "--trials", str(n),
                                 "--jobs", str(j)]])
@@ -191,6 +200,10 @@ def main() -> int:
         if name == "loop":
             continue
         r["trials_per_s"] = r["trials"] / r["wall_s"]
+        if name.endswith("3folds"):  # other work than the loop's: no floor to subtract
+            pruned = f" ({r['pruned']} pruned)" if "pruned" in r else ""
+            print(f"| {name}{pruned} | {r['wall_s']:.1f} | {r['trials_per_s']:.2f} | - |")
+            continue
         r["overhead_ms"] = (r["wall_s"] - floor) / r["trials"] * 1000
         print(f"| {name} | {r['wall_s']:.1f} | {r['trials_per_s']:.2f} | {r['overhead_ms']:.0f} |")
     print(f"| loop (1 process, one after another) | {runs['loop']['wall_s']:.1f} | "

@@ -59,10 +59,12 @@ def test_wilcoxon_one_sided_matches_the_exact_enumeration():
     assert racing.one_sided_p(WORSE[:4], LEADER[:4], True, "wilcoxon", 0.25)[1] == pytest.approx(1 / 16)
 
 
-def test_decide_pairs_shared_folds_against_the_leader_with_the_best_mean_on_them():
+def test_decide_pairs_the_jobs_folds_with_the_leader_the_best_of_those_that_scored_all_of_them():
     own = dict(enumerate(WORSE[:4]))
     others = {"1": dict(enumerate(LEADER)),                       # the leader on folds 0-3
               "2": {0: 0.99, 1: 0.99},                            # better, but only 2 shared folds: not compared
+              "5": {0: 0.99, 1: 0.99, 2: 0.99},                   # best on 3 folds, but has not scored fold 3:
+              #                                                      judged on other folds than ours, never the leader
               "3": {0: 0.90, 1: 0.88, 2: 0.89, 3: 0.90, 4: 0.2}}  # fold 4 not shared: ignored
     stop = racing.decide(own, others, True, 3, 0.05, "corrected_ttest", 0.25)
     assert stop["leader"] == {"job": "1", "scores": LEADER[:4]}

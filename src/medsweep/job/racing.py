@@ -3,8 +3,8 @@
 Jobs of one group (same model, data, folds, repeats and seed: the same patients in each fold, see
 :func:`group_key`) write each fold's primary-metric score into the sweep directory as it finishes
 (``<sweep>/.race/<group>/<job>.json``, one small file per job, written atomically). After ``race.min_folds``
-folds, a job compares its scores on the folds it shares with each other job of its group; the leader is the
-job with the best mean over those shared folds. The job stops (status "pruned", learn.training.FoldsStopped)
+folds, a job pairs its scores with the leader's on its folds: of the jobs of its group that scored every one of
+them, the one with the best mean over them (decide). The job stops (status "pruned", learn.stops.FoldsStopped)
 when it is worse than the leader by a one-sided paired test at ``race.alpha``.
 
 The test (``race.test``): by default the corrected resampled t-test of Nadeau & Bengio (2003), the one
@@ -127,17 +127,20 @@ def one_sided_p(own: list[float], leader: list[float], higher_is_better: bool, t
 def decide(own: Mapping[int, float], others: Mapping[str, Mapping[int, float]], higher_is_better: bool,
            min_folds: int, alpha: float, test: str, test_train_ratio: float) -> Optional[dict]:
     """Whether a job with fold scores ``own`` ({fold: score}) stops against the other jobs of its group
-    (``others``: job -> {fold: score}): None to go on, else the record's ``pruned`` details. Only folds both
-    jobs scored (finite) are paired; jobs sharing fewer than ``min_folds`` are not compared. The leader is the
-    job with the best mean over the folds it shares (ties: the first job by name)."""
+    (``others``: job -> {fold: score}): None to go on, else the record's ``pruned`` details. From ``min_folds``
+    (finite) scores on, the job is paired on all its folds with the leader: of the jobs that scored every one of
+    them, the one with the best mean over them (ties: the first job by name). Every candidate is judged on the
+    same folds: folds differ in how hard they are (ROC-AUC 0.83 to 0.96 across one forest's 15 folds on
+    Cleveland), and a job that scored only the easy ones would look best on its few folds and be a weak
+    leader to test against."""
     mine = {f: s for f, s in own.items() if math.isfinite(s)}
     if len(mine) < min_folds:
         return None
     sign = 1.0 if higher_is_better else -1.0
+    common = sorted(mine)
     best = None
     for job in sorted(others):
-        common = sorted(f for f, s in others[job].items() if f in mine and math.isfinite(s))
-        if len(common) < min_folds:
+        if not all(math.isfinite(others[job].get(f, math.nan)) for f in common):
             continue
         theirs = [float(others[job][f]) for f in common]
         mean = sign * math.fsum(theirs) / len(theirs)

@@ -202,6 +202,7 @@ def test_a_job_with_data_site_records_sites_and_writes_the_forest_plot(compose_c
     m = json.loads((tmp_path / "job" / "metrics.json").read_text())
     assert m["status"] == "completed", m.get("error")
     assert m["splitter"] == "LeaveOneSiteOut" and m["splits"]["folds"] == m["sites"]["k"] == 4
+    assert m["folds"] == 4    # the folds run, not trainer.folds (3), which data.site does not use
     assert {s["site"] for s in m["sites"]["per_site"]} == {"site_1", "site_2", "site_3", "site_4"}
     assert sum(s["patients"] for s in m["sites"]["per_site"]) == m["n_groups"]  # each patient in one site
     predictions = pd.read_csv(tmp_path / "job" / "predictions.csv")

@@ -141,6 +141,7 @@ def train(cfg: DictConfig, on_epoch: Optional[Callable[[], None]] = None,
 
     results = JobRecord(
         greater_is_better=greater_is_better(primary_metric(data.task)),
+        folds=folds,  # the folds run: trainer.folds, or one per site with data.site
         metrics=metrics,
         operating_point=operating_point,
         warnings=warnings,

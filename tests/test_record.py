@@ -246,6 +246,6 @@ def test_the_artifact_writer_writes_the_jobs_files_and_says_which(compose_cfg, t
     assert {job.history, job.predictions, job.model, job.roc, job.calibration, job.test_predictions} <= set(written.files)
     assert written.model_sha256 == hashlib.sha256(job.model.read_bytes()).hexdigest()
     record = result.record(written.model_sha256).to_json()
-    assert list(record)[:6] == ["greater_is_better", "metrics", "operating_point", "warnings", "model_sha256",
-                                "model_description"]
+    assert list(record)[:7] == ["folds", "greater_is_better", "metrics", "operating_point", "warnings",
+                                "model_sha256", "model_description"]  # folds: those run (one per site with data.site)
     assert record["test"]["source"] == "holdout"

@@ -50,3 +50,10 @@ def test_a_model_without_a_completed_job_gets_no_empty_panel(tmp_path):
     # the failed model is one line of text beneath, not a panel of its own
     assert 0 < mpimg.imread(tmp_path / "s.png").shape[0] - mpimg.imread(tmp_path / "alone.png").shape[0] < 60
     assert plot_sweep([failed], tmp_path / "none.png") == [] and mpimg.imread(tmp_path / "none.png").shape[1] == 900
+
+
+def test_jobs_without_a_metric_are_counted_by_how_they_ended_a_pruned_job_never_as_failed():
+    from medsweep.report.sweep_plot import _statuses
+
+    rows = [{"status": "pruned"}, {"status": "pruned"}, {"status": "failed"}, {"status": None}]
+    assert _statuses(rows) == "1 failed, 1 missing, 2 pruned"

@@ -4,6 +4,7 @@ that the terminal leaderboard shares. Agg is selected before pyplot is imported 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
@@ -53,6 +54,13 @@ def _label(row: Mapping) -> str:
         overrides = overrides.split()
     text = f"#{row['job']} {short_overrides(overrides)}".strip()
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def _statuses(rows: Iterable[Mapping]) -> str:
+    """How the jobs without a metric ended: "3 failed, 1 pruned" (pruned jobs were stopped by a search, not
+    failed)."""
+    counts = Counter(str(r.get("status") or "missing") for r in rows)
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
 
 
 def _finite(x) -> bool:
@@ -111,7 +119,9 @@ def plot_sweep(rows: list[Mapping], path) -> list[dict]:
         metrics = sorted({str(r.get("primary_metric")) for r in done}) or ["no metric"]
         shown = done[:MAX_JOBS_PER_MODEL]
         panels.append({"model": model, "metric": "/".join(metrics), "by": by, "higher": higher,
-                       "n_done": len(done), "n_other": len(groups[model]) - len(done), "rows": shown,
+                       "n_done": len(done), "n_other": len(groups[model]) - len(done),
+                       "other": _statuses(r for r in groups[model] if not _finite(r.get("primary_mean"))),
+                       "rows": shown,
                        "jobs": [(r["job"], *_ranked(r, by)) for r in shown],
                        # the selected job of each group of jobs on the same folds: its BBC-CV estimate
                        "bbc": [(r["job"], float(r["bbc_estimate"])) for r in shown if _finite(r.get("bbc_estimate"))]})
@@ -123,7 +133,7 @@ def plot_sweep(rows: list[Mapping], path) -> list[dict]:
         p["xlim"] = _axis_limits(p["metric"], points[p["metric"]])
 
     # A model none of whose jobs has a metric gets no (empty) panel: it is named beneath the figure.
-    without = [f"{p['model']} ({p['n_other']} job(s): failed, timeout, interrupted or missing)"
+    without = [f"{p['model']} ({p['n_other']} job(s): {p['other']})"
                for p in panels if not p["n_done"]]
     panels = [p for p in panels if p["n_done"]]
     if not panels:
@@ -159,7 +169,7 @@ def plot_sweep(rows: list[Mapping], path) -> list[dict]:
         if p["n_done"] > len(shown):
             title += f"\nbest {len(shown)} of {p['n_done']} completed jobs shown"
         if p["n_other"]:
-            title += f"\n{p['n_other']} job(s) without a metric (failed, timeout, interrupted or missing)"
+            title += f"\n{p['n_other']} job(s) without a metric ({p['other']})"
         ax.set_title(title, fontsize=9, loc="left")
         ax.grid(axis="x", alpha=0.3)
     if without:

@@ -179,6 +179,7 @@ def test_a_racing_sweep_prunes_the_loser_keeps_it_pruned_on_resume_and_counts_it
     summary = json.loads((sweep / "summary.json").read_text())
     assert summary["sweep"]["counts"]["pruned"] == 1 and summary["sweep"]["counts"]["failed"] == 0
     assert "## Pruned" in (sweep / "summary.md").read_text()
+    assert "pruned: racing: roc_auc worse than job 0" in (sweep / "report.html").read_text()  # the job's block says why
     assert "Pruned (stopped early" in proc.stdout + proc.stderr
     # resume=true leaves it pruned; race.rerun_pruned=true asks for it again.
     assert SweepDir(sweep).resume_plan([0, 1]).todo == []

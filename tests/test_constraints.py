@@ -5,7 +5,6 @@ checks before any job runs, each job's verdict (point or unfavourable bound), an
 import hashlib
 import json
 
-import pytest
 
 from medsweep.config.schema import config_errors
 from medsweep.evaluate.constraints import check, constraint_errors, parse_constraint

@@ -3,7 +3,6 @@ parity, checked against fairlearn on the same predictions, and their intervals a
 written here."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from fairlearn.metrics import (MetricFrame, demographic_parity_difference, demographic_parity_ratio,
                                equalized_odds_difference, equalized_odds_ratio, false_positive_rate, selection_rate,

@@ -12,7 +12,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit, ndtr, ndtri
 from sklearn.metrics import roc_auc_score
 
-from medsweep.evaluate.evaluation import (bca_interval, bootstrap_intervals, bootstrap_values, evaluate_predictions,
+from medsweep.evaluate.evaluation import (bca_interval, bootstrap_intervals, evaluate_predictions,
                                  subgroup_table)
 
 CLASSES = [0, 1]

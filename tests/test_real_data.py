@@ -2,7 +2,6 @@
 and a file of repeated visits showing that folds are grouped by patient and that Parquet trains as CSV."""
 
 import hashlib
-import json
 
 import numpy as np
 import pandas as pd

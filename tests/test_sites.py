@@ -173,7 +173,6 @@ def test_without_a_site_effect_tau2_of_calibration_in_the_large_is_near_0(with_e
 
 
 def test_per_site_roc_auc_is_sklearn_on_the_site_rows(with_effect):
-    from sklearn.metrics import roc_auc_score
 
     data, record = with_effect
     frame = make_cohort("cardiovascular", seed=0, site="site", site_effect=1.0, n_sites=4)

@@ -297,3 +297,11 @@ def test_the_winners_bbc_cv_says_how_many_pruned_jobs_it_left_out():
     assert selection[0]["pruned_left_out"] == 2 and rows[0]["bbc_pruned"] == 2   # job 4 is another model's
     assert cells.row_bbc(rows[0]).endswith("of 2 (2 pruned left out)")
     assert table.csv_appended(rows)["bbc_pruned"] == [2, None, None, None, None]
+
+
+def test_a_resume_runs_screened_jobs_on_and_leaves_pruned_ones(tmp_path):
+    for num, status in ((0, "completed"), (1, "screened"), (2, "pruned")):
+        (tmp_path / str(num)).mkdir()
+        (tmp_path / str(num) / "metrics.json").write_text(json.dumps({"status": status, "job_num": num}))
+    plan = SweepDir(tmp_path).resume_plan([0, 1, 2])
+    assert 1 in plan.todo and 2 not in plan.todo and plan.pruned == [2] and not plan.running

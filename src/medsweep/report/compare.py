@@ -212,7 +212,25 @@ def metric_scores(record: Record, metric: str) -> Optional[list]:
     return list(folds)
 
 
-def metric_rank(record: JobRecord, metric: str, by: str) -> float:
+def shared_select_metric(records) -> Optional[str]:
+    """The select.metric every one of ``records`` set (selected_metric), else None: ranked by the primary."""
+    metrics = {selected_metric(r) for r in records}
+    return metrics.pop() if len(metrics) == 1 else None
+
+
+def best_of(records: Mapping[Hashable, JobRecord], jobs: Sequence[Hashable], candidates: Sequence[Hashable],
+            chosen: Optional[str]) -> Hashable:
+    """The best of ``candidates`` (jobs meeting select.constraints) as the jobs ``jobs`` are ranked: by
+    ``chosen`` (select.metric) where given, else by the primary metric (ranked_by); ties: the first in ``jobs``."""
+    order = {job: i for i, job in enumerate(jobs)}
+    if chosen is None:
+        by = ranked_by(records[j] for j in jobs)
+        return min(candidates, key=lambda j: (better_first(records[j], by), order[j]))
+    by = ranking.ranked_by(((records[j].metrics or {}).get(chosen) or {}).get("pooled") for j in jobs)
+    return min(candidates, key=lambda j: (_metric_rank(records[j], chosen, by), order[j]))
+
+
+def _metric_rank(record: JobRecord, metric: str, by: str) -> float:
     """better_first of ``metric`` (select.metric): its pooled value, else its mean, in its own direction."""
     from medsweep.evaluate.constraints import higher_is_better
 
@@ -308,7 +326,6 @@ def compare_to_best(records: Mapping[Hashable, Record]) -> dict[Hashable, dict]:
                 "folds (another seed, trainer.folds, repeats or hold-out)" if others else
                 f"no other completed job was scored on the same data and folds by {metric}")}
             continue
-        order = {job: i for i, job in enumerate(jobs)}
         # select.constraints: a job breaking one is never the best; select.metric: what ranks (and is tested)
         candidates = [j for j in jobs if feasible(records[j]) is not False]
         if not candidates:
@@ -316,16 +333,10 @@ def compare_to_best(records: Mapping[Hashable, Record]) -> dict[Hashable, dict]:
                 out[job] = {"reason": "no job on these folds meets select.constraints, so none is best (this job "
                                       f"breaks {'; '.join(broken(records[job]))})"}
             continue
-        metrics = {selected_metric(records[j]) for j in jobs}
-        chosen = metrics.pop() if len(metrics) == 1 else None
+        chosen = shared_select_metric(records[j] for j in jobs)
         if chosen is not None and any(metric_scores(records[j], chosen) is None for j in jobs):
             chosen = None  # some job has no fold scores of it: ranked and tested by the primary metric
-        if chosen is None:
-            by = ranked_by(records[j] for j in jobs)
-            best = min(candidates, key=lambda j: (better_first(records[j], by), order[j]))
-        else:
-            by = ranking.ranked_by(((records[j].metrics or {}).get(chosen) or {}).get("pooled") for j in jobs)
-            best = min(candidates, key=lambda j: (metric_rank(records[j], chosen, by), order[j]))
+        best = best_of(records, jobs, candidates, chosen)
         # the group the best was picked from (its BBC-CV estimate picks among them too)
         out[best] = {"best": best, "group": list(candidates)}
         tests = {job: paired_test(records[job], records[best], metric=chosen) for job in jobs if job != best}

@@ -15,10 +15,9 @@ from medsweep.escape import one_line
 from medsweep.record.files import JobPaths
 from medsweep.record.job_record import JobRecord, read_record
 from medsweep.record.sweep_dir import SweepDir
-from medsweep.report import ranking
-from medsweep.report.compare import (ALPHA, FEW_PAIRS, Record, better_first, broken, comparable, feasible,
-                                     fold_design, metric_rank, paired_test, primary_scores, ranked_by,
-                                     selected_metric)
+from medsweep.report.compare import (ALPHA, FEW_PAIRS, Record, best_of, better_first, broken, comparable,
+                                     feasible, fold_design, paired_test, primary_scores,
+                                     shared_select_metric)
 from medsweep.report.records import as_record
 
 Say = Callable[[str], None]
@@ -142,16 +141,11 @@ def _leaderboard_best(entries: list[tuple[str, JobRecord]]) -> tuple[str, JobRec
     its leaderboard ranks them: the jobs meeting select.constraints first (all where none records a verdict or
     none meets them), ranked by select.metric where every job records the same one (else by ``rank_value``,
     the pooled out-of-fold value); ties: the first job."""
-    meeting = [e for e in entries if feasible(e[1]) is not False]
-    metrics = {selected_metric(record) for _, record in entries}
-    chosen = metrics.pop() if len(metrics) == 1 else None
-    if chosen is None:
-        by = ranked_by(record for _, record in entries)
-        best = min(meeting or entries, key=lambda e: better_first(e[1], by))
-    else:
-        by = ranking.ranked_by(((record.metrics or {}).get(chosen) or {}).get("pooled") for _, record in entries)
-        best = min(meeting or entries, key=lambda e: metric_rank(e[1], chosen, by))
-    return best
+    records = dict(entries)
+    names = [name for name, _ in entries]
+    meeting = [name for name in names if feasible(records[name]) is not False]
+    best = best_of(records, names, meeting or names, shared_select_metric(records.values()))
+    return best, records[best]
 
 
 def _best_per_model(sweep_dir: Path) -> tuple[int, dict[str, tuple[str, JobRecord, int]]]:

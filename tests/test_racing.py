@@ -266,7 +266,7 @@ def test_screening_prunes_against_the_leader_of_all_jobs_and_runs_the_most_promi
                     test_train_ratio=1 / 3)
         (folder / f"{job}.json").write_text(json.dumps(data))
         _screened(tmp_path, int(job), cfg)
-    going_on = race_screening.screen(tmp_path, [0, 1, 2, 3])
+    going_on, pruned = race_screening.screen(tmp_path, [0, 1, 2, 3])
     # The leader is job 2 (best mean, 0.950); each other job against it, by the corrected t-test written here.
     expected_pruned = set()
     for job in ("0", "1", "3"):
@@ -274,6 +274,7 @@ def test_screening_prunes_against_the_leader_of_all_jobs_and_runs_the_most_promi
         if p < 0.05:
             expected_pruned.add(int(job))
     assert expected_pruned == {0}    # job 0 is clearly worse; 1 and 3 are within noise of the leader
+    assert pruned == sorted(expected_pruned)
     record = metrics_of(tmp_path / "0")
     assert record["status"] == "pruned" and record["pruned"]["stage"] == "screening"
     assert record["pruned"]["leader"]["job"] == "2" and record["pruned"]["folds"] == [0, 1, 2]

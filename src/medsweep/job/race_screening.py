@@ -40,17 +40,18 @@ def _groups(sweep_dir: Path) -> dict[str, dict[str, dict]]:
     return out
 
 
-def screen(sweep_dir: Path, nums: Sequence[int]) -> list[int]:
+def screen(sweep_dir: Path, nums: Sequence[int]) -> tuple[list[int], list[int]]:
     """After the first stage: record as pruned each screened job of ``nums`` that is worse than its group's
-    leader on the folds all of them scored, and return the others (screened, to go on), the most promising of
-    each group first (by their mean score, each group's best, then each group's second, ...)."""
+    leader on the folds all of them scored. Returns (the others: screened, to go on, the most promising of each
+    group first, by their mean score: each group's best, then each group's second, ...; the pruned)."""
     sweep = SweepDir(sweep_dir)
-    screened = {str(n) for n in nums if (r := sweep.record(n)) is not None and r.status == Status.SCREENED}
+    screened = {str(n): r for n in nums if (r := sweep.record(n)) is not None and r.status == Status.SCREENED}
     ranked: list[tuple[int, int]] = []   # (rank in its group, job number)
+    pruned: list[int] = []
     for group, files in _groups(sweep_dir).items():
         scores = {job: f["scores"] for job, f in files.items()}
         going_on = []
-        for job in sorted(screened & set(files), key=int):
+        for job in sorted(set(screened) & set(files), key=int):
             f = files[job]
             others = {o: s for o, s in scores.items() if o != job}
             stop = decide(scores[job], others, bool(f["greater_is_better"]), int(f["min_folds"]), float(f["alpha"]),
@@ -60,17 +61,14 @@ def screen(sweep_dir: Path, nums: Sequence[int]) -> list[int]:
                 finite = [v for v in scores[job].values() if math.isfinite(v)]
                 going_on.append((-sign * math.fsum(finite) / max(len(finite), 1), int(job)))
                 continue
-            _prune(sweep, int(job), {"reason": stop_reason(f["metric"], stop, f["alpha"]) + ", at screening",
-                                     "by": "racing", "stage": "screening", "metric": f["metric"], **stop})
+            folder = sweep.job(job).folder
+            details = {"reason": stop_reason(f["metric"], stop, f["alpha"]) + ", at screening", "by": "racing",
+                       "stage": "screening", "metric": f["metric"], **stop}
+            write_record(folder, screened[job].updated(status=Status.PRUNED, pruned=details, finished_at=now()))
+            FoldStore(folder, "").clear()
+            pruned.append(int(job))
         ranked += [(rank, num) for rank, (_, num) in enumerate(sorted(going_on))]
-    return [num for _, num in sorted(ranked)]
-
-
-def _prune(sweep: SweepDir, num: int, details: dict) -> None:
-    folder = sweep.job(num).folder
-    record = sweep.record(num)
-    write_record(folder, record.updated(status=Status.PRUNED, pruned=details, finished_at=now()))
-    FoldStore(folder, "").clear()
+    return [num for _, num in sorted(ranked)], sorted(pruned)
 
 
 class Screening:
@@ -81,10 +79,10 @@ class Screening:
         set_stage(sweep_dir, SCREEN)
 
     def survivors(self, sweep_dir: Path, nums: Sequence[int]) -> list[int]:
-        going_on = screen(sweep_dir, nums)
+        going_on, pruned = screen(sweep_dir, nums)
         set_stage(sweep_dir, CONTINUE)
         log.info("Racing, screened on their first folds: %d of %d jobs go on, %d pruned", len(going_on), len(nums),
-                 sum(1 for n in nums if (r := SweepDir(sweep_dir).record(n)) is not None and r.status == Status.PRUNED))
+                 len(pruned))
         return going_on
 
     def end(self, sweep_dir: Path) -> None:

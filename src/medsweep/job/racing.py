@@ -59,6 +59,11 @@ def group_key(cfg: DictConfig) -> str:
     what = {"model": cfg.model.name, "data": OmegaConf.to_container(cfg.data, resolve=True),
             "data_dir": cfg.get("data_dir"), "folds": t.folds, "repeats": t.repeats, "holdout": t.get("holdout"),
             "seed": cfg.seed}
+    return _digest(what)
+
+
+def _digest(what: dict) -> str:
+    """16 hex characters of the sha256 of ``what`` as sorted JSON."""
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -82,7 +87,7 @@ def job_key(cfg: DictConfig) -> str:
     it goes on). 16 hex characters."""
     what = OmegaConf.to_container(cfg, resolve=True)
     what.pop("race", None)
-    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return _digest(what)
 
 
 def fold_store(cfg: DictConfig, out_dir: Path, sweep_dir: Optional[Path]) -> Optional[FoldStore]:
@@ -177,7 +182,7 @@ class Race:
         self.settings = cfg.race
         self.metric = primary_metric(cfg.data.task)
         self.higher = greater_is_better(self.metric)
-        self.folds = cfg.trainer.folds
+        self.test_train_ratio = 1.0 / (cfg.trainer.folds - 1)  # test rows per training row (corrected t-test)
         self.dir = Path(sweep_dir) / RACE_DIR / group_key(cfg)
         try:
             name = str(Path(out_dir).resolve().relative_to(Path(sweep_dir).resolve()))
@@ -204,13 +209,13 @@ class Race:
         s = self.settings
         write_json(self.file, {"job": self.job, "metric": self.metric, "greater_is_better": self.higher,
                                "min_folds": s.min_folds, "alpha": s.alpha, "test": s.test,
-                               "test_train_ratio": 1.0 / (self.folds - 1),
+                               "test_train_ratio": self.test_train_ratio,
                                "scores": {str(f): (v if math.isfinite(v) else None) for f, v in self.scores.items()}})
         if self.screening:  # the sweeper decides, against every job's first folds (race_screening.py)
             if len(self.scores) >= s.min_folds:
                 raise FoldsPaused(f"screened: {len(self.scores)} folds scored")
             return
-        stop = decide(self.scores, self.others(), self.higher, s.min_folds, s.alpha, s.test, 1.0 / (self.folds - 1))
+        stop = decide(self.scores, self.others(), self.higher, s.min_folds, s.alpha, s.test, self.test_train_ratio)
         if stop is not None:
             raise FoldsStopped(stop_reason(self.metric, stop, s.alpha), {"by": "racing", "metric": self.metric, **stop})
 

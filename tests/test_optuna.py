@@ -287,16 +287,30 @@ def test_optuna_preset_has_a_search_space_for_every_estimator():
         assert not fixed and all(k.split(".", 1)[1] in REGISTRY[name].Params.__dataclass_fields__ for k in space)
 
 
-def test_resume_tells_finished_trials_and_reruns_those_cut_short(tmp_path):
-    from hydra_plugins.medsweep_sweeper.optuna_sweeper import MedsweepOptunaSweeper
-    from medsweep.record.job_record import write_record
-
+def _four_trials(path):
+    """A study "s" with 4 trials asked, each with its job's overrides kept, as the sweeper asks them."""
     objectives = parse_objectives([], "classification")
-    study = _optuna.create_study(tmp_path, "s", objectives, _optuna.sampler("tpe", 0))
+    study = _optuna.create_study(path, "s", objectives, _optuna.sampler("tpe", 0))
     space = {"estimator.C": optuna.distributions.FloatDistribution(0.01, 10, log=True)}
     trials = [study.ask(space) for _ in range(4)]
     for t in trials:
         t.set_user_attr(_optuna.OVERRIDES_ATTR, [f"estimator.C={t.params['estimator.C']!r}"])
+    return objectives, space, study, trials
+
+
+def _sweeper(n_trials):
+    from hydra_plugins.medsweep_sweeper.optuna_sweeper import MedsweepOptunaSweeper
+
+    return MedsweepOptunaSweeper(n_trials=n_trials, n_jobs=2, objectives=[], study_name="s",
+                                 sampler=OmegaConf.create({"name": "tpe", "seed": 0}),
+                                 pruner=OmegaConf.create({"name": "auto", "p_threshold": 0.1, "n_startup_steps": 2}),
+                                 params=None, search_space={})
+
+
+def test_resume_tells_finished_trials_and_reruns_those_cut_short(tmp_path):
+    from medsweep.record.job_record import write_record
+
+    objectives, space, study, trials = _four_trials(tmp_path)
     study.tell(trials[0], 0.7)
     # 1: its job completed, but the sweep died before telling it; 2: interrupted; 3: never started.
     for num, record in ((0, JobRecord(status="completed", metrics={"roc_auc": {"mean": 0.7}})),
@@ -304,10 +318,7 @@ def test_resume_tells_finished_trials_and_reruns_those_cut_short(tmp_path):
                         (2, JobRecord(status="interrupted"))):
         (tmp_path / str(num)).mkdir()
         write_record(tmp_path / str(num), record)
-    sweeper = MedsweepOptunaSweeper(n_trials=6, n_jobs=2, objectives=[], study_name="s",
-                                    sampler=OmegaConf.create({"name": "tpe", "seed": 0}),
-                                    pruner=OmegaConf.create({"name": "auto", "p_threshold": 0.1, "n_startup_steps": 2}),
-                                    params=None, search_space={})
+    sweeper = _sweeper(n_trials=6)
     sweeper.objectives, sweeper.study_name = objectives, "s"
     todo = sweeper._open_study(tmp_path, resume=True)
     assert todo == [2, 3, 4, 5]
@@ -325,12 +336,7 @@ def _pruned_study(path):
     was pruned (the sweep died before telling it)."""
     from medsweep.record.job_record import write_record
 
-    objectives = parse_objectives([], "classification")
-    study = _optuna.create_study(path, "s", objectives, _optuna.sampler("tpe", 0))
-    space = {"estimator.C": optuna.distributions.FloatDistribution(0.01, 10, log=True)}
-    trials = [study.ask(space) for _ in range(4)]
-    for t in trials:
-        t.set_user_attr(_optuna.OVERRIDES_ATTR, [f"estimator.C={t.params['estimator.C']!r}"])
+    objectives, space, study, trials = _four_trials(path)
     study.tell(trials[0], 0.7)
     study.tell(trials[1], state=TrialState.PRUNED)
     study.tell(trials[3], 0.8)
@@ -340,12 +346,7 @@ def _pruned_study(path):
 
 
 def _resumed(path, objectives, space, rerun, n_trials=4):
-    from hydra_plugins.medsweep_sweeper.optuna_sweeper import MedsweepOptunaSweeper
-
-    sweeper = MedsweepOptunaSweeper(n_trials=n_trials, n_jobs=2, objectives=[], study_name="s",
-                                    sampler=OmegaConf.create({"name": "tpe", "seed": 0}),
-                                    pruner=OmegaConf.create({"name": "auto", "p_threshold": 0.1, "n_startup_steps": 2}),
-                                    params=None, search_space={})
+    sweeper = _sweeper(n_trials)
     sweeper.objectives, sweeper.study_name, sweeper.space, sweeper.fixed = objectives, "s", space, ["model=x"]
     sweeper.config = OmegaConf.create({"race": {"rerun_pruned": rerun}, "hydra": {"sweep": {"dir": str(path)}}})
     sweeper._check = lambda overrides: None       # the app's range checks need Hydra: not what is tested here
